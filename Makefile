@@ -1,0 +1,57 @@
+# Two commands on a fresh machine: `make build` (templates) and `make test` (everything).
+# Build installs only what rendering needs; test tools come with `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+TOOLS_VENV := .venv-tools
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+IAMSIM := tests/iamsim
+
+.PHONY: build validate test test-fast bench bench-fresh seed-run package docs clean
+
+$(VENV)/.stamp-build: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.stamp-test: $(VENV)/.stamp-build setup.cfg
+	$(PIP) install -e '.[test]'
+	touch $@
+
+# checkov pins old boto3/packaging: it lives in its own environment and is called as a command.
+$(TOOLS_VENV)/.stamp: tests/tools-requirements.txt
+	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip --disable-pip-version-check -q install -r tests/tools-requirements.txt
+	touch $@
+
+$(IAMSIM)/node_modules/.stamp: $(IAMSIM)/package.json $(IAMSIM)/package-lock.json
+	cd $(IAMSIM) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+build: $(VENV)/.stamp-build
+	$(VENV)/bin/mlops-templates build
+
+validate: $(VENV)/.stamp-build
+	$(VENV)/bin/mlops-templates validate
+
+test: $(VENV)/.stamp-test $(TOOLS_VENV)/.stamp $(IAMSIM)/node_modules/.stamp
+	$(PY) -m pytest
+
+bench: $(VENV)/.stamp-build
+	$(PY) tests/bench.py
+
+bench-fresh:
+	$(PYTHON) tests/bench.py --fresh
+
+seed-run: $(VENV)/.stamp-test
+	$(VENV)/bin/mlops-templates seed-run
+
+package: $(VENV)/.stamp-build
+	$(VENV)/bin/mlops-templates package
+
+docs: $(VENV)/.stamp-build
+	$(VENV)/bin/mlops-templates docs
+
+clean:
+	rm -rf $(VENV) $(TOOLS_VENV) $(IAMSIM)/node_modules dist build *.egg-info
