@@ -1,0 +1,239 @@
+"""The organisation's choices: one typed object every template reads from.
+
+Defaults build the templates committed in ``templates_out/``. An optional YAML file
+(``--config org.yaml``) overrides any field; every invalid value is refused with a
+one-line message naming the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from generator.errors import UserError
+
+# SageMaker project names: letter first, letters/digits joined by single hyphens, at most 32.
+PROJECT_NAME_MAX = 32
+SUFFIX_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+# IAM condition keys and SageMaker tag keys share this alphabet; keeping it narrow keeps the
+# keys usable verbatim in `aws:RequestTag/<key>` and in environment variable JSON.
+TAG_KEY_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.:/=+@-]{0,127}$")
+TAG_VALUE_RE = re.compile(r"^[a-zA-Z0-9_.:/=+@ -]{1,256}$")
+INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+# CodeCommit, CodeBuild, CodePipeline and SageMaker Projects are all available in these
+# regions; cfn-lint checks every template against each of them (CodeCommit is missing from
+# many newer regions, which is why the list is explicit).
+DEFAULT_REGIONS = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+)
+RESERVED_TAG_PREFIXES = ("aws:", "sagemaker:")
+
+
+class EndpointKind(str, Enum):
+    ASYNC = "async"
+    REALTIME = "realtime"
+
+
+def _check_tag_key(key: str) -> str:
+    if not TAG_KEY_RE.match(key):
+        raise ValueError(
+            "must start with a letter and use letters, digits and _.:/=+@- (at most 128)"
+        )
+    if key.lower().startswith(RESERVED_TAG_PREFIXES):
+        raise ValueError("must not start with the reserved prefixes aws: or sagemaker:")
+    return key
+
+
+def _check_tag_value(value: str) -> str:
+    if not TAG_VALUE_RE.match(value):
+        raise ValueError("must be 1-256 of letters, digits, spaces and _.:/=+@-")
+    return value
+
+
+TagKey = Annotated[str, AfterValidator(_check_tag_key)]
+TagValue = Annotated[str, AfterValidator(_check_tag_value)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RequiredTag(_Strict):
+    """A tag every SageMaker create the project makes must carry, and the roles enforce."""
+
+    key: TagKey
+    # When set, the guardrail also refuses any value outside this list.
+    allowed_values: tuple[TagValue, ...] | None = None
+    # Value the project template offers by default; None makes the Studio form ask for it.
+    default: TagValue | None = None
+
+    @model_validator(mode="after")
+    def _default_is_allowed(self) -> "RequiredTag":
+        if self.allowed_values is not None:
+            if not self.allowed_values:
+                raise ValueError("allowed_values must list at least one value, or be omitted")
+            if self.default is not None and self.default not in self.allowed_values:
+                raise ValueError(
+                    f"default {self.default!r} is not one of allowed_values {list(self.allowed_values)}"
+                )
+        return self
+
+
+class InstanceTypes(_Strict):
+    processing: str = "ml.m5.xlarge"
+    training: str = "ml.m5.xlarge"
+    endpoint: str = "ml.m5.large"
+
+    @field_validator("processing", "training", "endpoint")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if not INSTANCE_TYPE_RE.match(value):
+            raise ValueError("must look like ml.<family>.<size>, for example ml.m5.xlarge")
+        return value
+
+
+class Config(_Strict):
+    """Everything an organisation may choose. Field order is the order of the docs."""
+
+    # Project names must end in `-<suffix>`; the roles only act on resources carrying it.
+    project_suffix: str = "custom-project"
+    # Keeps two deployments (teams) in one account apart: role, alias and parameter names.
+    namespace: str = "mlops"
+    required_tags: tuple[RequiredTag, ...] = (
+        RequiredTag(key="project"),
+        RequiredTag(key="env", allowed_values=("dev", "test", "prod"), default="dev"),
+    )
+    regions: tuple[str, ...] = DEFAULT_REGIONS
+    endpoint_kind: EndpointKind = EndpointKind.ASYNC
+    instance_types: InstanceTypes = InstanceTypes()
+    # Service Catalog provisioning artifact name shown in Studio.
+    product_version: str = "v1.0"
+
+    @field_validator("project_suffix")
+    @classmethod
+    def _suffix(cls, value: str) -> str:
+        if not SUFFIX_RE.match(value):
+            raise ValueError("must be lowercase letters and digits joined by single hyphens")
+        # `a-<suffix>` must still fit SageMaker's 32-character project name.
+        if len(value) > PROJECT_NAME_MAX - 2:
+            raise ValueError(f"must be at most {PROJECT_NAME_MAX - 2} characters")
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if not NAMESPACE_RE.match(value) or len(value) > 20:
+            raise ValueError(
+                "must be 1-20 lowercase letters and digits joined by single hyphens, letter first"
+            )
+        return value
+
+    @field_validator("required_tags")
+    @classmethod
+    def _tags(cls, value: tuple[RequiredTag, ...]) -> tuple[RequiredTag, ...]:
+        if not value:
+            raise ValueError("must list at least one tag")
+        keys = [tag.key.lower() for tag in value]
+        if len(set(keys)) != len(keys):
+            raise ValueError("keys must be unique, ignoring case (AWS compares tag keys that way)")
+        if len(value) > 10:
+            raise ValueError("must list at most 10 tags")
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("must list at least one region")
+        for region in value:
+            if not REGION_RE.match(region):
+                raise ValueError(f"{region!r} is not a region name such as us-east-1")
+        if len(set(value)) != len(value):
+            raise ValueError("must not repeat a region")
+        return value
+
+    @field_validator("product_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not re.match(r"^v\d+(\.\d+){0,2}$", value):
+            raise ValueError("must look like v1.0")
+        return value
+
+    @model_validator(mode="after")
+    def _names_fit(self) -> "Config":
+        # Role, alias and parameter names are built from namespace + suffix; refuse a pair
+        # that would overflow a service limit rather than fail at deploy time.
+        from generator import naming
+
+        for name in naming.product_names(self):
+            if not name.fits():
+                raise ValueError(
+                    f"namespace and project_suffix together are too long: {name.longest()!r} "
+                    f"exceeds the {name.limit}-character {name.limit_of} limit"
+                )
+        return self
+
+    @property
+    def tag_keys(self) -> tuple[str, ...]:
+        return tuple(tag.key for tag in self.required_tags)
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        allowed = ", ".join(Config.model_fields)
+        message = f"is not a known setting (allowed: {allowed})"
+    return f"config field {field}: {message}" if field else f"config: {message}"
+
+
+def build_config(values: dict | None = None) -> Config:
+    """Config from a mapping, or a UserError naming the first bad field."""
+    try:
+        return Config.model_validate(values or {})
+    except ValidationError as error:
+        raise UserError(_describe(error)) from error
+
+
+def load_config(path: Path | None) -> Config:
+    """Config from an optional YAML file; defaults when no file is given."""
+    if path is None:
+        return build_config()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"config file {path}: cannot read it ({error.__class__.__name__})") from error
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"config file {path}: not valid YAML{where}") from error
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise UserError(f"config file {path}: must be a mapping of settings, not {type(values).__name__}")
+    return build_config(values)

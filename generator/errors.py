@@ -1,0 +1,13 @@
+"""Expected failures: shown to the user as one line, with an exit code."""
+
+
+class UserError(Exception):
+    """Bad input (config, arguments, files): exit code 2."""
+
+    exit_code = 2
+
+
+class GateError(Exception):
+    """A template failed validation; nothing was written: exit code 1."""
+
+    exit_code = 1

@@ -1,0 +1,143 @@
+"""Every name the templates derive, and the service limit it must fit.
+
+A name is an ``Fn::Sub`` pattern over the values CloudFormation knows at deploy time. The
+same pattern renders into the template and, with each variable at its longest, proves the
+name fits its service's limit (``tests/test_naming.py``). Nothing else in ``generator/``
+writes a resource name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from troposphere import Sub
+
+from generator.config import PROJECT_NAME_MAX, Config
+
+# SageMaker project ids are `p-` followed by 12 lowercase alphanumerics; the project template
+# pins that format, which is what makes the budgets below provable.
+PROJECT_ID_LEN = 14
+PROJECT_ID_PATTERN = r"^p-[a-z0-9]{12}$"
+
+# Longest value each Sub variable can take.
+MAX_VALUE_LENGTH = {
+    "SageMakerProjectName": PROJECT_NAME_MAX,
+    "SageMakerProjectId": PROJECT_ID_LEN,
+    "AWS::AccountId": 12,
+    "AWS::Region": 14,  # ap-southeast-2, ap-northeast-1 ...
+    "AWS::Partition": 10,  # aws-us-gov
+}
+
+# Service limits (characters).
+LIMITS = {
+    "s3-bucket": 63,
+    "iam-role": 64,
+    "kms-alias": 256,
+    "ssm-parameter": 1011,
+    "codecommit-repository": 100,
+    "codebuild-project": 255,
+    "codepipeline": 100,
+    "events-rule": 64,
+    "sagemaker-model-package-group": 63,
+    "sagemaker-pipeline": 256,
+    "sagemaker-endpoint": 63,
+    "sagemaker-endpoint-config": 63,
+    "sagemaker-model": 63,
+    "cloudformation-stack": 128,
+    "sns-topic": 256,
+    "servicecatalog-product": 8191,
+}
+
+_VAR = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
+
+
+@dataclass(frozen=True)
+class DerivedName:
+    """A resource name as a Sub pattern, with the limit of the service that owns it."""
+
+    pattern: str
+    limit_of: str
+
+    @property
+    def limit(self) -> int:
+        return LIMITS[self.limit_of]
+
+    def sub(self) -> Sub | str:
+        """The CloudFormation value: a plain string when the pattern has no variables."""
+        return Sub(self.pattern) if _VAR.search(self.pattern) else self.pattern
+
+    def longest(self) -> str:
+        """The name with every variable at its longest possible value."""
+        return _VAR.sub(lambda m: "x" * MAX_VALUE_LENGTH[m.group(1)], self.pattern)
+
+    def fits(self) -> bool:
+        return len(self.longest()) <= self.limit
+
+
+# ---- product stack (one per team/namespace) -------------------------------------------------
+
+ROLE_PURPOSES = ("launch", "codebuild", "codepipeline", "events", "cloudformation", "sagemaker")
+
+
+def role_name(config: Config, purpose: str) -> DerivedName:
+    if purpose not in ROLE_PURPOSES:
+        raise KeyError(purpose)
+    return DerivedName(f"{config.namespace}-{config.project_suffix}-{purpose}", "iam-role")
+
+
+def role_arn_pattern(config: Config, purpose: str) -> str:
+    return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{role_name(config, purpose).pattern}"
+
+
+def key_alias(config: Config) -> DerivedName:
+    return DerivedName(f"alias/{config.namespace}-{config.project_suffix}", "kms-alias")
+
+
+def key_arn_parameter(config: Config) -> DerivedName:
+    """SSM parameter through which project stacks find the product stack's key."""
+    return DerivedName(f"/{config.namespace}/{config.project_suffix}/kms-key-arn", "ssm-parameter")
+
+
+def product_names(config: Config) -> list[DerivedName]:
+    """Every fixed name the product stack creates."""
+    return [role_name(config, p) for p in ROLE_PURPOSES] + [
+        key_alias(config),
+        key_arn_parameter(config),
+    ]
+
+
+def product_name_default(config: Config) -> str:
+    return f"{config.namespace}-{config.project_suffix}-async-endpoint"
+
+
+# ---- project stack (one per SageMaker project) ----------------------------------------------
+
+# `<project name>-<project id>`: the seed code's pipeline, model package group and job prefix.
+PROJECT_PREFIX = "${SageMakerProjectName}-${SageMakerProjectId}"
+
+
+def project_prefix() -> DerivedName:
+    return DerivedName(PROJECT_PREFIX, "sagemaker-model-package-group")
+
+
+def artifact_bucket(config: Config) -> DerivedName:
+    # Bucket names are global and lowercase: namespace + project id + account, never the
+    # (mixed-case) project name.
+    return DerivedName(
+        f"{config.namespace}-${{SageMakerProjectId}}-${{AWS::AccountId}}", "s3-bucket"
+    )
+
+
+def artifact_bucket_arn_pattern(config: Config) -> str:
+    """Every artifact bucket of this namespace, for the roles' resource scopes."""
+    return f"arn:${{AWS::Partition}}:s3:::{config.namespace}-p-*-${{AWS::AccountId}}"
+
+
+def project_resource(kind: str, limit_of: str) -> DerivedName:
+    return DerivedName(f"{PROJECT_PREFIX}-{kind}", limit_of)
+
+
+def project_resource_glob(config: Config) -> str:
+    """Matches every `<project name>-<project id>[-...]` name of a project with this suffix."""
+    return f"*-{config.project_suffix}-p-*"
