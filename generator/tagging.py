@@ -1,0 +1,85 @@
+"""The tags every resource carries, and the parameters that supply the required tags' values.
+
+Two kinds of tags travel together:
+- project tags (`sagemaker:project-name`, `sagemaker:project-id`), which SageMaker Studio uses
+  to show resources under their project;
+- the organisation's required tags (``Config.required_tags``), which the roles' guardrail
+  demands on every SageMaker create (see ``generator/iam.py``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from troposphere import Parameter, Ref, Sub, Tags, Template
+
+from generator.config import TAG_VALUE_RE, Config, RequiredTag
+
+PROJECT_NAME_TAG = "sagemaker:project-name"
+PROJECT_ID_TAG = "sagemaker:project-id"
+STUDIO_VISIBILITY_TAG = "sagemaker:studio-visibility"
+PROJECT_NAME_PARAM = "SageMakerProjectName"
+PROJECT_ID_PARAM = "SageMakerProjectId"
+
+# CloudFormation's AllowedPattern for a tag value parameter; the same alphabet the config allows.
+TAG_VALUE_PATTERN = TAG_VALUE_RE.pattern
+
+
+def tag_parameter_name(key: str) -> str:
+    """`cost-center` -> `TagCostCenter`: parameter logical ids are alphanumeric."""
+    words = re.split(r"[^A-Za-z0-9]+", key)
+    return "Tag" + "".join(word[:1].upper() + word[1:] for word in words if word)
+
+
+def _tag_parameter(tag: RequiredTag) -> Parameter:
+    kwargs: dict = {
+        "Type": "String",
+        "Description": f"Value of the required tag '{tag.key}' on everything this project creates",
+    }
+    if tag.allowed_values:
+        kwargs["AllowedValues"] = list(tag.allowed_values)
+    else:
+        kwargs["AllowedPattern"] = TAG_VALUE_PATTERN
+        kwargs["ConstraintDescription"] = "1-256 letters, digits, spaces and _.:/=+@-"
+    if tag.default is not None:
+        kwargs["Default"] = tag.default
+    return Parameter(tag_parameter_name(tag.key), **kwargs)
+
+
+def add_required_tag_parameters(
+    template: Template, config: Config, group: str = "Required tags"
+) -> dict[str, Ref]:
+    """One parameter per required tag; returns key -> Ref of its value."""
+    refs: dict[str, Ref] = {}
+    for tag in config.required_tags:
+        parameter = template.add_parameter(_tag_parameter(tag))
+        template.set_parameter_label(parameter, f"Tag: {tag.key}")
+        template.add_parameter_to_group(parameter, group)
+        refs[tag.key] = Ref(parameter)
+    return refs
+
+
+def required_tag_pairs(config: Config, values: dict) -> list[tuple[str, object]]:
+    return [(tag.key, values[tag.key]) for tag in config.required_tags]
+
+
+def project_tags(config: Config, values: dict, *extra: tuple[str, object]) -> Tags:
+    """Project tags + required tags (+ any extra pairs), in a fixed order."""
+    pairs: list[tuple[str, object]] = [
+        (PROJECT_NAME_TAG, Ref(PROJECT_NAME_PARAM)),
+        (PROJECT_ID_TAG, Ref(PROJECT_ID_PARAM)),
+        *required_tag_pairs(config, values),
+        *extra,
+    ]
+    return Tags(*[{"Key": key, "Value": value} for key, value in pairs])
+
+
+def required_tags_json(config: Config) -> Sub:
+    """`REQUIRED_TAGS` for the seed code: a JSON object built by Fn::Sub from the parameters.
+
+    Tag values cannot contain quotes or backslashes (TAG_VALUE_PATTERN), so the JSON is safe.
+    """
+    body = ", ".join(
+        f'"{tag.key}": "${{{tag_parameter_name(tag.key)}}}"' for tag in config.required_tags
+    )
+    return Sub("{" + body + "}")
