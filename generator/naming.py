@@ -141,3 +141,53 @@ def project_resource(kind: str, limit_of: str) -> DerivedName:
 def project_resource_glob(config: Config) -> str:
     """Matches every `<project name>-<project id>[-...]` name of a project with this suffix."""
     return f"*-{config.project_suffix}-p-*"
+
+
+# ---- project template names -----------------------------------------------------------------
+
+# Where the product stack publishes this project's seed code (``<prefix>/seed_code/*.zip``):
+# project stacks read bucket and prefix from these SSM parameters, so nobody types them in Studio.
+SEED_CODE_KEYS = {
+    "model_build": "seed_code/model_build.zip",
+    "model_deploy": "seed_code/model_deploy.zip",
+}
+
+
+def seed_code_bucket_parameter(config: Config) -> DerivedName:
+    return DerivedName(
+        f"/{config.namespace}/{config.project_suffix}/seed-code-bucket", "ssm-parameter"
+    )
+
+
+def seed_code_prefix_parameter(config: Config) -> DerivedName:
+    return DerivedName(
+        f"/{config.namespace}/{config.project_suffix}/seed-code-prefix", "ssm-parameter"
+    )
+
+
+def deploy_stack(stage: str) -> DerivedName:
+    """Stack the deploy pipeline creates for an endpoint stage (staging, prod)."""
+    return project_resource(f"deploy-{stage}", "cloudformation-stack")
+
+
+def project_template_names(config: Config) -> dict[str, DerivedName]:
+    """Every name the project template derives, keyed by what it names."""
+    return {
+        "artifact_bucket": artifact_bucket(config),
+        "model_package_group": project_prefix(),
+        "sagemaker_pipeline": DerivedName(PROJECT_PREFIX, "sagemaker-pipeline"),
+        "build_repository": project_resource("model-build", "codecommit-repository"),
+        "deploy_repository": project_resource("model-deploy", "codecommit-repository"),
+        "build_project": project_resource("model-build", "codebuild-project"),
+        "deploy_project": project_resource("deploy-config", "codebuild-project"),
+        "test_project": project_resource("staging-test", "codebuild-project"),
+        "build_pipeline": project_resource("model-build", "codepipeline"),
+        "deploy_pipeline": project_resource("model-deploy", "codepipeline"),
+        "build_push_rule": project_resource("build-push", "events-rule"),
+        "deploy_push_rule": project_resource("deploy-push", "events-rule"),
+        "approved_rule": project_resource("model-approved", "events-rule"),
+        "staging_stack": deploy_stack("staging"),
+        "prod_stack": deploy_stack("prod"),
+        "seed_code_bucket_parameter": seed_code_bucket_parameter(config),
+        "seed_code_prefix_parameter": seed_code_prefix_parameter(config),
+    }

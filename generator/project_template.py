@@ -1,0 +1,521 @@
+"""The SageMaker project template (``MLOps-template-example.yml``): what Studio provisions.
+
+One stack per SageMaker project: the KMS-encrypted artifact bucket, the project's model package
+group, CodeCommit repositories seeded from this product's own zips, three CodeBuild projects,
+the model-build and model-deploy pipelines, and the EventBridge rules that start them.
+
+Roles are not parameters. The product stack creates one role per service with a fixed name
+(``naming.role_name``) in the same account, so the project template can write their ARNs with
+``${AWS::Partition}``/``${AWS::AccountId}`` and nobody copies an ARN into the Studio form;
+parameters would only add a way to pass a role the guardrail was not designed for.
+"""
+
+from __future__ import annotations
+
+from troposphere import (
+    Equals,
+    If,
+    Parameter,
+    Ref,
+    Sub,
+    Tags,
+    Template,
+)
+from troposphere.codebuild import (
+    Artifacts,
+    CloudWatchLogs,
+    Environment,
+    EnvironmentVariable,
+    LogsConfig,
+    Project,
+    Source,
+)
+from troposphere.codecommit import S3, Code, Repository
+from troposphere.codepipeline import (
+    Actions,
+    ActionTypeId,
+    InputArtifacts,
+    OutputArtifacts,
+    Pipeline,
+    Stages,
+)
+from troposphere.events import Rule, Target
+from troposphere.s3 import (
+    Bucket,
+    BucketPolicy,
+    OwnershipControls,
+    OwnershipControlsRule,
+    PublicAccessBlockConfiguration,
+    VersioningConfiguration,
+)
+from troposphere.sagemaker import ModelPackageGroup
+
+from generator import encryption, naming, tagging
+from generator.config import PROJECT_NAME_MAX, Config
+
+# Amazon Linux 2023 standard 5.0: Python 3.11+ (the 3.0 image of the original ran Python 3.8).
+CODEBUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+SOURCE_BRANCH = "main"
+
+# Buildspecs and artifact files the seed code provides (seed_code/model_build, model_deploy).
+BUILD_BUILDSPEC = "codebuild-buildspec.yml"
+DEPLOY_BUILDSPEC = "buildspec.yml"
+TEST_BUILDSPEC = "test/buildspec.yml"
+SOURCE_ARTIFACT = "SourceArtifact"
+BUILD_ARTIFACT = "BuildArtifact"
+PACKAGED_TEMPLATE = "template-export.yml"
+STAGE_CONFIG = {"staging": "staging-config-export.json", "prod": "prod-config-export.json"}
+
+# Deploy pipeline stages, in order (the invariant tests read this).
+DEPLOY_STAGES = ("Source", "Build", "DeployStaging", "TestStaging", "ApproveDeployment", "DeployProd")
+BUILD_STAGES = ("Source", "Build")
+
+GROUP_PROJECT = "SageMaker project"
+GROUP_ENCRYPTION = "Encryption"
+GROUP_SEED = "Seed code (leave empty: the product's published copy)"
+GROUP_TAGS = "Required tags"
+
+SEED_BUCKET_PARAM = "SeedCodeBucket"
+SEED_PREFIX_PARAM = "SeedCodeKeyPrefix"
+USE_PRODUCT_SEED_BUCKET = "UseProductSeedCodeBucket"
+USE_PRODUCT_SEED_PREFIX = "UseProductSeedCodePrefix"
+
+
+def project_name_pattern(config: Config) -> str:
+    """SageMaker's rule (letter first, letters/digits joined by single hyphens) ending in the suffix.
+
+    Both ends anchored: the roles only act on names carrying ``-<suffix>``, so a name that merely
+    starts with something else or continues after the suffix must be refused here, not at
+    the first AccessDenied. Length is MaxLength's job (CloudFormation checks both).
+    """
+    return rf"^[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*-{config.project_suffix}$"
+
+
+def _resolve(parameter: naming.DerivedName) -> str:
+    return "{{resolve:ssm:" + parameter.pattern + "}}"
+
+
+def _add_parameters(template: Template, config: Config) -> dict:
+    name = template.add_parameter(
+        Parameter(
+            tagging.PROJECT_NAME_PARAM,
+            Type="String",
+            MinLength=len(config.project_suffix) + 2,
+            MaxLength=PROJECT_NAME_MAX,
+            AllowedPattern=project_name_pattern(config),
+            ConstraintDescription=(
+                f"at most {PROJECT_NAME_MAX} characters: a letter first, letters and digits joined "
+                f"by single hyphens, ending with -{config.project_suffix}"
+            ),
+            Description="Name of the SageMaker project (SageMaker supplies it)",
+        )
+    )
+    project_id = template.add_parameter(
+        Parameter(
+            tagging.PROJECT_ID_PARAM,
+            Type="String",
+            MinLength=naming.PROJECT_ID_LEN,
+            MaxLength=naming.PROJECT_ID_LEN,
+            AllowedPattern=naming.PROJECT_ID_PATTERN,
+            ConstraintDescription="p- followed by 12 lowercase letters and digits",
+            Description="Id of the SageMaker project (SageMaker supplies it)",
+        )
+    )
+    for parameter, label in ((name, "Project name"), (project_id, "Project id")):
+        template.set_parameter_label(parameter, label)
+        template.add_parameter_to_group(parameter, GROUP_PROJECT)
+
+    key_arn = encryption.add_key_parameter(template, config, GROUP_ENCRYPTION)
+
+    # Same trick as the key: empty means "what the product stack published", read through SSM
+    # when the stack is created, so Studio never shows a bucket name to copy.
+    seed_bucket = template.add_parameter(
+        Parameter(
+            SEED_BUCKET_PARAM,
+            Type="String",
+            Default="",
+            AllowedPattern=r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$",
+            ConstraintDescription="empty (the product's seed code bucket) or an S3 bucket name",
+            Description="Bucket holding seed_code/model_build.zip and seed_code/model_deploy.zip",
+        )
+    )
+    seed_prefix = template.add_parameter(
+        Parameter(
+            SEED_PREFIX_PARAM,
+            Type="String",
+            Default="",
+            AllowedPattern=r"^([A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$",
+            ConstraintDescription="empty (the product's prefix) or a key prefix without leading or trailing /",
+            Description="Key prefix in front of seed_code/*.zip",
+        )
+    )
+    for parameter, label in ((seed_bucket, "Seed code bucket"), (seed_prefix, "Seed code key prefix")):
+        template.set_parameter_label(parameter, label)
+        template.add_parameter_to_group(parameter, GROUP_SEED)
+    template.add_condition(USE_PRODUCT_SEED_BUCKET, Equals(Ref(seed_bucket), ""))
+    template.add_condition(USE_PRODUCT_SEED_PREFIX, Equals(Ref(seed_prefix), ""))
+
+    tag_values = tagging.add_required_tag_parameters(template, config, GROUP_TAGS)
+    return {
+        "key_arn": key_arn,
+        "tag_values": tag_values,
+        "seed_bucket": If(
+            USE_PRODUCT_SEED_BUCKET,
+            _resolve(naming.seed_code_bucket_parameter(config)),
+            Ref(seed_bucket),
+        ),
+        "seed_prefix": If(
+            USE_PRODUCT_SEED_PREFIX,
+            _resolve(naming.seed_code_prefix_parameter(config)),
+            Ref(seed_prefix),
+        ),
+    }
+
+
+def _role(config: Config, purpose: str) -> Sub:
+    return Sub(naming.role_arn_pattern(config, purpose))
+
+
+def _arn(service: str, resource: naming.DerivedName, kind: str = "") -> Sub:
+    return Sub(
+        f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{kind}{resource.pattern}"
+    )
+
+
+def _env(pairs: list[tuple[str, object]]) -> list[EnvironmentVariable]:
+    return [EnvironmentVariable(Name=name, Type="PLAINTEXT", Value=value) for name, value in pairs]
+
+
+def _action(name: str, category: str, provider: str, configuration: dict,
+            inputs: tuple[str, ...] = (), outputs: tuple[str, ...] = ()) -> Actions:
+    extra: dict = {}
+    if inputs:
+        extra["InputArtifacts"] = [InputArtifacts(Name=i) for i in inputs]
+    if outputs:
+        extra["OutputArtifacts"] = [OutputArtifacts(Name=o) for o in outputs]
+    return Actions(
+        Name=name,
+        ActionTypeId=ActionTypeId(Category=category, Owner="AWS", Provider=provider, Version="1"),
+        Configuration=configuration,
+        RunOrder=1,
+        **extra,
+    )
+
+
+def build(config: Config) -> Template:
+    names = naming.project_template_names(config)
+    template = Template(
+        Description=(
+            f"SageMaker project (-{config.project_suffix}): KMS-encrypted artifact bucket, model "
+            "package group, seeded CodeCommit repositories, model build and deploy pipelines"
+        )
+    )
+    params = _add_parameters(template, config)
+    key_arn = params["key_arn"]
+
+    def tags(*extra: tuple[str, object]) -> Tags:
+        return tagging.project_tags(config, params["tag_values"], *extra)
+
+    # ---- storage ---------------------------------------------------------------------------
+    bucket = template.add_resource(
+        Bucket(
+            "ArtifactBucket",
+            BucketName=names["artifact_bucket"].sub(),
+            BucketEncryption=encryption.bucket_encryption(key_arn),
+            VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
+            PublicAccessBlockConfiguration=PublicAccessBlockConfiguration(
+                BlockPublicAcls=True,
+                BlockPublicPolicy=True,
+                IgnorePublicAcls=True,
+                RestrictPublicBuckets=True,
+            ),
+            OwnershipControls=OwnershipControls(
+                Rules=[OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+            ),
+            Tags=tags(),
+            # Models, data and pipeline history outlive the project stack.
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
+        )
+    )
+    template.add_resource(
+        BucketPolicy(
+            "ArtifactBucketPolicy",
+            Bucket=Ref(bucket),
+            PolicyDocument=encryption.bucket_policy_document(bucket.title, key_arn),
+        )
+    )
+
+    group = template.add_resource(
+        ModelPackageGroup(
+            "ModelPackageGroup",
+            ModelPackageGroupName=names["model_package_group"].sub(),
+            ModelPackageGroupDescription=Sub(
+                "Models registered by SageMaker project ${SageMakerProjectName}"
+            ),
+            Tags=tags(),
+            # A group holding model versions cannot be deleted, and registered models are the
+            # project's record: keep them when the project goes.
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
+        )
+    )
+
+    # ---- repositories ----------------------------------------------------------------------
+    repositories = {}
+    for kind, title, what in (
+        ("build", "ModelBuildRepository", "model_build"),
+        ("deploy", "ModelDeployRepository", "model_deploy"),
+    ):
+        repositories[kind] = template.add_resource(
+            Repository(
+                title,
+                RepositoryName=names[f"{kind}_repository"].sub(),
+                RepositoryDescription=Sub(
+                    f"{what.replace('_', ' ').capitalize()} code of SageMaker project "
+                    "${SageMakerProjectName}"
+                ),
+                # The product's own published zips, in this region's bucket: nothing is read
+                # from AWS-owned buckets, so it works in every supported region.
+                Code=Code(
+                    BranchName=SOURCE_BRANCH,
+                    S3=S3(
+                        Bucket=params["seed_bucket"],
+                        Key=Sub(
+                            f"${{Prefix}}/{naming.SEED_CODE_KEYS[what]}",
+                            Prefix=params["seed_prefix"],
+                        ),
+                    ),
+                ),
+                Tags=tags(),
+            )
+        )
+
+    # ---- builds ----------------------------------------------------------------------------
+    project_arn = Sub(
+        "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:project/${SageMakerProjectName}"
+    )
+    common_env: list[tuple[str, object]] = [
+        ("SAGEMAKER_PROJECT_NAME", Ref(tagging.PROJECT_NAME_PARAM)),
+        ("SAGEMAKER_PROJECT_ID", Ref(tagging.PROJECT_ID_PARAM)),
+        ("SAGEMAKER_PROJECT_ARN", project_arn),
+        ("ARTIFACT_BUCKET", Ref(bucket)),
+        ("KMS_KEY_ARN", key_arn),
+        ("REQUIRED_TAGS", tagging.required_tags_json(config)),
+        ("MODEL_PACKAGE_GROUP_NAME", names["model_package_group"].sub()),
+    ]
+    sagemaker_role = _role(config, "sagemaker")
+    build_env = common_env + [
+        ("SAGEMAKER_PIPELINE_ROLE_ARN", sagemaker_role),
+        ("PROCESSING_INSTANCE_TYPE", config.instance_types.processing),
+        ("TRAINING_INSTANCE_TYPE", config.instance_types.training),
+    ]
+    deploy_env = common_env + [
+        ("SAGEMAKER_EXECUTION_ROLE_ARN", sagemaker_role),
+        ("ENDPOINT_KIND", config.endpoint_kind.value),
+        ("ENDPOINT_INSTANCE_TYPE", config.instance_types.endpoint),
+    ]
+
+    def codebuild(title: str, name: str, description: str, buildspec: str, env, timeout: int):
+        return template.add_resource(
+            Project(
+                title,
+                Name=names[name].sub(),
+                Description=description,
+                ServiceRole=_role(config, "codebuild"),
+                EncryptionKey=key_arn,
+                Source=Source(Type="CODEPIPELINE", BuildSpec=buildspec),
+                Artifacts=Artifacts(Type="CODEPIPELINE"),
+                Environment=Environment(
+                    Type="LINUX_CONTAINER",
+                    ComputeType="BUILD_GENERAL1_SMALL",
+                    Image=CODEBUILD_IMAGE,
+                    EnvironmentVariables=_env(env),
+                ),
+                LogsConfig=LogsConfig(CloudWatchLogs=CloudWatchLogs(Status="ENABLED")),
+                TimeoutInMinutes=timeout,
+                Tags=tags(),
+            )
+        )
+
+    # The model build waits for the SageMaker pipeline it starts (processing, training,
+    # evaluation): hours, not minutes.
+    build_project = codebuild(
+        "ModelBuildProject", "build_project",
+        "Runs the SageMaker model building pipeline", BUILD_BUILDSPEC, build_env, 480,
+    )
+    deploy_project = codebuild(
+        "ModelDeployBuildProject", "deploy_project",
+        "Writes the staging and prod endpoint configurations of the latest approved model",
+        DEPLOY_BUILDSPEC, deploy_env, 60,
+    )
+    test_project = codebuild(
+        "ModelDeployTestProject", "test_project",
+        "Invokes the staging endpoint and checks its answers", TEST_BUILDSPEC, common_env, 60,
+    )
+
+    # ---- pipelines -------------------------------------------------------------------------
+    def source_stage(kind: str) -> Stages:
+        # EventBridge rules below start the pipelines; polling would double-start them.
+        configuration = {
+            "RepositoryName": names[f"{kind}_repository"].sub(),
+            "BranchName": SOURCE_BRANCH,
+            "PollForSourceChanges": False,
+        }
+        return Stages(
+            Name="Source",
+            Actions=[_action("ModelSource", "Source", "CodeCommit", configuration, outputs=(SOURCE_ARTIFACT,))],
+        )
+
+    def codebuild_action(name: str, project, inputs: tuple[str, ...], outputs=()) -> Actions:
+        configuration = {"ProjectName": Ref(project)}
+        if len(inputs) > 1:
+            configuration["PrimarySource"] = inputs[0]
+        return _action(name, "Build", "CodeBuild", configuration, inputs, outputs)
+
+    def deploy_action(stage: str) -> Actions:
+        configuration = {
+            "ActionMode": "CREATE_UPDATE",
+            "StackName": names[f"{stage}_stack"].sub(),
+            "RoleArn": _role(config, "cloudformation"),
+            "TemplatePath": f"{BUILD_ARTIFACT}::{PACKAGED_TEMPLATE}",
+            "TemplateConfiguration": f"{BUILD_ARTIFACT}::{STAGE_CONFIG[stage]}",
+        }
+        return _action(
+            f"Deploy{stage.capitalize()}Endpoint", "Deploy", "CloudFormation", configuration,
+            inputs=(BUILD_ARTIFACT,),
+        )
+
+    artifact_store = encryption.pipeline_artifact_store(Ref(bucket), key_arn)
+
+    def pipeline(title: str, kind: str, stages: list[Stages]) -> Pipeline:
+        return template.add_resource(
+            Pipeline(
+                title,
+                Name=names[f"{kind}_pipeline"].sub(),
+                PipelineType="V2",
+                RoleArn=_role(config, "codepipeline"),
+                ArtifactStore=artifact_store,
+                Stages=[source_stage(kind), *stages],
+                Tags=tags(),
+                # Seeded before the pipeline exists, so its creation run finds code on `main`.
+                DependsOn=[repositories[kind].title],
+            )
+        )
+
+    # A pipeline starts one execution as soon as it is created (CodePipeline trigger type
+    # "CreatePipeline"): that run is the "on project creation, the pipeline will automatically
+    # execute" the README promises, with no Lambda custom resource.
+    build_pipeline = pipeline(
+        "ModelBuildPipeline",
+        "build",
+        [
+            Stages(
+                Name="Build",
+                Actions=[
+                    codebuild_action("BuildAndRunSageMakerPipeline", build_project, (SOURCE_ARTIFACT,))
+                ],
+            )
+        ],
+    )
+    # The deploy pipeline's own creation run stops at Build until a model is approved: the
+    # deploy seed code refuses, with one line, to write configurations without one.
+    deploy_pipeline = pipeline(
+        "ModelDeployPipeline",
+        "deploy",
+        [
+            Stages(
+                Name="Build",
+                Actions=[
+                    codebuild_action(
+                        "BuildDeploymentConfig", deploy_project, (SOURCE_ARTIFACT,), (BUILD_ARTIFACT,)
+                    )
+                ],
+            ),
+            Stages(Name="DeployStaging", Actions=[deploy_action("staging")]),
+            Stages(
+                Name="TestStaging",
+                Actions=[
+                    # Test code from the repository, endpoint names from the build's staging
+                    # configuration (secondary artifact: $CODEBUILD_SRC_DIR_BuildArtifact).
+                    codebuild_action(
+                        "TestStagingEndpoint", test_project, (SOURCE_ARTIFACT, BUILD_ARTIFACT)
+                    )
+                ],
+            ),
+            Stages(
+                Name="ApproveDeployment",
+                Actions=[
+                    _action(
+                        "ApproveProdDeployment", "Approval", "Manual",
+                        {"CustomData": "Approve to deploy the tested model to production"},
+                    )
+                ],
+            ),
+            Stages(Name="DeployProd", Actions=[deploy_action("prod")]),
+        ],
+    )
+
+    # ---- triggers --------------------------------------------------------------------------
+    # Names and ARNs come from the same patterns as the resources' own names (not GetAtt),
+    # with DependsOn so the rule only exists once what it filters on and starts exists.
+    def start_rule(title: str, name: str, description: str, pattern: dict, target, depends: list):
+        template.add_resource(
+            Rule(
+                title,
+                Name=names[name].sub(),
+                Description=description,
+                EventPattern=pattern,
+                State="ENABLED",
+                Targets=[
+                    Target(
+                        Id="Pipeline",
+                        Arn=_arn("codepipeline", names[f"{target}_pipeline"]),
+                        RoleArn=_role(config, "events"),
+                    )
+                ],
+                Tags=tags(),
+                DependsOn=depends,
+            )
+        )
+
+    for kind, title, started in (
+        ("build", "ModelBuildPushRule", build_pipeline),
+        ("deploy", "ModelDeployPushRule", deploy_pipeline),
+    ):
+        start_rule(
+            title,
+            f"{kind}_push_rule",
+            f"Starts the {started.title} when {SOURCE_BRANCH} changes",
+            {
+                "source": ["aws.codecommit"],
+                "detail-type": ["CodeCommit Repository State Change"],
+                "resources": [_arn("codecommit", names[f"{kind}_repository"])],
+                "detail": {
+                    "event": ["referenceCreated", "referenceUpdated"],
+                    "referenceType": ["branch"],
+                    "referenceName": [SOURCE_BRANCH],
+                },
+            },
+            kind,
+            [started.title, repositories[kind].title],
+        )
+    # Only a change *to Approved* in this project's group deploys: registration as
+    # PendingManualApproval and rejections do not start the deploy pipeline.
+    start_rule(
+        "ModelApprovedRule",
+        "approved_rule",
+        "Starts the ModelDeployPipeline when a model package in the project's group is approved",
+        {
+            "source": ["aws.sagemaker"],
+            "detail-type": ["SageMaker Model Package State Change"],
+            "detail": {
+                "ModelPackageGroupName": [names["model_package_group"].sub()],
+                "ModelApprovalStatus": ["Approved"],
+            },
+        },
+        "deploy",
+        [deploy_pipeline.title, group.title],
+    )
+    return template
+
