@@ -1,0 +1,771 @@
+"""Every IAM statement the templates contain, with a Sid that says its intent.
+
+Roles are one per service principal (Service Catalog launch, CodeBuild, CodePipeline,
+EventBridge, CloudFormation, SageMaker), not one role trusted by ten services. Their resource
+scopes come from ``generator.naming``: project resources are named
+``<project name>-<project id>[-...]`` and project names end in ``-<suffix>``, so
+``*-<suffix>-p-*`` covers this team's projects and nobody else's. Where SageMaker picks a
+name we cannot predict (jobs started by SageMaker Pipelines are named ``pipelines-...``), the
+scope is the request tag ``sagemaker:project-name`` instead.
+
+The tag guardrail is one managed policy, attached to every runtime role and exported so a
+platform team can attach it to Studio execution roles too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from awacs import (
+    application_autoscaling,
+    cloudformation,
+    cloudwatch,
+    codebuild,
+    codecommit,
+    codepipeline,
+    ecr,
+    events,
+    iam,
+    kms,
+    logs,
+    s3,
+    sagemaker,
+    sns,
+    ssm,
+)
+from awacs.aws import (
+    Action,
+    Allow,
+    Bool,
+    Condition,
+    Deny,
+    ForAllValuesStringNotEquals,
+    ForAnyValueStringEqualsIgnoreCase,
+    Null,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+    StringLike,
+    StringNotEquals,
+)
+
+from generator import naming
+from generator.config import Config
+
+PARTITION = "${AWS::Partition}"
+REGION = "${AWS::Region}"
+ACCOUNT = "${AWS::AccountId}"
+
+# SageMaker creates the guardrail covers: whatever runs or serves a model.
+GUARDED_CREATES = (
+    sagemaker.CreateTrainingJob,
+    sagemaker.CreateProcessingJob,
+    sagemaker.CreateHyperParameterTuningJob,
+    sagemaker.CreateTransformJob,
+    sagemaker.CreateModel,
+    sagemaker.CreateEndpointConfig,
+    sagemaker.CreateEndpoint,
+)
+
+SERVICE_PRINCIPALS = {
+    "launch": "servicecatalog.amazonaws.com",
+    "codebuild": "codebuild.amazonaws.com",
+    "codepipeline": "codepipeline.amazonaws.com",
+    "events": "events.amazonaws.com",
+    "cloudformation": "cloudformation.amazonaws.com",
+    "sagemaker": "sagemaker.amazonaws.com",
+}
+RUNTIME_ROLES = ("codebuild", "codepipeline", "events", "cloudformation", "sagemaker")
+
+
+def _sid(text: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in text.replace(":", "-").split("-"))
+
+
+# ---- ARNs -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """ARN patterns (Fn::Sub strings) of one team's project resources."""
+
+    config: Config
+
+    @property
+    def glob(self) -> str:
+        return naming.project_resource_glob(self.config)
+
+    def sagemaker(self, kind: str, name: str | None = None) -> str:
+        return f"arn:{PARTITION}:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name or self.glob}"
+
+    def bucket(self) -> str:
+        return naming.artifact_bucket_arn_pattern(self.config)
+
+    def objects(self) -> str:
+        return self.bucket() + "/*"
+
+    def codecommit(self) -> str:
+        return f"arn:{PARTITION}:codecommit:{REGION}:{ACCOUNT}:{self.glob}"
+
+    def codebuild(self) -> str:
+        return f"arn:{PARTITION}:codebuild:{REGION}:{ACCOUNT}:project/{self.glob}"
+
+    def codepipeline(self) -> str:
+        return f"arn:{PARTITION}:codepipeline:{REGION}:{ACCOUNT}:{self.glob}"
+
+    def stack(self) -> str:
+        return f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/{self.glob}/*"
+
+    def topic(self) -> str:
+        return f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:{self.glob}"
+
+    def alarm(self) -> str:
+        return f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:{self.glob}"
+
+    def log_group(self, service: str) -> str:
+        return f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:/aws/{service}/*"
+
+    def event_rule(self) -> str:
+        return f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{self.glob}"
+
+    def role(self, purpose: str) -> str:
+        return naming.role_arn_pattern(self.config, purpose)
+
+    def parameters(self) -> str:
+        prefix = naming.key_arn_parameter(self.config).pattern.rsplit("/", 1)[0]
+        return f"arn:{PARTITION}:ssm:{REGION}:{ACCOUNT}:parameter{prefix}/*"
+
+    def project(self) -> str:
+        return f"arn:{PARTITION}:sagemaker:{REGION}:{ACCOUNT}:project/*-{self.config.project_suffix}"
+
+
+# ---- trust ------------------------------------------------------------------------------------
+
+
+def trust_policy(purpose: str) -> PolicyDocument:
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Sid=f"Allow{_sid(purpose)}ServiceToAssumeRole",
+                Effect=Allow,
+                Principal=Principal("Service", [SERVICE_PRINCIPALS[purpose]]),
+                Action=[Action("sts", "AssumeRole")],
+                Condition=Condition(StringEquals("aws:SourceAccount", "${AWS::AccountId}")),
+            )
+        ],
+    )
+
+
+# ---- the tag guardrail ------------------------------------------------------------------------
+
+
+def tag_guardrail(config: Config) -> PolicyDocument:
+    """Deny SageMaker creates that lack a required tag, and tampering with one afterwards.
+
+    Request tags, not resource tags: on a create the resource does not exist yet, so a
+    condition on ``aws:ResourceTag`` never fires (defect B1 of the original sample). One
+    statement per key: keys inside one ``Null`` block are ANDed, so a request carrying one of
+    two required tags would slip through.
+    """
+    statements: list[Statement] = []
+    for tag in config.required_tags:
+        request_key = f"aws:RequestTag/{tag.key}"
+        name = _sid(tag.key)
+        statements += [
+            Statement(
+                Sid=f"DenyCreateWithout{name}Tag",
+                Effect=Deny,
+                Action=list(GUARDED_CREATES),
+                Resource=["*"],
+                Condition=Condition(Null(request_key, "true")),
+            ),
+            Statement(
+                Sid=f"DenyCreateWithEmpty{name}Tag",
+                Effect=Deny,
+                Action=list(GUARDED_CREATES),
+                Resource=["*"],
+                Condition=Condition(StringEquals(request_key, "")),
+            ),
+            # IAM matches the key inside aws:RequestTag/<key> case-insensitively, cost reports
+            # do not: demand the exact spelling through aws:TagKeys, which compares values.
+            Statement(
+                Sid=f"DenyCreateWithout{name}TagSpelledExactly",
+                Effect=Deny,
+                Action=list(GUARDED_CREATES),
+                Resource=["*"],
+                Condition=Condition(ForAllValuesStringNotEquals("aws:TagKeys", [tag.key])),
+            ),
+        ]
+        if tag.allowed_values:
+            statements.append(
+                Statement(
+                    Sid=f"DenyCreateWith{name}TagOutsideAllowedValues",
+                    Effect=Deny,
+                    Action=list(GUARDED_CREATES),
+                    Resource=["*"],
+                    Condition=Condition(
+                        [
+                            Null(request_key, "false"),
+                            StringNotEquals(request_key, list(tag.allowed_values)),
+                        ]
+                    ),
+                )
+            )
+        statements.append(
+            Statement(
+                Sid=f"DenyOverwriting{name}TagOnExistingResources",
+                Effect=Deny,
+                Action=[sagemaker.AddTags],
+                Resource=["*"],
+                Condition=Condition(
+                    [
+                        Null(f"aws:ResourceTag/{tag.key}", "false"),
+                        ForAnyValueStringEqualsIgnoreCase("aws:TagKeys", [tag.key]),
+                    ]
+                ),
+            )
+        )
+    statements.append(
+        Statement(
+            Sid="DenyRemovingRequiredTags",
+            Effect=Deny,
+            Action=[sagemaker.DeleteTags],
+            Resource=["*"],
+            Condition=Condition(
+                ForAnyValueStringEqualsIgnoreCase("aws:TagKeys", list(config.tag_keys))
+            ),
+        )
+    )
+    return PolicyDocument(Version="2012-10-17", Statement=statements)
+
+
+# ---- shared pieces of the runtime roles ----------------------------------------------------------
+
+
+def _pass_role(scope: Scope, purpose: str, service: str) -> Statement:
+    return Statement(
+        Sid=f"AllowPass{_sid(purpose)}RoleTo{_sid(service.split('.')[0])}",
+        Effect=Allow,
+        Action=[iam.PassRole],
+        Resource=[scope.role(purpose)],
+        Condition=Condition(StringEquals("iam:PassedToService", service)),
+    )
+
+
+def _key_use(key_arn_sub: str, *, grants: bool = False) -> list[Statement]:
+    statements = [
+        Statement(
+            Sid="AllowUseOfProjectKey",
+            Effect=Allow,
+            Action=[kms.Encrypt, kms.Decrypt, kms.ReEncryptFrom, kms.ReEncryptTo,
+                    kms.GenerateDataKey, kms.GenerateDataKeyWithoutPlaintext, kms.DescribeKey],
+            Resource=[key_arn_sub],
+        )
+    ]
+    if grants:
+        # SageMaker attaches the key to job volumes and endpoint instances through grants
+        # created with the caller's identity.
+        statements.append(
+            Statement(
+                Sid="AllowGrantsOnProjectKeyForAwsResources",
+                Effect=Allow,
+                Action=[kms.CreateGrant],
+                Resource=[key_arn_sub],
+                Condition=Condition(Bool("kms:GrantIsForAWSResource", "true")),
+            )
+        )
+    return statements
+
+
+def _bucket_read_write(scope: Scope) -> list[Statement]:
+    return [
+        Statement(
+            Sid="AllowProjectBucketObjects",
+            Effect=Allow,
+            Action=[s3.GetObject, s3.GetObjectVersion, s3.PutObject, s3.DeleteObject,
+                    s3.AbortMultipartUpload],
+            Resource=[scope.objects()],
+        ),
+        Statement(
+            Sid="AllowListProjectBucket",
+            Effect=Allow,
+            Action=[s3.ListBucket, s3.GetBucketLocation, s3.GetBucketVersioning],
+            Resource=[scope.bucket()],
+        ),
+    ]
+
+
+def _logs(scope: Scope, service: str) -> Statement:
+    return Statement(
+        Sid=f"AllowWriting{_sid(service)}Logs",
+        Effect=Allow,
+        Action=[logs.CreateLogGroup, logs.CreateLogStream, logs.PutLogEvents],
+        Resource=[scope.log_group(service), scope.log_group(service) + ":log-stream:*"],
+    )
+
+
+def _project_tagged(config: Config) -> Condition:
+    """Creates whose names SageMaker chooses are scoped by the project tag they carry."""
+    return Condition(
+        StringLike("aws:RequestTag/sagemaker:project-name", f"*-{config.project_suffix}")
+    )
+
+
+# ---- runtime role policies (key ARN is a Sub string referencing the product's key) -------------
+
+
+def codebuild_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
+    scope = Scope(config)
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            _logs(scope, "codebuild"),
+            *_bucket_read_write(scope),
+            *_key_use(key_arn_sub),
+            Statement(
+                Sid="AllowReadingProjectTags",
+                Effect=Allow,
+                Action=[sagemaker.ListTags, sagemaker.DescribeProject],
+                Resource=[scope.project()],
+            ),
+            Statement(
+                Sid="AllowUpsertAndStartProjectPipelines",
+                Effect=Allow,
+                Action=[sagemaker.CreatePipeline, sagemaker.UpdatePipeline,
+                        sagemaker.DescribePipeline, sagemaker.StartPipelineExecution,
+                        sagemaker.DescribePipelineExecution, sagemaker.ListPipelineExecutionSteps,
+                        sagemaker.AddTags, sagemaker.ListTags],
+                Resource=[scope.sagemaker("pipeline"), scope.sagemaker("pipeline", scope.glob + "/*")],
+            ),
+            Statement(
+                Sid="AllowReadingProjectModelRegistry",
+                Effect=Allow,
+                Action=[sagemaker.ListModelPackages, sagemaker.DescribeModelPackage,
+                        sagemaker.DescribeModelPackageGroup],
+                Resource=[scope.sagemaker("model-package-group"),
+                          scope.sagemaker("model-package", scope.glob + "/*")],
+            ),
+            Statement(
+                Sid="AllowInvokingStagingEndpoints",
+                Effect=Allow,
+                Action=[sagemaker.InvokeEndpoint, sagemaker.InvokeEndpointAsync,
+                        sagemaker.DescribeEndpoint],
+                Resource=[scope.sagemaker("endpoint", scope.glob + "-staging")],
+            ),
+            Statement(
+                Sid="AllowReadingDeployStackOutputs",
+                Effect=Allow,
+                Action=[cloudformation.DescribeStacks],
+                Resource=[scope.stack()],
+            ),
+            _pass_role(scope, "sagemaker", "sagemaker.amazonaws.com"),
+        ],
+    )
+
+
+def codepipeline_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
+    scope = Scope(config)
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            *_bucket_read_write(scope),
+            *_key_use(key_arn_sub),
+            Statement(
+                Sid="AllowReadingProjectRepositories",
+                Effect=Allow,
+                Action=[codecommit.GetBranch, codecommit.GetCommit, codecommit.GetRepository,
+                        codecommit.UploadArchive, codecommit.GetUploadArchiveStatus,
+                        codecommit.CancelUploadArchive],
+                Resource=[scope.codecommit()],
+            ),
+            Statement(
+                Sid="AllowRunningProjectBuilds",
+                Effect=Allow,
+                Action=[codebuild.StartBuild, codebuild.BatchGetBuilds, codebuild.StopBuild],
+                Resource=[scope.codebuild()],
+            ),
+            Statement(
+                Sid="AllowDeployingProjectStacks",
+                Effect=Allow,
+                Action=[cloudformation.CreateStack, cloudformation.UpdateStack,
+                        cloudformation.DeleteStack, cloudformation.DescribeStacks,
+                        cloudformation.DescribeStackEvents, cloudformation.CreateChangeSet,
+                        cloudformation.DescribeChangeSet, cloudformation.ExecuteChangeSet,
+                        cloudformation.DeleteChangeSet, cloudformation.SetStackPolicy],
+                Resource=[scope.stack()],
+            ),
+            Statement(
+                # ValidateTemplate has no resource-level permissions.
+                Sid="AllowValidatingTemplates",
+                Effect=Allow,
+                Action=[cloudformation.ValidateTemplate],
+                Resource=["*"],
+            ),
+            _pass_role(scope, "cloudformation", "cloudformation.amazonaws.com"),
+        ],
+    )
+
+
+def events_policy(config: Config) -> PolicyDocument:
+    scope = Scope(config)
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Sid="AllowStartingProjectPipelines",
+                Effect=Allow,
+                Action=[codepipeline.StartPipelineExecution],
+                Resource=[scope.codepipeline()],
+            )
+        ],
+    )
+
+
+def cloudformation_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
+    """What the deploy stage's CloudFormation needs for the endpoint template."""
+    scope = Scope(config)
+    endpoint_resources = [
+        scope.sagemaker("model"),
+        scope.sagemaker("endpoint-config"),
+        scope.sagemaker("endpoint"),
+    ]
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            *_key_use(key_arn_sub, grants=True),
+            Statement(
+                Sid="AllowManagingProjectEndpoints",
+                Effect=Allow,
+                Action=[sagemaker.CreateModel, sagemaker.DescribeModel, sagemaker.DeleteModel,
+                        sagemaker.CreateEndpointConfig, sagemaker.DescribeEndpointConfig,
+                        sagemaker.DeleteEndpointConfig, sagemaker.CreateEndpoint,
+                        sagemaker.DescribeEndpoint, sagemaker.UpdateEndpoint,
+                        sagemaker.DeleteEndpoint, sagemaker.AddTags, sagemaker.ListTags],
+                Resource=endpoint_resources,
+            ),
+            Statement(
+                Sid="AllowReadingApprovedModelPackages",
+                Effect=Allow,
+                Action=[sagemaker.DescribeModelPackage],
+                Resource=[scope.sagemaker("model-package", scope.glob + "/*")],
+            ),
+            Statement(
+                Sid="AllowManagingProjectTopics",
+                Effect=Allow,
+                Action=[sns.CreateTopic, sns.DeleteTopic, sns.GetTopicAttributes,
+                        sns.SetTopicAttributes, sns.TagResource, sns.UntagResource,
+                        sns.ListTagsForResource],
+                Resource=[scope.topic()],
+            ),
+            Statement(
+                Sid="AllowManagingProjectAlarms",
+                Effect=Allow,
+                Action=[cloudwatch.PutMetricAlarm, cloudwatch.DeleteAlarms,
+                        cloudwatch.DescribeAlarms, cloudwatch.TagResource],
+                Resource=[scope.alarm()],
+            ),
+            Statement(
+                # Application Auto Scaling actions have no resource-level permissions for
+                # SageMaker variants; the service-linked role below is what they act through.
+                Sid="AllowScalingEndpointVariants",
+                Effect=Allow,
+                Action=[application_autoscaling.RegisterScalableTarget,
+                        application_autoscaling.DeregisterScalableTarget,
+                        application_autoscaling.DescribeScalableTargets,
+                        application_autoscaling.PutScalingPolicy,
+                        application_autoscaling.DeleteScalingPolicy,
+                        application_autoscaling.DescribeScalingPolicies],
+                Resource=["*"],
+                Condition=Condition(
+                    StringEquals("application-autoscaling:service-namespace", "sagemaker")
+                ),
+            ),
+            Statement(
+                Sid="AllowCreatingSageMakerScalingServiceLinkedRole",
+                Effect=Allow,
+                Action=[iam.CreateServiceLinkedRole],
+                Resource=[
+                    f"arn:{PARTITION}:iam::{ACCOUNT}:role/aws-service-role/"
+                    "sagemaker.application-autoscaling.amazonaws.com/"
+                    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+                ],
+                Condition=Condition(
+                    StringEquals(
+                        "iam:AWSServiceName", "sagemaker.application-autoscaling.amazonaws.com"
+                    )
+                ),
+            ),
+            _pass_role(scope, "sagemaker", "sagemaker.amazonaws.com"),
+        ],
+    )
+
+
+def sagemaker_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
+    """The pipeline's and the endpoints' execution role."""
+    scope = Scope(config)
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            *_bucket_read_write(scope),
+            *_key_use(key_arn_sub, grants=True),
+            _logs(scope, "sagemaker"),
+            Statement(
+                Sid="AllowPipelineJobsTaggedWithAProject",
+                Effect=Allow,
+                Action=[sagemaker.CreateProcessingJob, sagemaker.CreateTrainingJob,
+                        sagemaker.AddTags],
+                Resource=[scope.sagemaker("processing-job", "*"),
+                          scope.sagemaker("training-job", "*")],
+                Condition=_project_tagged(config),
+            ),
+            Statement(
+                Sid="AllowDescribingPipelineJobs",
+                Effect=Allow,
+                Action=[sagemaker.DescribeProcessingJob, sagemaker.DescribeTrainingJob,
+                        sagemaker.StopProcessingJob, sagemaker.StopTrainingJob],
+                Resource=[scope.sagemaker("processing-job", "pipelines-*"),
+                          scope.sagemaker("training-job", "pipelines-*")],
+            ),
+            Statement(
+                Sid="AllowRegisteringModelsInProjectGroups",
+                Effect=Allow,
+                Action=[sagemaker.CreateModelPackage, sagemaker.DescribeModelPackage,
+                        sagemaker.DescribeModelPackageGroup, sagemaker.AddTags],
+                Resource=[scope.sagemaker("model-package-group"),
+                          scope.sagemaker("model-package", scope.glob + "/*")],
+            ),
+            Statement(
+                Sid="AllowPipelineRunsOfProjectPipelines",
+                Effect=Allow,
+                Action=[sagemaker.DescribePipeline, sagemaker.DescribePipelineExecution,
+                        sagemaker.ListPipelineExecutionSteps],
+                Resource=[scope.sagemaker("pipeline"), scope.sagemaker("pipeline", scope.glob + "/*")],
+            ),
+            Statement(
+                Sid="AllowAsyncInferenceNotifications",
+                Effect=Allow,
+                Action=[sns.Publish],
+                Resource=[scope.topic()],
+            ),
+            Statement(
+                # Training containers publish metrics; PutMetricData has no resource scope.
+                Sid="AllowSageMakerMetrics",
+                Effect=Allow,
+                Action=[cloudwatch.PutMetricData],
+                Resource=["*"],
+                Condition=Condition(StringLike("cloudwatch:namespace", "/aws/sagemaker/*")),
+            ),
+            Statement(
+                # GetAuthorizationToken has no resource-level permissions.
+                Sid="AllowEcrLogin",
+                Effect=Allow,
+                Action=[ecr.GetAuthorizationToken],
+                Resource=["*"],
+            ),
+            Statement(
+                Sid="AllowPullingSageMakerImages",
+                Effect=Allow,
+                Action=[ecr.BatchGetImage, ecr.GetDownloadUrlForLayer,
+                        ecr.BatchCheckLayerAvailability],
+                Resource=[f"arn:{PARTITION}:ecr:{REGION}:*:repository/sagemaker-*"],
+            ),
+            _pass_role(scope, "sagemaker", "sagemaker.amazonaws.com"),
+        ],
+    )
+
+
+# ---- the launch role --------------------------------------------------------------------------
+
+# Per resource type of the project template: the actions CloudFormation needs to create, update
+# (including the tags SageMaker propagates from the project to every resource) and delete it,
+# picked from the handler permissions of the type's provider schema (bundled with cfn-lint).
+# Each action says why. tests/test_product_template.py checks every entry is inside the schema's
+# list, except the types that have no handler data (marked "no schema").
+LAUNCH_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "AWS::S3::Bucket": (
+        ("s3:CreateBucket", "create the artifact bucket"),
+        ("s3:DeleteBucket", "delete it when the project is deleted and the bucket is empty"),
+        ("s3:ListBucket", "handlers check the bucket's state"),
+        ("s3:PutEncryptionConfiguration", "SSE-KMS with the customer key"),
+        ("s3:PutBucketVersioning", "versioning on"),
+        ("s3:PutBucketPublicAccessBlock", "block public access"),
+        ("s3:PutBucketOwnershipControls", "BucketOwnerEnforced: no ACLs"),
+        ("s3:PutBucketTagging", "project and required tags"),
+        ("s3:PutLifecycleConfiguration", "expire old object versions"),
+    ),
+    "AWS::S3::BucketPolicy": (
+        ("s3:GetBucketPolicy", "read before write"),
+        ("s3:PutBucketPolicy", "TLS-only, customer-key-only policy"),
+        ("s3:DeleteBucketPolicy", "delete with the project"),
+    ),
+    "AWS::SageMaker::ModelPackageGroup": (
+        ("sagemaker:CreateModelPackageGroup", "the project's model registry group"),
+        ("sagemaker:DescribeModelPackageGroup", "handlers read the group back"),
+        ("sagemaker:DeleteModelPackageGroup", "delete with the project"),
+        ("sagemaker:GetModelPackageGroupPolicy", "handlers read the (absent) group policy"),
+        ("sagemaker:AddTags", "project tags on create and update"),
+        ("sagemaker:DeleteTags", "tag changes on update"),
+        ("sagemaker:ListTags", "handlers read tags back"),
+    ),
+    "AWS::CodeCommit::Repository": (
+        ("codecommit:CreateRepository", "model build and deploy repositories"),
+        ("codecommit:CreateCommit", "seed the repository from the seed-code zip"),
+        ("codecommit:DeleteRepository", "delete with the project"),
+        ("codecommit:TagResource", "project tags"),
+        ("codecommit:UntagResource", "tag changes on update"),
+        ("codecommit:UpdateRepositoryDescription", "description changes on update"),
+        ("codecommit:ListRepositories", "the delete handler looks the repository up"),
+    ),
+    "AWS::CodeBuild::Project": (  # no schema: handler permissions are not published
+        ("codebuild:CreateProject", "model build, deploy config and staging test builds"),
+        ("codebuild:UpdateProject", "updates of the project template"),
+        ("codebuild:DeleteProject", "delete with the project"),
+        ("codebuild:BatchGetProjects", "CloudFormation reads the project back"),
+    ),
+    "AWS::CodePipeline::Pipeline": (
+        ("codepipeline:CreatePipeline", "model build and deploy pipelines"),
+        ("codepipeline:UpdatePipeline", "updates of the project template"),
+        ("codepipeline:DeletePipeline", "delete with the project"),
+        ("codepipeline:GetPipeline", "handlers read the pipeline back"),
+        ("codepipeline:GetPipelineState", "handlers wait for the pipeline"),
+        ("codepipeline:TagResource", "project tags"),
+        ("codepipeline:UntagResource", "tag changes on update"),
+        ("iam:GetRole", "the handler checks the pipeline role"),
+    ),
+    "AWS::Events::Rule": (
+        ("events:PutRule", "repository push and model approval rules"),
+        ("events:DescribeRule", "handlers read the rule back"),
+        ("events:DeleteRule", "delete with the project"),
+        ("events:PutTargets", "the pipelines as targets"),
+        ("events:RemoveTargets", "target changes and delete"),
+        ("events:ListTargetsByRule", "the delete handler lists targets"),
+        ("events:TagResource", "project tags"),
+        ("events:UntagResource", "tag changes on update"),
+    ),
+    "AWS::Logs::LogGroup": (
+        ("logs:CreateLogGroup", "KMS-encrypted log groups for the builds"),
+        ("logs:DescribeLogGroups", "handlers read the group back"),
+        ("logs:DeleteLogGroup", "delete with the project"),
+        ("logs:PutRetentionPolicy", "retention"),
+        ("logs:TagResource", "project tags"),
+        ("logs:UntagResource", "tag changes on update"),
+        ("logs:ListTagsForResource", "the update handler reads tags"),
+        ("logs:AssociateKmsKey", "the update handler sets the key"),
+    ),
+}
+
+# Resource ARNs each type's actions act on.
+def launch_resources(config: Config, resource_type: str) -> list[str]:
+    scope = Scope(config)
+    return {
+        "AWS::S3::Bucket": [scope.bucket()],
+        "AWS::S3::BucketPolicy": [scope.bucket()],
+        "AWS::SageMaker::ModelPackageGroup": [scope.sagemaker("model-package-group")],
+        "AWS::CodeCommit::Repository": [scope.codecommit()],
+        "AWS::CodeBuild::Project": [scope.codebuild()],
+        "AWS::CodePipeline::Pipeline": [scope.codepipeline()],
+        "AWS::Events::Rule": [scope.event_rule()],
+        "AWS::Logs::LogGroup": [
+            f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:/aws/codebuild/{scope.glob}",
+            f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:/aws/codebuild/{scope.glob}:*",
+        ],
+    }[resource_type]
+
+
+# Actions some handlers call on resources whose ARN is not theirs, or without resource scope.
+UNSCOPED_LAUNCH_ACTIONS = {
+    "codecommit:ListRepositories": "list actions have no resource-level permissions",
+    "logs:DescribeLogGroups": "describe actions have no resource-level permissions",
+}
+
+
+def launch_policy(config: Config, template_bucket_sub: str) -> PolicyDocument:
+    """The Service Catalog launch constraint: provision, update and terminate projects."""
+    scope = Scope(config)
+    statements = [
+        Statement(
+            Sid="AllowServiceCatalogStackOperations",
+            Effect=Allow,
+            Action=[cloudformation.CreateStack, cloudformation.UpdateStack,
+                    cloudformation.DeleteStack, cloudformation.DescribeStacks,
+                    cloudformation.DescribeStackEvents, cloudformation.SetStackPolicy],
+            Resource=[f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/SC-*"],
+        ),
+        Statement(
+            # Neither action has resource-level permissions.
+            Sid="AllowTemplateInspection",
+            Effect=Allow,
+            Action=[cloudformation.GetTemplateSummary, cloudformation.ValidateTemplate],
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="AllowReadingPublishedTemplateAndSeedCode",
+            Effect=Allow,
+            Action=[s3.GetObject, s3.GetObjectVersion],
+            Resource=[template_bucket_sub],
+        ),
+        Statement(
+            Sid="AllowResolvingProductParameters",
+            Effect=Allow,
+            Action=[ssm.GetParameters, ssm.GetParameter],
+            Resource=[scope.parameters()],
+        ),
+    ]
+    unscoped = []
+    for resource_type, entries in LAUNCH_PERMISSIONS.items():
+        scoped = [a for a, _ in entries if a not in UNSCOPED_LAUNCH_ACTIONS]
+        unscoped += [a for a, _ in entries if a in UNSCOPED_LAUNCH_ACTIONS]
+        statements.append(
+            Statement(
+                Sid=f"AllowProvisioning{resource_type.split('::', 1)[1].replace('::', '')}",
+                Effect=Allow,
+                Action=[Action(*a.split(":")) for a in scoped],
+                Resource=launch_resources(config, resource_type),
+            )
+        )
+    statements += [
+        Statement(
+            Sid="AllowListingForHandlers",
+            Effect=Allow,
+            Action=[Action(*a.split(":")) for a in sorted(set(unscoped))],
+            Resource=["*"],
+        ),
+        _pass_role(scope, "codebuild", "codebuild.amazonaws.com"),
+        _pass_role(scope, "codepipeline", "codepipeline.amazonaws.com"),
+        _pass_role(scope, "events", "events.amazonaws.com"),
+    ]
+    return PolicyDocument(Version="2012-10-17", Statement=statements)
+
+
+def runtime_policy(config: Config, purpose: str, key_arn_sub: str) -> PolicyDocument:
+    builders = {
+        "codebuild": codebuild_policy,
+        "codepipeline": codepipeline_policy,
+        "cloudformation": cloudformation_policy,
+        "sagemaker": sagemaker_policy,
+    }
+    if purpose == "events":
+        return events_policy(config)
+    return builders[purpose](config, key_arn_sub)
+
+
+def to_cfn(document: PolicyDocument) -> dict:
+    """The policy as template data: every string naming a pseudo parameter becomes Fn::Sub.
+
+    awacs builds plain strings; CloudFormation needs Fn::Sub around `${AWS::Partition}` and
+    friends. No statement here uses IAM policy variables, whose syntax would collide.
+    """
+
+    def convert(value):
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [convert(item) for item in value]
+        if isinstance(value, str) and "${" in value:
+            return {"Fn::Sub": value}
+        return value
+
+    return convert(json.loads(document.to_json()))

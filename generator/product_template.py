@@ -1,0 +1,344 @@
+"""The product stack a platform engineer uploads once per team: `create-async-endpoint-product.yaml`.
+
+It creates the customer-managed key, the project's roles (one per service principal, each
+carrying the tag guardrail), the SSM parameters through which project stacks find the key and
+the published seed code, and the Service Catalog product that SageMaker Studio lists.
+"""
+
+from __future__ import annotations
+
+from awacs import kms
+from awacs.aws import (
+    Allow,
+    ArnLike,
+    Bool,
+    Condition,
+    Policy,
+    Principal,
+    Statement,
+    StringLike,
+)
+from troposphere import Export, GetAtt, Output, Parameter, Ref, Sub, Tags, Template
+from troposphere.iam import ManagedPolicy, Role, RolePolicy
+from troposphere.kms import Alias, Key
+from troposphere.servicecatalog import (
+    CloudFormationProduct,
+    Info,
+    LaunchRoleConstraint,
+    PortfolioProductAssociation,
+    ProvisioningArtifactProperties,
+)
+from troposphere.ssm import Parameter as SsmParameter
+
+from generator import iam, naming
+from generator.config import Config
+from generator.tagging import STUDIO_VISIBILITY_TAG
+
+PROJECT_TEMPLATE_FILE = "MLOps-template-example.yml"
+ROLE_IDS = {
+    "launch": "LaunchRole",
+    "codebuild": "CodeBuildRole",
+    "codepipeline": "CodePipelineRole",
+    "events": "EventsRole",
+    "cloudformation": "CloudFormationRole",
+    "sagemaker": "SageMakerExecutionRole",
+}
+# Key administration without the ability to use the key for data.
+KEY_ADMIN_ACTIONS = (
+    kms.CreateAlias, kms.UpdateAlias, kms.DeleteAlias, kms.DescribeKey, kms.EnableKey,
+    kms.DisableKey, kms.EnableKeyRotation, kms.DisableKeyRotation, kms.GetKeyPolicy,
+    kms.PutKeyPolicy, kms.GetKeyRotationStatus, kms.RotateKeyOnDemand, kms.ListKeyPolicies,
+    kms.ListResourceTags, kms.ListGrants, kms.RevokeGrant, kms.TagResource,
+    kms.UntagResource, kms.UpdateKeyDescription, kms.ScheduleKeyDeletion,
+    kms.CancelKeyDeletion,
+)
+KEY_USE_ACTIONS = (
+    kms.Encrypt, kms.Decrypt, kms.ReEncryptFrom, kms.ReEncryptTo, kms.GenerateDataKey,
+    kms.GenerateDataKeyWithoutPlaintext, kms.DescribeKey,
+)
+# Services that encrypt and decrypt with the key on the roles' behalf.
+KEY_VIA_SERVICES = ("s3", "sagemaker", "sns", "codebuild", "codepipeline", "logs")
+
+
+def _parameters(template: Template, config: Config) -> dict[str, Ref]:
+    specs = [
+        ("Key administration", "KmsAdministratorArn", "KMS key administrator ARN", dict(
+            AllowedPattern=r"^arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]{1,512})$",
+            ConstraintDescription="an IAM role, user or account-root ARN",
+            Description="Principal allowed to administer (not use) the project key")),
+        ("Service Catalog product", "PortfolioId", "Portfolio id", dict(
+            AllowedPattern=r"^port-[a-z0-9]{13}$",
+            ConstraintDescription="port- followed by 13 lowercase letters or digits",
+            Description="Existing Service Catalog portfolio the product joins")),
+        ("Service Catalog product", "ProductName", "Product name", dict(
+            Default=naming.product_name_default(config), MinLength=1, MaxLength=100,
+            AllowedPattern=r"^[\w .:/=+@-]+$",
+            Description="Name shown in SageMaker Studio's project templates")),
+        ("Service Catalog product", "ProductDescription", "Product description", dict(
+            Default="SageMaker project: model build pipeline and an encrypted asynchronous "
+                    "inference endpoint, with tags enforced",
+            MinLength=1, MaxLength=4096, Description="Description shown in Studio")),
+        ("Service Catalog product", "ProductOwner", "Product owner", dict(
+            MinLength=1, MaxLength=4096, Description="Owner (team) of the product")),
+        ("Service Catalog product", "ProductDistributor", "Product distributor", dict(
+            Default="", MaxLength=4096, Description="Distributor shown in Service Catalog")),
+        ("Support", "SupportDescription", "Support description", dict(
+            Default="", MaxLength=4096, Description="How to get help with the product")),
+        ("Support", "SupportEmail", "Support email", dict(
+            AllowedPattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            ConstraintDescription="an email address",
+            Description="Support contact email")),
+        ("Support", "SupportUrl", "Support URL", dict(
+            AllowedPattern=r"^https://[^\s]+$",
+            ConstraintDescription="an https:// URL",
+            Description="Support page")),
+        ("Published templates", "TemplateBucket", "Bucket of the published templates", dict(
+            AllowedPattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            ConstraintDescription="an S3 bucket name",
+            Description="Bucket `mlops-templates publish` uploaded the project template and seed code to")),
+        ("Published templates", "TemplatePrefix", "Prefix of the published templates", dict(
+            AllowedPattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
+            ConstraintDescription="a key prefix without leading or trailing slash",
+            Description="Versioned prefix printed by `mlops-templates publish`, e.g. releases/v0.1.0")),
+    ]
+    refs = {}
+    for group, name, label, kwargs in specs:
+        parameter = template.add_parameter(Parameter(name, Type="String", **kwargs))
+        template.set_parameter_label(parameter, label)
+        template.add_parameter_to_group(parameter, group)
+        refs[name] = Ref(parameter)
+    return refs
+
+
+def _tags(config: Config, *extra: tuple[str, str]) -> Tags:
+    return Tags(
+        *[{"Key": key, "Value": value} for key, value in (
+            ("mlops:namespace", config.namespace),
+            ("mlops:project-suffix", config.project_suffix),
+            *extra,
+        )]
+    )
+
+
+def _key_policy(config: Config) -> Policy:
+    runtime_role_arns = [GetAtt(ROLE_IDS[p], "Arn") for p in iam.RUNTIME_ROLES if p != "events"]
+    via_services = [f"{service}.${{AWS::Region}}.amazonaws.com" for service in KEY_VIA_SERVICES]
+    log_groups = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/{naming.project_resource_glob(config)}"
+    return Policy(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                # Without it nobody could repair the key policy if the administrator is gone.
+                Sid="EnableIamPoliciesOfThisAccount",
+                Effect=Allow,
+                Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
+                Action=[kms.Action("*")],
+                Resource=["*"],
+            ),
+            Statement(
+                Sid="AllowKeyAdministrationWithoutDataAccess",
+                Effect=Allow,
+                Principal=Principal("AWS", Ref("KmsAdministratorArn")),
+                Action=list(KEY_ADMIN_ACTIONS),
+                Resource=["*"],
+            ),
+            Statement(
+                Sid="AllowProjectRolesThroughProjectServices",
+                Effect=Allow,
+                Principal=Principal("AWS", runtime_role_arns),
+                Action=list(KEY_USE_ACTIONS),
+                Resource=["*"],
+                Condition=Condition(StringLike("kms:ViaService", [Sub(s) for s in via_services])),
+            ),
+            Statement(
+                # SageMaker attaches the key to job volumes and endpoint instances by grant.
+                Sid="AllowProjectRolesToGrantKeyToAwsResources",
+                Effect=Allow,
+                Principal=Principal("AWS", [GetAtt(ROLE_IDS["cloudformation"], "Arn"),
+                                            GetAtt(ROLE_IDS["sagemaker"], "Arn")]),
+                Action=[kms.CreateGrant, kms.ListGrants, kms.RevokeGrant],
+                Resource=["*"],
+                Condition=Condition(Bool("kms:GrantIsForAWSResource", "true")),
+            ),
+            Statement(
+                Sid="AllowCloudWatchLogsForProjectBuildLogs",
+                Effect=Allow,
+                Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
+                Action=[kms.Encrypt, kms.Decrypt, kms.ReEncryptFrom, kms.ReEncryptTo,
+                        kms.GenerateDataKey, kms.DescribeKey],
+                Resource=["*"],
+                Condition=Condition(
+                    ArnLike("kms:EncryptionContext:aws:logs:arn", Sub(log_groups))
+                ),
+            ),
+        ],
+    )
+
+
+def _roles(template: Template, config: Config, params: dict[str, Ref]) -> None:
+    guardrail = template.add_resource(
+        ManagedPolicy(
+            "TagGuardrailPolicy",
+            Description=(
+                "Denies SageMaker creates without the required tags "
+                f"({', '.join(config.tag_keys)}) and removal of those tags"
+            ),
+            PolicyDocument=iam.to_cfn(iam.tag_guardrail(config)),
+        )
+    )
+    for purpose, logical_id in ROLE_IDS.items():
+        kwargs = {}
+        if purpose in iam.RUNTIME_ROLES:
+            kwargs["ManagedPolicyArns"] = [Ref(guardrail)]
+        template.add_resource(
+            Role(
+                logical_id,
+                RoleName=naming.role_name(config, purpose).sub(),
+                Description=f"{config.namespace}/{config.project_suffix} SageMaker projects: {purpose}",
+                AssumeRolePolicyDocument=iam.to_cfn(iam.trust_policy(purpose)),
+                MaxSessionDuration=3600,
+                Tags=_tags(config),
+                **kwargs,
+            )
+        )
+    # Permissions that name the key are separate resources, so the key policy can name the
+    # roles and the roles' policies can name the key without a dependency cycle.
+    key_arn = "${ProjectKey.Arn}"
+    template_objects = "arn:${AWS::Partition}:s3:::${TemplateBucket}/${TemplatePrefix}/*"
+    template.add_resource(
+        RolePolicy(
+            "LaunchRolePolicy",
+            RoleName=Ref(ROLE_IDS["launch"]),
+            PolicyName="provision-update-terminate-projects",
+            PolicyDocument=iam.to_cfn(iam.launch_policy(config, template_objects)),
+        )
+    )
+    for purpose in iam.RUNTIME_ROLES:
+        template.add_resource(
+            RolePolicy(
+                f"{ROLE_IDS[purpose]}Policy",
+                RoleName=Ref(ROLE_IDS[purpose]),
+                PolicyName=f"{purpose}-least-privilege",
+                PolicyDocument=iam.to_cfn(iam.runtime_policy(config, purpose, key_arn)),
+            )
+        )
+
+
+def _key(template: Template, config: Config) -> None:
+    key = template.add_resource(
+        Key(
+            "ProjectKey",
+            Description=(
+                f"Customer-managed key of the {config.namespace}/{config.project_suffix} SageMaker "
+                "projects: artifact buckets, pipeline artifacts, builds, jobs, endpoints, topics"
+            ),
+            EnableKeyRotation=True,
+            PendingWindowInDays=30,
+            KeyPolicy=_key_policy(config),
+            Tags=_tags(config),
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
+        )
+    )
+    template.add_resource(
+        Alias("ProjectKeyAlias", AliasName=naming.key_alias(config).sub(), TargetKeyId=Ref(key))
+    )
+    ssm_values = (
+        ("KeyArnParameter", naming.key_arn_parameter(config), GetAtt(key, "Arn"),
+         "ARN of the projects' customer-managed key"),
+        ("SeedCodeBucketParameter", naming.seed_code_bucket_parameter(config), Ref("TemplateBucket"),
+         "Bucket holding the published seed code"),
+        ("SeedCodePrefixParameter", naming.seed_code_prefix_parameter(config), Ref("TemplatePrefix"),
+         "Prefix of the published seed code"),
+    )
+    for logical_id, name, value, description in ssm_values:
+        template.add_resource(
+            SsmParameter(
+                logical_id,
+                Name=name.sub(),
+                Type="String",
+                Value=value,
+                Description=description,
+                Tags={"mlops:namespace": config.namespace, "mlops:project-suffix": config.project_suffix},
+            )
+        )
+
+
+def _product(template: Template, config: Config, params: dict[str, Ref]) -> None:
+    template_url = Sub(
+        "https://${TemplateBucket}.s3.${AWS::Region}.${AWS::URLSuffix}/${TemplatePrefix}/"
+        + PROJECT_TEMPLATE_FILE
+    )
+    product = template.add_resource(
+        CloudFormationProduct(
+            "Product",
+            Name=params["ProductName"],
+            Description=params["ProductDescription"],
+            Owner=params["ProductOwner"],
+            Distributor=params["ProductDistributor"],
+            SupportDescription=params["SupportDescription"],
+            SupportEmail=params["SupportEmail"],
+            SupportUrl=params["SupportUrl"],
+            ProvisioningArtifactParameters=[
+                ProvisioningArtifactProperties(
+                    Name=config.product_version,
+                    Description="Project template generated by sagemaker-secure-project",
+                    Info=Info(LoadTemplateFromURL=template_url),
+                )
+            ],
+            Tags=_tags(config, (STUDIO_VISIBILITY_TAG, "true")),
+        )
+    )
+    association = template.add_resource(
+        PortfolioProductAssociation(
+            "ProductPortfolioAssociation",
+            PortfolioId=params["PortfolioId"],
+            ProductId=Ref(product),
+        )
+    )
+    template.add_resource(
+        LaunchRoleConstraint(
+            "ProductLaunchRoleConstraint",
+            DependsOn=[association.title, "LaunchRolePolicy"],
+            PortfolioId=params["PortfolioId"],
+            ProductId=Ref(product),
+            # A local role name resolves in whichever account the portfolio is shared to.
+            LocalRoleName=Ref(ROLE_IDS["launch"]),
+            Description="Provision, update and terminate projects with the least-privilege launch role",
+        )
+    )
+
+
+def _outputs(template: Template) -> None:
+    outputs = [
+        ("ProductId", Ref("Product"), "Service Catalog product id"),
+        ("ProductName", GetAtt("Product", "ProductName"), "Service Catalog product name"),
+        ("PortfolioId", Ref("PortfolioId"), "Portfolio the product belongs to"),
+        ("KmsKeyArn", GetAtt("ProjectKey", "Arn"), "Customer-managed key of the projects"),
+        ("KmsKeyAlias", Ref("ProjectKeyAlias"), "Alias of the key"),
+        ("TagGuardrailPolicyArn", Ref("TagGuardrailPolicy"),
+         "Attach to Studio execution roles to enforce the required tags there too"),
+        *[(f"{logical_id}Arn", GetAtt(logical_id, "Arn"), f"{purpose} role")
+          for purpose, logical_id in ROLE_IDS.items()],
+    ]
+    for name, value, description in outputs:
+        template.add_output(
+            Output(name, Value=value, Description=description,
+                   Export=Export(Sub("${AWS::StackName}-" + name)))
+        )
+
+
+def build(config: Config) -> Template:
+    template = Template(
+        Description=(
+            "Secure SageMaker project product: customer-managed KMS key, least-privilege roles "
+            "with a required-tag guardrail, and the Service Catalog product shown in SageMaker Studio"
+        )
+    )
+    template.set_version("2010-09-09")
+    params = _parameters(template, config)
+    _roles(template, config, params)
+    _key(template, config)
+    _product(template, config, params)
+    _outputs(template)
+    return template
