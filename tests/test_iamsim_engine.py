@@ -181,6 +181,52 @@ ENGINE_CASES: dict[str, tuple[Case, str, str]] = {
         "ImplicitlyDenied",
         "IAM: ForAnyValue on a missing key is false",
     ),
+    "empty-tag-value-is-present-and-equals-empty-string": (
+        Case(
+            policy(ALLOW_CREATE, deny_create("DenyEmptyProject", {"StringEquals": {"aws:RequestTag/project": ""}})),
+            Request(CREATE, TRAINING_JOB, tags={"project": ""}),
+        ),
+        "ExplicitlyDenied",
+        "an empty tag value is sent: the key exists and equals ''",
+    ),
+    "ignore-case-tag-keys-catch-other-spellings-on-add-tags": (
+        Case(
+            policy(
+                {"Sid": "AllowTagging", "Effect": "Allow", "Action": "sagemaker:AddTags", "Resource": "*"},
+                {
+                    "Sid": "DenyOverwritingProjectTag",
+                    "Effect": "Deny",
+                    "Action": "sagemaker:AddTags",
+                    "Resource": "*",
+                    "Condition": {
+                        "ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": ["project"]},
+                        "Null": {"aws:ResourceTag/project": "false"},
+                    },
+                },
+            ),
+            # Tagging an existing resource: it has tags, so aws:ResourceTag is in the request.
+            Request("sagemaker:AddTags", TRAINING_JOB, tags={"PROJECT": "other"}, context={"aws:ResourceTag/project": "fraud"}),
+        ),
+        "ExplicitlyDenied",
+        "StringEqualsIgnoreCase compares values ignoring case; the existing resource carries the tag",
+    ),
+    "delete-tags-sends-tag-keys": (
+        Case(
+            policy(
+                {"Sid": "AllowUntagging", "Effect": "Allow", "Action": "sagemaker:DeleteTags", "Resource": "*"},
+                {
+                    "Sid": "DenyRemovingRequiredTags",
+                    "Effect": "Deny",
+                    "Action": "sagemaker:DeleteTags",
+                    "Resource": "*",
+                    "Condition": {"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": ["project", "env"]}},
+                },
+            ),
+            Request("sagemaker:DeleteTags", TRAINING_JOB, context={"aws:TagKeys": ["Env"]}),
+        ),
+        "ExplicitlyDenied",
+        "DeleteTags carries the removed keys in aws:TagKeys",
+    ),
     "pass-role-to-sagemaker-allowed": (
         Case(policy(PASS_TO_SAGEMAKER), Request("iam:PassRole", EXECUTION_ROLE, context={"iam:PassedToService": "sagemaker.amazonaws.com"})),
         "Allowed",
