@@ -112,11 +112,7 @@ def _parameters(template: Template, config: Config) -> dict[str, Ref]:
 
 def _tags(config: Config, *extra: tuple[str, str]) -> Tags:
     return Tags(
-        *[{"Key": key, "Value": value} for key, value in (
-            ("mlops:namespace", config.namespace),
-            ("mlops:project-suffix", config.project_suffix),
-            *extra,
-        )]
+        {"mlops:namespace": config.namespace, "mlops:project-suffix": config.project_suffix, **dict(extra)}
     )
 
 

@@ -64,14 +64,14 @@ def required_tag_pairs(config: Config, values: dict) -> list[tuple[str, object]]
 
 
 def project_tags(config: Config, values: dict, *extra: tuple[str, object]) -> Tags:
-    """Project tags + required tags (+ any extra pairs), in a fixed order."""
+    """Project tags + required tags (+ any extra pairs), sorted by key."""
     pairs: list[tuple[str, object]] = [
         (PROJECT_NAME_TAG, Ref(PROJECT_NAME_PARAM)),
         (PROJECT_ID_TAG, Ref(PROJECT_ID_PARAM)),
         *required_tag_pairs(config, values),
         *extra,
     ]
-    return Tags(*[{"Key": key, "Value": value} for key, value in pairs])
+    return Tags(dict(pairs))
 
 
 def required_tags_json(config: Config) -> Sub:

@@ -1,0 +1,256 @@
+"""Invariants of the product template: is it still secure? Failures name the resource."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import cfnlint
+import pytest
+
+from conftest import resources_of
+from generator import iam, naming
+
+PRODUCT = "templates_out/create-async-endpoint-product.yaml"
+
+
+@pytest.fixture(scope="module")
+def product(templates):
+    return templates["product"]
+
+
+def _statements(document) -> list[dict]:
+    statements = document["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _actions(statement) -> list[str]:
+    actions = statement.get("Action", [])
+    return actions if isinstance(actions, list) else [actions]
+
+
+def _all_policies(product) -> list[tuple[str, dict]]:
+    """(resource, document) for every IAM document in the template."""
+    found = []
+    for logical_id, resource in product["Resources"].items():
+        props = resource.get("Properties", {})
+        for key in ("PolicyDocument", "AssumeRolePolicyDocument", "KeyPolicy"):
+            if key in props:
+                found.append((f"{logical_id}.{key}", props[key]))
+    return found
+
+
+def test_key_rotates_is_retained_and_described(product):
+    for logical_id, key in resources_of(product, "AWS::KMS::Key").items():
+        props = key["Properties"]
+        assert props.get("EnableKeyRotation") is True, f"{PRODUCT}: {logical_id} must rotate"
+        assert key.get("DeletionPolicy") == "Retain", f"{PRODUCT}: {logical_id} DeletionPolicy"
+        assert key.get("UpdateReplacePolicy") == "Retain", f"{PRODUCT}: {logical_id} UpdateReplacePolicy"
+        assert len(props.get("Description", "")) > 30 and props["Description"] != "String", (
+            f"{PRODUCT}: {logical_id} needs a real description (defect B12)"
+        )
+
+
+def test_key_has_an_alias(product, config):
+    aliases = resources_of(product, "AWS::KMS::Alias")
+    assert [a["Properties"]["TargetKeyId"] for a in aliases.values()] == [{"Ref": "ProjectKey"}], (
+        f"{PRODUCT}: exactly one alias must point at ProjectKey"
+    )
+    name = next(iter(aliases.values()))["Properties"]["AliasName"]
+    assert name == naming.key_alias(config).pattern
+
+
+def test_key_policy_separates_administration_from_use(product):
+    policy = product["Resources"]["ProjectKey"]["Properties"]["KeyPolicy"]
+    for statement in _statements(policy):
+        principal = statement["Principal"].get("AWS")
+        if "kms:*" in _actions(statement):
+            assert principal == {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}, (
+                f"{PRODUCT}: ProjectKey grants kms:* to {principal}; only the account root may have it"
+            )
+        if principal == {"Ref": "KmsAdministratorArn"}:
+            data_actions = {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom"}
+            assert not data_actions & set(_actions(statement)), (
+                f"{PRODUCT}: ProjectKey statement {statement['Sid']} lets the administrator use the key for data"
+            )
+    sids = {s["Sid"] for s in _statements(policy)}
+    assert {"AllowKeyAdministrationWithoutDataAccess", "AllowProjectRolesThroughProjectServices"} <= sids
+
+
+def test_product_is_visible_in_studio_and_versioned(product, config):
+    (logical_id, item), = resources_of(product, "AWS::ServiceCatalog::CloudFormationProduct").items()
+    tags = {t["Key"]: t["Value"] for t in item["Properties"]["Tags"]}
+    assert tags.get("sagemaker:studio-visibility") == "true", f"{PRODUCT}: {logical_id} hidden from Studio"
+    artifacts = item["Properties"]["ProvisioningArtifactParameters"]
+    assert [a["Name"] for a in artifacts] == [config.product_version]
+    url = artifacts[0]["Info"]["LoadTemplateFromURL"]["Fn::Sub"]
+    assert "${AWS::Region}" in url and "${AWS::URLSuffix}" in url, "template URL must not name a region"
+
+
+def test_launch_constraint_uses_the_launch_role(product):
+    (logical_id, constraint), = resources_of(product, "AWS::ServiceCatalog::LaunchRoleConstraint").items()
+    assert constraint["Properties"]["LocalRoleName"] == {"Ref": "LaunchRole"}, logical_id
+    assert "ProductPortfolioAssociation" in constraint["DependsOn"], (
+        f"{PRODUCT}: {logical_id} must wait for the portfolio association"
+    )
+
+
+def test_roles_are_one_per_service_and_namespaced(product, config):
+    roles = resources_of(product, "AWS::IAM::Role")
+    assert len(roles) == len(iam.SERVICE_PRINCIPALS)
+    principals = set()
+    for logical_id, role in roles.items():
+        statements = _statements(role["Properties"]["AssumeRolePolicyDocument"])
+        services = [s["Principal"]["Service"] for s in statements]
+        assert len(services) == 1 and len(services[0]) == 1, (
+            f"{PRODUCT}: {logical_id} must trust exactly one service, trusts {services}"
+        )
+        principals.add(services[0][0])
+        name = role["Properties"]["RoleName"]
+        assert name.startswith(f"{config.namespace}-{config.project_suffix}-"), (
+            f"{PRODUCT}: {logical_id} name {name!r} is not derived from the namespace (defect B12)"
+        )
+    assert principals == set(iam.SERVICE_PRINCIPALS.values())
+
+
+def test_runtime_roles_carry_the_guardrail(product):
+    for purpose in iam.RUNTIME_ROLES:
+        logical_id = {
+            "codebuild": "CodeBuildRole", "codepipeline": "CodePipelineRole", "events": "EventsRole",
+            "cloudformation": "CloudFormationRole", "sagemaker": "SageMakerExecutionRole",
+        }[purpose]
+        arns = product["Resources"][logical_id]["Properties"].get("ManagedPolicyArns", [])
+        assert {"Ref": "TagGuardrailPolicy"} in arns, f"{PRODUCT}: {logical_id} lacks the tag guardrail"
+
+
+def test_guardrail_denies_each_create_per_required_key_on_request_tags(product, config):
+    statements = _statements(product["Resources"]["TagGuardrailPolicy"]["Properties"]["PolicyDocument"])
+    for key in config.tag_keys:
+        for action in iam.GUARDED_CREATES:
+            action = action.JSONrepr()
+            null_denies = [
+                s for s in statements
+                if s["Effect"] == "Deny" and action in _actions(s)
+                and s.get("Condition", {}).get("Null") == {f"aws:RequestTag/{key}": "true"}
+            ]
+            assert null_denies, f"{PRODUCT}: TagGuardrailPolicy has no Deny of {action} without tag {key}"
+            empty_denies = [
+                s for s in statements
+                if s["Effect"] == "Deny" and action in _actions(s)
+                and s.get("Condition", {}).get("StringEquals") == {f"aws:RequestTag/{key}": ""}
+            ]
+            assert empty_denies, f"{PRODUCT}: TagGuardrailPolicy lets {action} through with an empty {key}"
+    for statement in statements:
+        null = statement.get("Condition", {}).get("Null", {})
+        assert len(null) <= 1, f"{PRODUCT}: {statement['Sid']} ANDs several keys in one Null block"
+        if set(_actions(statement)) & {a.JSONrepr() for a in iam.GUARDED_CREATES}:
+            assert not any(k.startswith("aws:ResourceTag/") for k in null), (
+                f"{PRODUCT}: {statement['Sid']} checks ResourceTag on a create: never fires (defect B1)"
+            )
+
+
+def test_no_wildcard_actions_and_passrole_is_scoped(product):
+    for where, document in _all_policies(product):
+        for statement in _statements(document):
+            if statement["Effect"] != "Allow":
+                continue
+            for action in _actions(statement):
+                if action == "kms:*" and where == "ProjectKey.KeyPolicy":
+                    continue  # the account root, checked above
+                assert action != "*" and not action.endswith(":*"), (
+                    f"{PRODUCT}: {where} {statement.get('Sid')} allows {action}"
+                )
+                if action == "iam:PassRole":
+                    condition = statement.get("Condition", {}).get("StringEquals", {})
+                    assert "iam:PassedToService" in condition, (
+                        f"{PRODUCT}: {where} {statement['Sid']} passes roles to any service"
+                    )
+                    assert "*" not in json.dumps(statement["Resource"]), (
+                        f"{PRODUCT}: {where} {statement['Sid']} passes roles matched by a wildcard"
+                    )
+
+
+def test_arns_are_partition_safe(rendered):
+    text = rendered["product"]
+    assert not re.search(r"arn:aws[:-]", text), f"{PRODUCT}: hard-coded partition (defect B4)"
+    assert "us-east-1" not in text and not re.search(r"\b\d{12}\b", text), (
+        f"{PRODUCT}: a region or account id is written in"
+    )
+
+
+def test_no_code_downloads_or_fixed_global_resources(product):
+    types = {r["Type"] for r in product["Resources"].values()}
+    assert not types & {"AWS::Lambda::Function", "AWS::CloudFormation::CustomResource", "AWS::S3::Bucket"}, (
+        f"{PRODUCT}: Lambda, custom resources or a bootstrap bucket are back (defect B12): {types}"
+    )
+
+
+def _schema_permissions() -> dict[str, set[str]]:
+    base = Path(cfnlint.__file__).parent / "data" / "schemas"
+    providers = json.loads((base / "providers" / "us-east-1.json").read_text())
+    result = {}
+    for resource_type in iam.LAUNCH_PERMISSIONS:
+        schema = json.loads((base / "resources" / f"{providers[resource_type]}.json").read_text())
+        handlers = schema.get("handlers", {})
+        result[resource_type] = {
+            permission
+            for operation in ("create", "update", "delete", "read")
+            for permission in handlers.get(operation, {}).get("permissions", [])
+        }
+    return result
+
+
+def test_launch_permissions_are_picked_from_the_provider_schemas():
+    schemas = _schema_permissions()
+    for resource_type, entries in iam.LAUNCH_PERMISSIONS.items():
+        allowed = schemas[resource_type]
+        if not allowed:  # no handler data published for this type (e.g. CodeBuild): hand-written
+            continue
+        outside = [action for action, _ in entries if action not in allowed]
+        assert not outside, (
+            f"launch role: {resource_type} lists {outside}, not in its provider schema's handler permissions"
+        )
+        assert all(reason.strip() for _, reason in entries), f"{resource_type}: every action needs a reason"
+
+
+def test_launch_role_covers_every_resource_type_of_the_project_template(templates):
+    project_types = {r["Type"] for r in templates["project"]["Resources"].values()}
+    missing = project_types - set(iam.LAUNCH_PERMISSIONS)
+    assert not missing, f"launch role cannot provision {sorted(missing)} of the project template (defect B13)"
+    unused = set(iam.LAUNCH_PERMISSIONS) - project_types
+    assert not unused, f"launch role keeps permissions for {sorted(unused)}, which the project never creates"
+
+
+def test_launch_role_can_tag_what_it_creates():
+    actions = {a for entries in iam.LAUNCH_PERMISSIONS.values() for a, _ in entries}
+    for needed in ("sagemaker:AddTags", "s3:PutBucketTagging", "events:TagResource", "s3:PutBucketVersioning"):
+        assert needed in actions, f"launch role lacks {needed} (defect B13)"
+
+
+@pytest.mark.parametrize(
+    "parameter, good, bad",
+    [
+        ("PortfolioId", ["port-abcdefghij123", "port-0123456789abc"],
+         ["port-ABCDEFGHIJ123", "port-abc", "xport-abcdefghij123", "port-abcdefghij1234", ""]),
+        ("KmsAdministratorArn", ["arn:aws:iam::123456789012:role/KeyAdmins", "arn:aws-us-gov:iam::123456789012:root"],
+         ["arn:aws:iam::12345678901:root", "KeyAdmins", "arn:aws:s3:::bucket", ""]),
+        ("SupportEmail", ["ml-platform@example.com"], ["nobody", "a@b", ""]),
+        ("SupportUrl", ["https://wiki.example.com/ml"], ["http://wiki.example.com", "wiki", ""]),
+        ("TemplatePrefix", ["releases/v0.1.0", "x"], ["/releases", "releases/", "a//b", ""]),
+        ("TemplateBucket", ["my-templates.example"], ["My_Bucket", "ab", ""]),
+    ],
+)
+def test_parameter_patterns(product, parameter, good, bad):
+    pattern = re.compile(product["Parameters"][parameter]["AllowedPattern"])
+    for value in good:
+        assert pattern.fullmatch(value), f"{PRODUCT}: {parameter} refuses valid {value!r}"
+    for value in bad:
+        assert not pattern.fullmatch(value), f"{PRODUCT}: {parameter} accepts invalid {value!r}"
+
+
+def test_every_parameter_is_labelled_and_grouped(product):
+    interface = product["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = {p for group in interface["ParameterGroups"] for p in group["Parameters"]}
+    assert grouped == set(product["Parameters"]), f"{PRODUCT}: parameters outside a group"
+    assert set(interface["ParameterLabels"]) == set(product["Parameters"])
