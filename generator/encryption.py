@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from awacs import s3
 from awacs.aws import Bool, Condition, Deny, Policy, Principal, Statement, StringNotEqualsIfExists
-from troposphere import Equals, GetAtt, If, Join, Parameter, Ref, Template
+from troposphere import Equals, GetAtt, If, Parameter, Ref, Sub, Template
 from troposphere.codepipeline import ArtifactStore, EncryptionKey
 from troposphere.s3 import (
     BucketEncryption,
@@ -77,7 +77,7 @@ def bucket_policy_document(bucket_logical_id: str, key_arn) -> Policy:
     which is why the key condition uses the *IfExists* form.
     """
     bucket_arn = GetAtt(bucket_logical_id, "Arn")
-    objects = Join("", [bucket_arn, "/*"])
+    objects = Sub("${%s.Arn}/*" % bucket_logical_id)
     return Policy(
         Version="2012-10-17",
         Statement=[
