@@ -1,0 +1,66 @@
+"""The configuration object: defaults, a file, and one-line refusals naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator.config import Config, EndpointKind, build_config, load_config
+from generator.errors import UserError
+
+
+def test_defaults_match_the_readme():
+    config = build_config()
+    assert config.project_suffix == "custom-project"
+    assert config.tag_keys == ("project", "env")
+    assert config.endpoint_kind is EndpointKind.ASYNC
+    assert "us-east-1" in config.regions
+
+
+def test_a_file_overrides_fields(tmp_path):
+    path = tmp_path / "org.yaml"
+    path.write_text(
+        "project_suffix: risk-project\nnamespace: riskteam\nendpoint_kind: realtime\n"
+        "required_tags:\n  - {key: cost-center}\n  - {key: env, allowed_values: [dev, prod], default: dev}\n"
+    )
+    config = load_config(path)
+    assert (config.project_suffix, config.namespace) == ("risk-project", "riskteam")
+    assert config.tag_keys == ("cost-center", "env")
+    assert config.endpoint_kind is EndpointKind.REALTIME
+
+
+def test_empty_file_gives_defaults(tmp_path):
+    path = tmp_path / "org.yaml"
+    path.write_text("")
+    assert load_config(path) == build_config()
+
+
+@pytest.mark.parametrize(
+    "values, field",
+    [
+        ({"project_suffix": "Custom"}, "project_suffix"),
+        ({"project_suffix": "-x"}, "project_suffix"),
+        ({"project_suffix": "x" * 31}, "project_suffix"),
+        ({"namespace": "1abc"}, "namespace"),
+        ({"regions": ["us-east-1", "us-east-1"]}, "regions"),
+        ({"regions": []}, "regions"),
+        ({"required_tags": [{"key": "env"}, {"key": "ENV"}]}, "required_tags"),
+        ({"required_tags": [{"key": "env", "allowed_values": ["a"], "default": "b"}]}, "required_tags.0"),
+        ({"required_tags": [{"key": "sagemaker:x"}]}, "required_tags.0.key"),
+        ({"required_tags": [{"key": "ok", "default": "bad\"quote"}]}, "required_tags.0.default"),
+        ({"instance_types": {"endpoint": "large"}}, "instance_types.endpoint"),
+        ({"product_version": "1.0"}, "product_version"),
+        ({"endpoint_kind": "batch"}, "endpoint_kind"),
+    ],
+)
+def test_invalid_values_are_refused_naming_the_field(values, field):
+    with pytest.raises(UserError) as error:
+        build_config(values)
+    message = str(error.value)
+    assert message.startswith(f"config field {field}:"), message
+    assert "\n" not in message
+
+
+def test_config_is_immutable():
+    with pytest.raises(Exception):
+        build_config().namespace = "other"  # type: ignore[misc]
+    assert Config.model_config["frozen"] is True
