@@ -12,6 +12,7 @@ parameters would only add a way to pass a role the guardrail was not designed fo
 
 from __future__ import annotations
 
+import yaml
 from troposphere import (
     Equals,
     If,
@@ -34,9 +35,13 @@ from troposphere.codecommit import S3, Code, Repository
 from troposphere.codepipeline import (
     Actions,
     ActionTypeId,
+    BeforeEntryConditions,
+    Condition,
     InputArtifacts,
     OutputArtifacts,
     Pipeline,
+    RuleDeclaration,
+    RuleTypeId,
     Stages,
 )
 from troposphere.events import Rule, Target
@@ -60,10 +65,38 @@ SOURCE_BRANCH = "main"
 # Buildspecs and artifact files the seed code provides (seed_code/model_build, model_deploy).
 BUILD_BUILDSPEC = "codebuild-buildspec.yml"
 DEPLOY_BUILDSPEC = "buildspec.yml"
-TEST_BUILDSPEC = "test/buildspec.yml"
 SOURCE_ARTIFACT = "SourceArtifact"
 BUILD_ARTIFACT = "BuildArtifact"
+# The staging deploy action writes the stack's outputs (endpoint name, async locations) here.
+STAGING_OUTPUTS_ARTIFACT = "StagingOutputs"
+STAGING_OUTPUTS_FILE = "staging-stack-outputs.json"
+TEST_SCRIPT = "test/test.py"
+# Inline so the test stage's wiring (which artifact holds what) lives next to the pipeline that
+# creates it; the build artifact carries the deploy repository's files (test/, requirements.txt).
+TEST_BUILDSPEC = yaml.safe_dump(
+    {
+        "version": 0.2,
+        "phases": {
+            "install": {
+                "runtime-versions": {"python": "3.12"},
+                "commands": [
+                    "python -m pip install --quiet --disable-pip-version-check -r requirements.txt"
+                ],
+            },
+            "build": {
+                "commands": [
+                    f"python {TEST_SCRIPT} --stack-outputs "
+                    f'"$CODEBUILD_SRC_DIR_{STAGING_OUTPUTS_ARTIFACT}/{STAGING_OUTPUTS_FILE}"'
+                ]
+            },
+        },
+    },
+    sort_keys=True,
+)
 PACKAGED_TEMPLATE = "template-export.yml"
+# The deploy build exports MODEL_APPROVED ("true"/"false") into this action namespace.
+DEPLOY_BUILD_NAMESPACE = "DeployBuild"
+MODEL_APPROVED_VARIABLE = "MODEL_APPROVED"
 STAGE_CONFIG = {"staging": "staging-config-export.json", "prod": "prod-config-export.json"}
 
 # Deploy pipeline stages, in order (the invariant tests read this).
@@ -187,8 +220,8 @@ def _env(pairs: list[tuple[str, object]]) -> list[EnvironmentVariable]:
 
 
 def _action(name: str, category: str, provider: str, configuration: dict,
-            inputs: tuple[str, ...] = (), outputs: tuple[str, ...] = ()) -> Actions:
-    extra: dict = {}
+            inputs: tuple[str, ...] = (), outputs: tuple[str, ...] = (), namespace: str = "") -> Actions:
+    extra: dict = {"Namespace": namespace} if namespace else {}
     if inputs:
         extra["InputArtifacts"] = [InputArtifacts(Name=i) for i in inputs]
     if outputs:
@@ -367,13 +400,13 @@ def build(config: Config) -> Template:
             Actions=[_action("ModelSource", "Source", "CodeCommit", configuration, outputs=(SOURCE_ARTIFACT,))],
         )
 
-    def codebuild_action(name: str, project, inputs: tuple[str, ...], outputs=()) -> Actions:
+    def codebuild_action(name: str, project, inputs: tuple[str, ...], outputs=(), namespace="") -> Actions:
         configuration = {"ProjectName": Ref(project)}
         if len(inputs) > 1:
             configuration["PrimarySource"] = inputs[0]
-        return _action(name, "Build", "CodeBuild", configuration, inputs, outputs)
+        return _action(name, "Build", "CodeBuild", configuration, inputs, outputs, namespace)
 
-    def deploy_action(stage: str) -> Actions:
+    def deploy_action(stage: str, outputs: tuple[str, ...] = ()) -> Actions:
         configuration = {
             "ActionMode": "CREATE_UPDATE",
             "StackName": names[f"{stage}_stack"].sub(),
@@ -381,9 +414,11 @@ def build(config: Config) -> Template:
             "TemplatePath": f"{BUILD_ARTIFACT}::{PACKAGED_TEMPLATE}",
             "TemplateConfiguration": f"{BUILD_ARTIFACT}::{STAGE_CONFIG[stage]}",
         }
+        if outputs:
+            configuration["OutputFileName"] = STAGING_OUTPUTS_FILE
         return _action(
             f"Deploy{stage.capitalize()}Endpoint", "Deploy", "CloudFormation", configuration,
-            inputs=(BUILD_ARTIFACT,),
+            inputs=(BUILD_ARTIFACT,), outputs=outputs,
         )
 
     artifact_store = encryption.pipeline_artifact_store(Ref(bucket), key_arn)
@@ -418,8 +453,31 @@ def build(config: Config) -> Template:
             )
         ],
     )
-    # The deploy pipeline's own creation run stops at Build until a model is approved: the
-    # deploy seed code refuses, with one line, to write configurations without one.
+    # The deploy pipeline also runs once when created, before any model is approved. Its build
+    # then exports MODEL_APPROVED=false and every later stage is skipped (an entry condition
+    # with result SKIP, which CodePipeline supports for VariableCheck rules) instead of failing.
+    def model_approved() -> BeforeEntryConditions:
+        return BeforeEntryConditions(
+            Conditions=[
+                Condition(
+                    Result="SKIP",
+                    Rules=[
+                        RuleDeclaration(
+                            Name="ModelApproved",
+                            RuleTypeId=RuleTypeId(
+                                Category="Rule", Owner="AWS", Provider="VariableCheck", Version="1"
+                            ),
+                            Configuration={
+                                "Variable": f"#{{{DEPLOY_BUILD_NAMESPACE}.{MODEL_APPROVED_VARIABLE}}}",
+                                "Value": "true",
+                                "Operator": "EQ",
+                            },
+                        )
+                    ],
+                )
+            ]
+        )
+
     deploy_pipeline = pipeline(
         "ModelDeployPipeline",
         "deploy",
@@ -428,23 +486,30 @@ def build(config: Config) -> Template:
                 Name="Build",
                 Actions=[
                     codebuild_action(
-                        "BuildDeploymentConfig", deploy_project, (SOURCE_ARTIFACT,), (BUILD_ARTIFACT,)
+                        "BuildDeploymentConfig", deploy_project, (SOURCE_ARTIFACT,), (BUILD_ARTIFACT,),
+                        namespace=DEPLOY_BUILD_NAMESPACE,
                     )
                 ],
             ),
-            Stages(Name="DeployStaging", Actions=[deploy_action("staging")]),
+            Stages(
+                Name="DeployStaging",
+                BeforeEntry=model_approved(),
+                Actions=[deploy_action("staging", (STAGING_OUTPUTS_ARTIFACT,))],
+            ),
             Stages(
                 Name="TestStaging",
+                BeforeEntry=model_approved(),
                 Actions=[
-                    # Test code from the repository, endpoint names from the build's staging
-                    # configuration (secondary artifact: $CODEBUILD_SRC_DIR_BuildArtifact).
+                    # Test code and requirements from the build artifact (the whole deploy
+                    # repository), endpoint details from the staging stack's outputs.
                     codebuild_action(
-                        "TestStagingEndpoint", test_project, (SOURCE_ARTIFACT, BUILD_ARTIFACT)
+                        "TestStagingEndpoint", test_project, (BUILD_ARTIFACT, STAGING_OUTPUTS_ARTIFACT)
                     )
                 ],
             ),
             Stages(
                 Name="ApproveDeployment",
+                BeforeEntry=model_approved(),
                 Actions=[
                     _action(
                         "ApproveProdDeployment", "Approval", "Manual",
@@ -452,7 +517,7 @@ def build(config: Config) -> Template:
                     )
                 ],
             ),
-            Stages(Name="DeployProd", Actions=[deploy_action("prod")]),
+            Stages(Name="DeployProd", BeforeEntry=model_approved(), Actions=[deploy_action("prod")]),
         ],
     )
 

@@ -1,0 +1,763 @@
+"""The SageMaker project template (MLOps-template-example.yml).
+
+Engines: cfn-lint (AWS's resource schemas, every supported region, through the project's gate),
+cfn-lint's bundled resource schemas (which types are taggable), botocore's SageMaker service
+model (SageMaker's own project-name rule), and moto (a real CloudFormation create, then S3 and
+EventBridge read back through their APIs, and moto's EventBridge pattern matcher).
+
+What moto cannot check is listed in ``MOTO_CANNOT_CHECK``; cfn-lint's schemas are the evidence
+for those resources.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import boto3
+import botocore.session
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generator import encryption, naming, project_template, render, tagging, validation
+from generator.config import Config, build_config
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = "MLOps-template-example.yml"
+
+DEFAULT = build_config()
+# A second organisation: other suffix and namespace, three required tags (one without a
+# default), a real-time endpoint, fewer regions.
+OTHER = build_config(
+    {
+        "project_suffix": "fraud-lab",
+        "namespace": "team-a",
+        "required_tags": [
+            {"key": "cost-center"},
+            {"key": "owner", "default": "ml-platform"},
+            {"key": "env", "allowed_values": ["dev", "prod"], "default": "prod"},
+        ],
+        "endpoint_kind": "realtime",
+        "regions": ["eu-west-1", "us-east-1"],
+    }
+)
+CONFIGS = {"default": DEFAULT, "other": OTHER}
+
+
+def _longest_config() -> Config:
+    """The longest namespace, with the longest suffix the configuration still accepts."""
+    for length in range(30, 0, -1):
+        try:
+            return build_config({"namespace": "n" * 20, "project_suffix": "s" * length})
+        except Exception:  # noqa: BLE001 - the config refuses names that overflow; try shorter
+            continue
+    raise AssertionError("no suffix length accepted with a 20-character namespace")
+
+
+LONGEST = _longest_config()
+
+
+@lru_cache(maxsize=None)
+def _doc(key: str) -> dict:
+    config = LONGEST if key == "longest" else CONFIGS[key]
+    return json.loads(json.dumps(project_template.build(config).to_dict()))
+
+
+def doc(config_key: str = "default") -> dict:
+    return copy.deepcopy(_doc(config_key))
+
+
+def resources(d: dict, type_: str) -> dict[str, dict]:
+    found = {k: v for k, v in d["Resources"].items() if v["Type"] == type_}
+    assert found, f"{TEMPLATE}: no {type_} resource"
+    return found
+
+
+def key_expr(config: Config) -> dict:
+    return json.loads(json.dumps(encryption.project_key_arn(config).to_dict()))
+
+
+def role(config: Config, purpose: str) -> dict:
+    return {"Fn::Sub": naming.role_arn_pattern(config, purpose)}
+
+
+def sub(name: naming.DerivedName) -> dict:
+    return {"Fn::Sub": name.pattern}
+
+
+# ---- the gate ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config_key", sorted(CONFIGS))
+def test_cfn_lint_zero_findings_in_every_supported_region(config_key):
+    config = CONFIGS[config_key]
+    target = next(t for t in render.TARGETS if t.name == "project")
+    text = render.render(target, config)
+    findings = validation.lint(TEMPLATE, text, config)
+    assert not findings, f"cfn-lint ({', '.join(config.regions)}):\n" + "\n".join(map(str, findings))
+
+
+# ---- tags ----------------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _resource_schema(type_: str) -> dict:
+    import cfnlint
+
+    base = Path(cfnlint.__file__).resolve().parent / "data" / "schemas"
+    providers = json.loads((base / "providers" / "us-east-1.json").read_text())
+    return json.loads((base / "resources" / f"{providers[type_]}.json").read_text())
+
+
+def _taggable(type_: str) -> bool:
+    schema = _resource_schema(type_)
+    tagging_info = schema.get("tagging")
+    if tagging_info is not None:
+        return bool(tagging_info.get("taggable"))
+    return "Tags" in schema.get("properties", {})
+
+
+@pytest.mark.parametrize("config_key", sorted(CONFIGS))
+def test_every_taggable_resource_carries_project_and_required_tags(config_key):
+    config = CONFIGS[config_key]
+    d = doc(config_key)
+    expected = {
+        tagging.PROJECT_NAME_TAG: {"Ref": tagging.PROJECT_NAME_PARAM},
+        tagging.PROJECT_ID_TAG: {"Ref": tagging.PROJECT_ID_PARAM},
+        **{t.key: {"Ref": tagging.tag_parameter_name(t.key)} for t in config.required_tags},
+    }
+    checked = []
+    for logical_id, resource in d["Resources"].items():
+        if not _taggable(resource["Type"]):
+            continue
+        checked.append(logical_id)
+        tags = resource.get("Properties", {}).get("Tags")
+        assert isinstance(tags, list), f"{TEMPLATE}: {logical_id} ({resource['Type']}) has no Tags list"
+        got = {tag.get("Key"): tag.get("Value") for tag in tags}
+        assert got == expected, f"{TEMPLATE}: {logical_id} tags {got} != {expected}"
+    # Bucket, group, 2 repositories, 3 builds, 2 pipelines, 3 rules.
+    assert len(checked) == 12, f"{TEMPLATE}: taggable resources {sorted(checked)}"
+
+
+# ---- storage -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config_key", sorted(CONFIGS))
+def test_artifact_bucket_is_encrypted_versioned_private_and_retained(config_key):
+    config = CONFIGS[config_key]
+    for logical_id, bucket in resources(doc(config_key), "AWS::S3::Bucket").items():
+        p = bucket["Properties"]
+        where = f"{TEMPLATE}: {logical_id}"
+        rules = p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert len(rules) == 1, where
+        default = rules[0]["ServerSideEncryptionByDefault"]
+        assert default == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_expr(config)}, where
+        assert rules[0].get("BucketKeyEnabled") is True, f"{where}: bucket key off"
+        assert p.get("VersioningConfiguration") == {"Status": "Enabled"}, f"{where}: versioning off"
+        block = p.get("PublicAccessBlockConfiguration", {})
+        for setting in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+            assert block.get(setting) is True, f"{where}: {setting} not true"
+        assert p["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}, where
+        assert bucket.get("DeletionPolicy") == "Retain", where
+        assert bucket.get("UpdateReplacePolicy") == "Retain", where
+        assert p["BucketName"] == sub(naming.artifact_bucket(config)), where
+
+
+@pytest.mark.parametrize("config_key", sorted(CONFIGS))
+def test_bucket_policy_denies_plain_http_and_other_keys(config_key):
+    config = CONFIGS[config_key]
+    d = doc(config_key)
+    policies = resources(d, "AWS::S3::BucketPolicy")
+    covered = {p["Properties"]["Bucket"]["Ref"] for p in policies.values()}
+    assert covered == set(resources(d, "AWS::S3::Bucket")), f"{TEMPLATE}: buckets without a policy"
+    for logical_id, policy in policies.items():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        by_sid = {s["Sid"]: s for s in statements}
+        where = f"{TEMPLATE}: {logical_id}"
+        tls = by_sid.get("DenyInsecureTransport")
+        assert tls and tls["Effect"] == "Deny", f"{where}: no TLS-only deny"
+        assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, where
+        other_key = by_sid.get("DenyUploadsWithAnotherKey")
+        assert other_key and other_key["Effect"] == "Deny", f"{where}: no deny for other keys"
+        cond = other_key["Condition"]["StringNotEqualsIfExists"]
+        assert cond["s3:x-amz-server-side-encryption-aws-kms-key-id"] == key_expr(config), where
+
+
+def test_model_package_group_is_the_project_prefix():
+    for logical_id, group in resources(doc(), "AWS::SageMaker::ModelPackageGroup").items():
+        assert group["Properties"]["ModelPackageGroupName"] == sub(naming.project_prefix()), logical_id
+
+
+@pytest.mark.parametrize("config_key", sorted(CONFIGS))
+def test_repositories_are_seeded_from_the_published_zips(config_key):
+    config = CONFIGS[config_key]
+    d = doc(config_key)
+    keys = []
+    for logical_id, repo in resources(d, "AWS::CodeCommit::Repository").items():
+        code = repo["Properties"]["Code"]
+        where = f"{TEMPLATE}: {logical_id}"
+        assert code["BranchName"] == project_template.SOURCE_BRANCH, where
+        bucket = code["S3"]["Bucket"]
+        assert bucket["Fn::If"][1] == "{{resolve:ssm:" + naming.seed_code_bucket_parameter(config).pattern + "}}", where
+        key_template, variables = code["S3"]["Key"]["Fn::Sub"]
+        prefix = variables["Prefix"]["Fn::If"][1]
+        assert prefix == "{{resolve:ssm:" + naming.seed_code_prefix_parameter(config).pattern + "}}", where
+        keys.append(key_template)
+    assert sorted(keys) == sorted(f"${{Prefix}}/{k}" for k in naming.SEED_CODE_KEYS.values())
+    # Nothing read from AWS-owned buckets (B3/B4).
+    text = json.dumps(d)
+    assert "sagemaker-servicecatalog-seedcode" not in text and "us-east-1" not in text
+
+
+# ---- builds --------------------------------------------------------------------------------
+
+
+def _contract() -> dict[str, set[str]]:
+    """Variables per build, from the table in docs/architecture.md (the seed code's contract)."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    table = text.split("| variable | set on | meaning |", 1)[1]
+    per_build = {"ModelBuildProject": set(), "ModelDeployBuildProject": set(), "ModelDeployTestProject": set()}
+    for line in table.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        names = re.findall(r"`([A-Z_]+)`", cells[0])
+        set_on = cells[1]
+        if "CodeBuild sets it" in set_on:
+            continue
+        targets = {
+            "all builds": list(per_build),
+            "model build": ["ModelBuildProject"],
+            "deploy build": ["ModelDeployBuildProject"],
+        }.get(set_on)
+        assert targets is not None, f"docs/architecture.md: unknown 'set on' value {set_on!r}"
+        for target in targets:
+            per_build[target].update(names)
+    return per_build
+
+
+@pytest.mark.parametrize("config_key", sorted(CONFIGS))
+def test_codebuild_projects_use_the_key_a_current_image_and_the_env_contract(config_key):
+    config = CONFIGS[config_key]
+    projects = resources(doc(config_key), "AWS::CodeBuild::Project")
+    contract = _contract()
+    assert set(projects) == set(contract), f"{TEMPLATE}: CodeBuild projects {sorted(projects)}"
+    for logical_id, project in projects.items():
+        p = project["Properties"]
+        where = f"{TEMPLATE}: {logical_id}"
+        assert p["EncryptionKey"] == key_expr(config), f"{where}: EncryptionKey is not the customer key"
+        image = p["Environment"]["Image"]
+        match = re.fullmatch(r"aws/codebuild/amazonlinux-(x86_64|aarch64)-standard:(\d+)\.(\d+)", image)
+        assert match and (int(match[2]), int(match[3])) >= (5, 0), f"{where}: image {image} older than AL standard 5.0"
+        assert p["ServiceRole"] == role(config, "codebuild"), where
+        assert p["LogsConfig"]["CloudWatchLogs"]["Status"] == "ENABLED", where
+        env = {v["Name"]: v["Value"] for v in p["Environment"]["EnvironmentVariables"]}
+        assert set(env) == contract[logical_id], f"{where}: env {sorted(env)} != contract {sorted(contract[logical_id])}"
+        assert env["SAGEMAKER_PROJECT_ARN"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:project/${SageMakerProjectName}"
+        }, where
+        assert env["KMS_KEY_ARN"] == key_expr(config), where
+        assert env["ARTIFACT_BUCKET"] == {"Ref": "ArtifactBucket"}, where
+        assert env["MODEL_PACKAGE_GROUP_NAME"] == sub(naming.project_prefix()), where
+        required = env["REQUIRED_TAGS"]["Fn::Sub"]
+        for tag in config.required_tags:
+            assert f'"{tag.key}": "${{{tag_param(tag.key)}}}"' in required, f"{where}: REQUIRED_TAGS lacks {tag.key}"
+        for name in ("SAGEMAKER_PIPELINE_ROLE_ARN", "SAGEMAKER_EXECUTION_ROLE_ARN"):
+            if name in env:
+                assert env[name] == role(config, "sagemaker"), where
+        if "ENDPOINT_KIND" in env:
+            assert env["ENDPOINT_KIND"] == config.endpoint_kind.value, where
+
+
+def tag_param(key: str) -> str:
+    return tagging.tag_parameter_name(key)
+
+
+# ---- pipelines -----------------------------------------------------------------------------
+
+
+def _actions(pipeline: dict) -> list[tuple[str, dict]]:
+    return [(stage["Name"], a) for stage in pipeline["Properties"]["Stages"] for a in stage["Actions"]]
+
+
+@pytest.mark.parametrize("config_key", sorted(CONFIGS))
+def test_pipelines_stage_order_keys_roles_and_sources(config_key):
+    config = CONFIGS[config_key]
+    d = doc(config_key)
+    pipelines = resources(d, "AWS::CodePipeline::Pipeline")
+    expected_stages = {
+        "ModelBuildPipeline": list(project_template.BUILD_STAGES),
+        "ModelDeployPipeline": list(project_template.DEPLOY_STAGES),
+    }
+    assert set(pipelines) == set(expected_stages), f"{TEMPLATE}: pipelines {sorted(pipelines)}"
+    repo_names = {
+        k: v["Properties"]["RepositoryName"] for k, v in resources(d, "AWS::CodeCommit::Repository").items()
+    }
+    builds = set(resources(d, "AWS::CodeBuild::Project"))
+    for logical_id, pipeline in pipelines.items():
+        p = pipeline["Properties"]
+        where = f"{TEMPLATE}: {logical_id}"
+        assert [s["Name"] for s in p["Stages"]] == expected_stages[logical_id], f"{where}: stage order"
+        assert p["PipelineType"] == "V2", where
+        assert p["RoleArn"] == role(config, "codepipeline"), where
+        store = p["ArtifactStore"]
+        assert store["Location"] == {"Ref": "ArtifactBucket"}, where
+        assert store["EncryptionKey"] == {"Id": key_expr(config), "Type": "KMS"}, f"{where}: artifact store key"
+        for stage, action in _actions(pipeline):
+            kind = action["ActionTypeId"]
+            at = f"{where} {stage}/{action['Name']}"
+            if kind["Provider"] == "CodeCommit":
+                assert action["Configuration"]["PollForSourceChanges"] is False, at
+                assert action["Configuration"]["BranchName"] == "main", at
+                assert action["Configuration"]["RepositoryName"] in repo_names.values(), at
+                assert pipeline.get("DependsOn"), f"{at}: pipeline may be created before its repository"
+            elif kind["Provider"] == "CodeBuild":
+                assert action["Configuration"]["ProjectName"]["Ref"] in builds, at
+            elif kind["Provider"] == "CloudFormation":
+                c = action["Configuration"]
+                assert c["ActionMode"] == "CREATE_UPDATE", at
+                assert c["RoleArn"] == role(config, "cloudformation"), at
+                assert c["TemplatePath"] == "BuildArtifact::template-export.yml", at
+                stage_name = "staging" if stage == "DeployStaging" else "prod"
+                assert c["TemplateConfiguration"] == f"BuildArtifact::{stage_name}-config-export.json", at
+                assert c["StackName"] == sub(naming.deploy_stack(stage_name)), at
+            elif kind["Provider"] == "Manual":
+                assert stage == "ApproveDeployment", at
+            else:
+                pytest.fail(f"{at}: unexpected provider {kind['Provider']}")
+    # Until a model is approved (the pipeline's creation run) every stage after Build is
+    # skipped on the deploy build's exported MODEL_APPROVED, not failed.
+    deploy_stages = pipelines["ModelDeployPipeline"]["Properties"]["Stages"]
+    build_action = deploy_stages[1]["Actions"][0]
+    assert build_action["Namespace"] == project_template.DEPLOY_BUILD_NAMESPACE
+    for stage in deploy_stages[2:]:
+        (condition,) = stage["BeforeEntry"]["Conditions"]
+        (rule,) = condition["Rules"]
+        at = f"{TEMPLATE}: ModelDeployPipeline {stage['Name']}"
+        assert condition["Result"] == "SKIP", at
+        assert rule["RuleTypeId"]["Provider"] == "VariableCheck", at
+        assert rule["Configuration"] == {
+            "Variable": "#{DeployBuild.MODEL_APPROVED}", "Value": "true", "Operator": "EQ"
+        }, at
+    for stage in deploy_stages[:2] + pipelines["ModelBuildPipeline"]["Properties"]["Stages"]:
+        assert "BeforeEntry" not in stage, f"{TEMPLATE}: {stage['Name']} must always run"
+    deploy = dict(_actions(pipelines["ModelDeployPipeline"]))
+    assert deploy["TestStaging"]["Configuration"]["ProjectName"] == {"Ref": "ModelDeployTestProject"}
+    assert [a["Name"] for a in deploy["TestStaging"]["InputArtifacts"]] == ["BuildArtifact", "StagingOutputs"]
+    assert deploy["TestStaging"]["Configuration"]["PrimarySource"] == "BuildArtifact"
+    assert [a["Name"] for a in deploy["DeployStaging"]["OutputArtifacts"]] == ["StagingOutputs"]
+    assert deploy["DeployStaging"]["Configuration"]["OutputFileName"] == project_template.STAGING_OUTPUTS_FILE
+
+
+def _seed(kind: str) -> Path:
+    path = ROOT / "seed_code" / kind
+    if not path.is_dir():
+        pytest.skip(f"seed code not present yet: seed_code/{kind}")
+    return path
+
+
+def test_buildspecs_named_by_the_template_exist_in_the_seed_code():
+    projects = resources(doc(), "AWS::CodeBuild::Project")
+    for logical_id, kind in (("ModelBuildProject", "model_build"), ("ModelDeployBuildProject", "model_deploy")):
+        spec = projects[logical_id]["Properties"]["Source"]["BuildSpec"]
+        path = _seed(kind) / spec
+        assert path.is_file(), f"{TEMPLATE}: {logical_id} names buildspec {spec}, missing at {path.relative_to(ROOT)}"
+
+
+def test_inline_test_buildspec_runs_the_seed_test_from_the_build_artifact():
+    import yaml
+
+    deploy_seed = _seed("model_deploy")
+    project = resources(doc(), "AWS::CodeBuild::Project")["ModelDeployTestProject"]
+    spec = yaml.safe_load(project["Properties"]["Source"]["BuildSpec"])
+    commands = " ".join(spec["phases"]["install"]["commands"] + spec["phases"]["build"]["commands"])
+    assert (deploy_seed / project_template.TEST_SCRIPT).is_file(), f"seed code lacks {project_template.TEST_SCRIPT}"
+    assert "-r requirements.txt" in commands and (deploy_seed / "requirements.txt").is_file()
+    assert f"python {project_template.TEST_SCRIPT} --stack-outputs" in commands, commands
+    assert "$CODEBUILD_SRC_DIR_StagingOutputs/staging-stack-outputs.json" in commands, commands
+    # The deploy build must hand the whole repository (test/, requirements.txt) to the test.
+    deploy_spec = yaml.safe_load((deploy_seed / project_template.DEPLOY_BUILDSPEC).read_text())
+    assert "**/*" in deploy_spec["artifacts"]["files"], "deploy build artifact lacks the repository files"
+
+
+def test_deploy_buildspec_exports_the_variable_the_stage_conditions_read():
+    path = ROOT / "seed_code" / "model_deploy" / project_template.DEPLOY_BUILDSPEC
+    if not path.is_file():
+        pytest.skip("seed code not present yet")
+    import yaml
+
+    spec = yaml.safe_load(path.read_text())
+    exported = spec.get("env", {}).get("exported-variables", [])
+    assert project_template.MODEL_APPROVED_VARIABLE in exported, (
+        f"{path.relative_to(ROOT)} does not export {project_template.MODEL_APPROVED_VARIABLE}"
+    )
+
+
+# ---- rules ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config_key", sorted(CONFIGS))
+def test_rules_filter_their_repository_main_and_only_approved_models(config_key):
+    config = CONFIGS[config_key]
+    d = doc(config_key)
+    rules = resources(d, "AWS::Events::Rule")
+    names = naming.project_template_names(config)
+    expected = {
+        "ModelBuildPushRule": ("build_repository", "build_pipeline"),
+        "ModelDeployPushRule": ("deploy_repository", "deploy_pipeline"),
+        "ModelApprovedRule": (None, "deploy_pipeline"),
+    }
+    assert set(rules) == set(expected), f"{TEMPLATE}: rules {sorted(rules)}"
+    group_name = resources(d, "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroup"]["Properties"][
+        "ModelPackageGroupName"
+    ]
+    for logical_id, rule in rules.items():
+        p = rule["Properties"]
+        where = f"{TEMPLATE}: {logical_id}"
+        repo, pipeline = expected[logical_id]
+        pattern = p["EventPattern"]
+        if repo:
+            assert pattern["source"] == ["aws.codecommit"], where
+            assert pattern["detail"]["referenceName"] == ["main"], where
+            assert pattern["detail"]["referenceType"] == ["branch"], where
+            assert pattern["resources"] == [
+                {"Fn::Sub": "arn:${AWS::Partition}:codecommit:${AWS::Region}:${AWS::AccountId}:" + names[repo].pattern}
+            ], where
+        else:
+            assert pattern["source"] == ["aws.sagemaker"], where
+            assert pattern["detail-type"] == ["SageMaker Model Package State Change"], where
+            assert pattern["detail"]["ModelApprovalStatus"] == ["Approved"], f"{where}: must start on Approved only"
+            assert pattern["detail"]["ModelPackageGroupName"] == [group_name], f"{where}: not this project's group"
+            assert "ModelPackageGroup" in rule["DependsOn"], f"{where}: may exist before its group"
+        (target,) = p["Targets"]
+        assert target["Arn"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:" + names[pipeline].pattern
+        }, where
+        assert target["RoleArn"] == role(config, "events"), where
+        assert p["State"] == "ENABLED", where
+
+
+# ---- ARNs and names ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config_key", sorted(CONFIGS))
+def test_arns_are_partition_safe_with_no_account_or_region_written_in(config_key):
+    config = CONFIGS[config_key]
+    text = project_template.build(config).to_yaml()
+    assert "arn:aws:" not in text, f"{TEMPLATE}: hard-coded partition"
+    assert not re.search(r"(?<![\d{])\d{12}(?![\d}])", text), f"{TEMPLATE}: account id written in"
+    region = re.search(r"\b[a-z]{2}(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d\b", text)
+    assert not region, f"{TEMPLATE}: region written in: {region and region[0]}"
+    for arn in re.findall(r"arn:[^'\s]*", text):
+        if arn.startswith("arn:aws[a-z-]*"):  # the KmsArn AllowedPattern
+            continue
+        assert arn.startswith("arn:${AWS::Partition}:"), f"{TEMPLATE}: ARN {arn} not partition-safe"
+
+
+@pytest.mark.parametrize("config_key", ["default", "other", "longest"])
+def test_every_derived_name_fits_its_limit_at_maximum_lengths(config_key):
+    config = LONGEST if config_key == "longest" else CONFIGS[config_key]
+    for what, name in naming.project_template_names(config).items():
+        longest = name.longest()
+        assert len(longest) <= name.limit, (
+            f"{TEMPLATE}: {what} {longest!r} is {len(longest)} > {name.limit} ({name.limit_of})"
+        )
+
+
+def _name_values(node, key=None):
+    """Every value of a property that names something, anywhere in the template."""
+    named = {"Name", "BucketName", "RepositoryName", "ModelPackageGroupName", "StackName"}
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in named and not (isinstance(v, dict) and "Ref" in v) and not isinstance(v, list):
+                yield k, v
+            yield from _name_values(v, k)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _name_values(item, key)
+
+
+@pytest.mark.parametrize("config_key", ["default", "longest"])
+def test_every_name_in_the_template_is_a_budgeted_derived_name(config_key):
+    config = LONGEST if config_key == "longest" else CONFIGS[config_key]
+    d = doc(config_key)
+    budgeted = {json.dumps(sub(n)) for n in naming.project_template_names(config).values()}
+    checked = 0
+    for key, value in _name_values(d["Resources"]):
+        if isinstance(value, str):
+            continue  # stage/action/variable labels and env var names: not resource names
+        checked += 1
+        assert json.dumps(value) in budgeted, f"{TEMPLATE}: {key} {value} is not a budgeted naming.DerivedName"
+    assert checked >= 14, f"{TEMPLATE}: only {checked} names found"
+
+
+# ---- parameters ----------------------------------------------------------------------------
+
+SAGEMAKER_NAME = botocore.session.get_session().get_service_model("sagemaker").shape_for("ProjectEntityName")
+
+
+def _accepts(parameter: dict, value: str) -> bool:
+    """CloudFormation's constraints: lengths and AllowedPattern matching the whole value."""
+    if len(value) < parameter.get("MinLength", 0) or len(value) > parameter.get("MaxLength", 4096):
+        return False
+    return re.fullmatch(parameter["AllowedPattern"], value) is not None
+
+
+def _sagemaker_accepts(value: str) -> bool:
+    meta = SAGEMAKER_NAME.metadata
+    return meta["min"] <= len(value) <= meta["max"] and re.fullmatch(meta["pattern"], value) is not None
+
+
+def name_parameter(config_key: str = "default") -> dict:
+    return doc(config_key)["Parameters"]["SageMakerProjectName"]
+
+
+@pytest.mark.parametrize("value", ["fraud-custom-project", "a-custom-project", "Fraud2-team-x-custom-project"])
+def test_project_name_pattern_accepts(value):
+    assert _accepts(name_parameter(), value), f"{TEMPLATE}: SageMakerProjectName refuses {value!r}"
+    assert _sagemaker_accepts(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "custom-project-x",  # prefix only
+        "custom-project",  # suffix with nothing before it
+        "fraud-custom-project-x",  # trailing text after the suffix
+        "fraud-custom-projectx",
+        "fraud-custom-project ",
+        "a" * (33 - len("-custom-project")) + "-custom-project",  # 33 characters
+        "fraud--custom-project",  # double hyphen
+        "fraud--x-custom-project",
+        "1fraud-custom-project",  # leading digit
+        "-fraud-custom-project",
+        "fraud_x-custom-project",
+        "",
+    ],
+)
+def test_project_name_pattern_rejects(value):
+    assert not _accepts(name_parameter(), value), f"{TEMPLATE}: SageMakerProjectName accepts {value!r}"
+
+
+def test_project_name_length_limit_is_exactly_32():
+    at_limit = "a" * (32 - len("-custom-project")) + "-custom-project"
+    assert len(at_limit) == 32 and _accepts(name_parameter(), at_limit)
+
+
+def test_project_name_pattern_follows_the_configured_suffix():
+    parameter = name_parameter("other")
+    assert _accepts(parameter, "fraud-fraud-lab")
+    assert not _accepts(parameter, "fraud-custom-project")
+
+
+segment = st.from_regex(r"[a-zA-Z0-9]{1,6}", fullmatch=True)
+first_segment = st.from_regex(r"[a-zA-Z][a-zA-Z0-9]{0,5}", fullmatch=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(first=first_segment, rest=st.lists(segment, max_size=4))
+def test_generated_valid_names_are_accepted_when_they_fit(first, rest):
+    value = "-".join([first, *rest, "custom-project"])
+    assert _accepts(name_parameter(), value) == (len(value) <= 32), value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aZ09-_ .", max_size=20).map(lambda s: s + "-custom-project"))
+def test_every_accepted_name_is_a_valid_sagemaker_name_with_the_suffix(value):
+    if _accepts(name_parameter(), value):
+        assert _sagemaker_accepts(value), f"SageMaker would refuse {value!r}"
+        assert value.endswith("-custom-project") and "--" not in value and value[0].isalpha(), value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aZ09-", max_size=34))
+def test_arbitrary_text_is_accepted_only_with_the_suffix(value):
+    if _accepts(name_parameter(), value):
+        assert value.endswith("-custom-project") and len(value) <= 32, value
+
+
+def test_project_id_pattern():
+    parameter = doc()["Parameters"]["SageMakerProjectId"]
+    assert _accepts(parameter, "p-abcdef123456")
+    for bad in ("p-ABCDEF123456", "p-abcdef12345", "p-abcdef1234567", "x-abcdef123456", ""):
+        assert not _accepts(parameter, bad), bad
+
+
+def test_parameters_are_grouped_and_labelled():
+    d = doc("other")
+    interface = d["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = [p for g in interface["ParameterGroups"] for p in g["Parameters"]]
+    assert sorted(grouped) == sorted(d["Parameters"]), f"{TEMPLATE}: ungrouped parameters"
+    assert set(interface["ParameterLabels"]) == set(d["Parameters"]), f"{TEMPLATE}: unlabelled parameters"
+    assert not [p for p in d["Parameters"] if "Role" in p], f"{TEMPLATE}: role parameters are not needed"
+
+
+# ---- deployment on moto --------------------------------------------------------------------
+
+# moto reports CREATE_COMPLETE for these types without creating anything (or ignores the
+# property): cfn-lint's resource schemas are the only evidence for them here.
+MOTO_CANNOT_CHECK = {
+    "AWS::CodeCommit::Repository": "not created: repositories, seeding from S3, branch",
+    "AWS::CodeBuild::Project": "not created: image, key, environment variables, role",
+    "AWS::CodePipeline::Pipeline": "not created: stages, artifact store key, roles; nor the creation run",
+    "AWS::S3::BucketPolicy": "not applied: TLS-only and key-enforcing denies",
+    "AWS::SageMaker::ModelPackageGroup": "not created: group name and tags",
+    "AWS::S3::Bucket VersioningConfiguration": "ignored",
+    "AWS::S3::Bucket PublicAccessBlockConfiguration": "ignored",
+    "AWS::S3::Bucket BucketKeyEnabled": "ignored (reads back false)",
+    "{{resolve:ssm:...}} dynamic references": "left unresolved: the empty-parameter defaults "
+    "(product key, seed code location) are not exercised; the smoke test passes explicit values",
+    "AWS::IAM::Role": "none in this template: the product stack creates the roles",
+    "Parameter constraints": "AllowedPattern/MaxLength not enforced (pattern tests above cover them)",
+}
+
+PROJECT = "fraud-custom-project"
+PROJECT_ID = "p-abcdef123456"
+REGION = "eu-west-1"
+
+
+def test_moto_cannot_check_list_names_types_the_template_uses():
+    types = {r["Type"] for r in doc()["Resources"].values()}
+    for entry in MOTO_CANNOT_CHECK:
+        if entry.startswith("AWS::") and entry != "AWS::IAM::Role":
+            assert entry.split()[0] in types, entry
+    assert "AWS::IAM::Role" not in types
+
+
+@pytest.fixture(scope="module")
+def deployed():
+    from moto import mock_aws
+
+    # moto warns once per type it skips (the list above); the warnings are expected noise.
+    with warnings.catch_warnings(), mock_aws():
+        warnings.simplefilter("ignore", UserWarning)
+        kms = boto3.client("kms", region_name=REGION)
+        key_arn = kms.create_key(Description="project key")["KeyMetadata"]["Arn"]
+        ssm = boto3.client("ssm", region_name=REGION)
+        for parameter, value in (
+            (naming.key_arn_parameter(DEFAULT), key_arn),
+            (naming.seed_code_bucket_parameter(DEFAULT), "published-seed-bucket"),
+            (naming.seed_code_prefix_parameter(DEFAULT), "mlops/v1.0"),
+        ):
+            ssm.put_parameter(Name=parameter.pattern, Value=value, Type="String")
+        cfn = boto3.client("cloudformation", region_name=REGION)
+        body = render.render(next(t for t in render.TARGETS if t.name == "project"), DEFAULT)
+        cfn.create_stack(
+            StackName="project-stack",
+            TemplateBody=body,
+            Parameters=[
+                {"ParameterKey": "SageMakerProjectName", "ParameterValue": PROJECT},
+                {"ParameterKey": "SageMakerProjectId", "ParameterValue": PROJECT_ID},
+                # moto leaves {{resolve:ssm:...}} unresolved: pass the values explicitly.
+                {"ParameterKey": "KmsArn", "ParameterValue": key_arn},
+                {"ParameterKey": "SeedCodeBucket", "ParameterValue": "published-seed-bucket"},
+                {"ParameterKey": "SeedCodeKeyPrefix", "ParameterValue": "mlops/v1.0"},
+                {"ParameterKey": "TagProject", "ParameterValue": "fraud"},
+            ],
+        )
+        stack = cfn.describe_stacks(StackName="project-stack")["Stacks"][0]
+        account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+        s3 = boto3.client("s3", region_name=REGION)
+        bucket = f"{DEFAULT.namespace}-{PROJECT_ID}-{account}"
+        events = boto3.client("events", region_name=REGION)
+        rules = {}
+        for rule in events.list_rules()["Rules"]:
+            rules[rule["Name"]] = {
+                "pattern": json.loads(rule["EventPattern"]),
+                "targets": events.list_targets_by_rule(Rule=rule["Name"])["Targets"],
+                "tags": events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"],
+            }
+        yield {
+            "status": stack["StackStatus"],
+            "reason": stack.get("StackStatusReason"),
+            "account": account,
+            "key_arn": key_arn,
+            "encryption": s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"],
+            "bucket_tags": s3.get_bucket_tagging(Bucket=bucket)["TagSet"],
+            "rules": rules,
+        }
+
+
+def test_moto_stack_reaches_create_complete(deployed):
+    assert deployed["status"] == "CREATE_COMPLETE", f"{TEMPLATE} on moto: {deployed['reason']}"
+
+
+def test_moto_bucket_reads_back_sse_kms_with_the_customer_key(deployed):
+    (rule,) = deployed["encryption"]["Rules"]
+    default = rule["ApplyServerSideEncryptionByDefault"]
+    assert default["SSEAlgorithm"] == "aws:kms", f"{TEMPLATE}: ArtifactBucket not SSE-KMS on moto"
+    assert default["KMSMasterKeyID"] == deployed["key_arn"], f"{TEMPLATE}: ArtifactBucket key on moto"
+
+
+def test_moto_bucket_reads_back_the_project_tags(deployed):
+    tags = {t["Key"]: t["Value"] for t in deployed["bucket_tags"]}
+    assert tags == {
+        "sagemaker:project-name": PROJECT,
+        "sagemaker:project-id": PROJECT_ID,
+        "project": "fraud",
+        "env": "dev",
+    }, f"{TEMPLATE}: ArtifactBucket tags on moto"
+
+
+def _event(source: str, detail_type: str, detail: dict, resources: list[str], account: str) -> dict:
+    return {
+        "version": "0", "id": "1", "source": source, "detail-type": detail_type, "account": account,
+        "time": "2026-01-01T00:00:00Z", "region": REGION, "resources": resources, "detail": detail,
+    }
+
+
+def test_moto_rules_read_back_and_match_only_the_intended_events(deployed):
+    from moto.events.models import EventPattern  # moto's implementation of EventBridge matching
+
+    account = deployed["account"]
+    prefix = f"{PROJECT}-{PROJECT_ID}"
+    rules = deployed["rules"]
+    assert set(rules) == {f"{prefix}-build-push", f"{prefix}-deploy-push", f"{prefix}-model-approved"}, sorted(rules)
+    pipeline_arn = f"arn:aws:codepipeline:{REGION}:{account}:{prefix}-model-%s"
+    events_role = f"arn:aws:iam::{account}:role/{naming.role_name(DEFAULT, 'events').pattern}"
+    for rule_name, pipeline in (
+        (f"{prefix}-build-push", "build"),
+        (f"{prefix}-deploy-push", "deploy"),
+        (f"{prefix}-model-approved", "deploy"),
+    ):
+        (target,) = rules[rule_name]["targets"]
+        assert target["Arn"] == pipeline_arn % pipeline, f"{TEMPLATE}: {rule_name} target on moto"
+        assert target["RoleArn"] == events_role, f"{TEMPLATE}: {rule_name} role on moto"
+        tags = {t["Key"]: t["Value"] for t in rules[rule_name]["tags"]}
+        assert tags.get("sagemaker:project-id") == PROJECT_ID, f"{TEMPLATE}: {rule_name} tags on moto"
+
+    approved = EventPattern.load(json.dumps(rules[f"{prefix}-model-approved"]["pattern"]))
+
+    def package_event(status: str, group: str = prefix) -> dict:
+        return _event(
+            "aws.sagemaker", "SageMaker Model Package State Change",
+            {"ModelPackageGroupName": group, "ModelApprovalStatus": status, "ModelPackageVersion": 1},
+            [f"arn:aws:sagemaker:{REGION}:{account}:model-package/{group}/1"], account,
+        )
+
+    assert approved.matches_event(package_event("Approved")), "Approved model must start the deploy pipeline"
+    for status in ("PendingManualApproval", "Rejected"):
+        assert not approved.matches_event(package_event(status)), f"{status} must not deploy (B8)"
+    assert not approved.matches_event(package_event("Approved", "other-custom-project-p-000000000000"))
+
+    for kind in ("build", "deploy"):
+        push = EventPattern.load(json.dumps(rules[f"{prefix}-{kind}-push"]["pattern"]))
+        repo_arn = f"arn:aws:codecommit:{REGION}:{account}:{prefix}-model-{kind}"
+
+        def push_event(branch: str, repo: str = repo_arn, event: str = "referenceUpdated") -> dict:
+            return _event(
+                "aws.codecommit", "CodeCommit Repository State Change",
+                {"event": event, "referenceType": "branch", "referenceName": branch},
+                [repo], account,
+            )
+
+        assert push.matches_event(push_event("main")), f"push to main of {kind} must start it"
+        assert push.matches_event(push_event("main", event="referenceCreated"))
+        assert not push.matches_event(push_event("feature")), "other branches must not"
+        assert not push.matches_event(push_event("main", event="referenceDeleted"))
+        other = "build" if kind == "deploy" else "deploy"
+        assert not push.matches_event(push_event("main", repo=repo_arn.replace(kind, other)))
