@@ -1,0 +1,1 @@
+"""The abalone example: preprocess -> train (XGBoost) -> evaluate -> condition -> register."""
