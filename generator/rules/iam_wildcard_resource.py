@@ -1,0 +1,82 @@
+"""E9042: Resource * only for actions that have no resource-level permissions."""
+
+from generator.rules import _common as c
+
+# Action -> (why it needs Resource *, condition key the statement must then carry or None).
+# Each entry is checked against the Service Authorization Reference data in the tests
+# (tests/test_rules.py): an action listed here has no required resource type there, or the
+# reason says why its ARN cannot be written in advance.
+STAR_RESOURCE_ACTIONS: dict[str, tuple[str, str | None]] = {
+    "ecr:GetAuthorizationToken": (
+        "the registry login token is account-wide; the action has no resource type", None),
+    "cloudwatch:PutMetricData": (
+        "metrics have no ARN (only the optional dataset type); scoped by the namespace condition",
+        "cloudwatch:namespace"),
+    "cloudformation:ValidateTemplate": (
+        "validates a template body or URL, not a stack; no resource type", None),
+    "cloudformation:GetTemplateSummary": (
+        "called with a template URL before any stack exists (the stack type is optional)", None),
+    "codecommit:ListRepositories": ("a list action with no resource type", None),
+    "logs:DescribeLogGroups": ("a list action with no resource type", None),
+    "application-autoscaling:DescribeScalableTargets": (
+        "a describe action with no resource type; scoped by the service-namespace condition",
+        "application-autoscaling:service-namespace"),
+    "application-autoscaling:DescribeScalingPolicies": (
+        "a describe action with no resource type; scoped by the service-namespace condition",
+        "application-autoscaling:service-namespace"),
+    "application-autoscaling:RegisterScalableTarget": (
+        "a scalable target's ARN holds an id Application Auto Scaling generates at registration, "
+        "so it cannot be written in a policy; scoped by the service-namespace condition",
+        "application-autoscaling:service-namespace"),
+    "application-autoscaling:DeregisterScalableTarget": (
+        "same generated scalable-target id as RegisterScalableTarget; scoped by service namespace",
+        "application-autoscaling:service-namespace"),
+    "application-autoscaling:PutScalingPolicy": (
+        "same generated scalable-target id as RegisterScalableTarget; scoped by service namespace",
+        "application-autoscaling:service-namespace"),
+    "application-autoscaling:DeleteScalingPolicy": (
+        "same generated scalable-target id as RegisterScalableTarget; scoped by service namespace",
+        "application-autoscaling:service-namespace"),
+}
+_ALLOWED = {action.lower(): condition for action, (_, condition) in STAR_RESOURCE_ACTIONS.items()}
+
+
+class IamWildcardResourceOnlyWhereNeeded(c.ProjectRule):
+    id = "E9042"
+    shortdesc = "IAM Resource * only for actions without resource-level permissions"
+    description = (
+        "An Allow statement of an IAM identity policy with Resource * (or NotResource) lists "
+        "only actions of the allow-list STAR_RESOURCE_ACTIONS in this module, each with its "
+        "reason, and carries the condition key the list names for it."
+    )
+    source_url = "https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html"
+
+    def match(self, cfn):
+        found = []
+        for name, document, path in c.identity_policies(cfn):
+            for statement, where in c.statements(document, path):
+                if statement is None or c.effect(statement) != "Allow":
+                    continue
+                if "*" not in c.as_list(statement.get("Resource")) and "NotResource" not in statement:
+                    continue
+                sid = statement.get("Sid", "")
+                outside = [a for a in c.actions(statement) if a not in _ALLOWED]
+                if outside:
+                    found.append(c.match(
+                        where,
+                        f"{name}: statement {sid!r} allows {', '.join(outside)} on Resource *; "
+                        "name the resources (only actions without resource-level permissions "
+                        "may use *)",
+                    ))
+                keys = c.condition_keys(statement)
+                unscoped = sorted({
+                    _ALLOWED[a] for a in c.actions(statement)
+                    if _ALLOWED.get(a) and _ALLOWED[a].lower() not in keys
+                })
+                if unscoped:
+                    found.append(c.match(
+                        where,
+                        f"{name}: statement {sid!r} uses Resource * without a condition on "
+                        f"{', '.join(unscoped)}",
+                    ))
+        return found
