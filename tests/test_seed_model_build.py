@@ -1,0 +1,237 @@
+"""The model-build seed code: its pipeline as the SageMaker SDK renders it, its local dry run,
+its own tests from an unpacked zip, and its notebook.
+
+Engines: the SageMaker Python SDK 2.x renders the definition (`pipeline.definition()`);
+moto's `mock_aws` answers the SDK's S3 and STS calls (bucket check, script uploads); the
+SDK's telemetry sender is replaced by a recorder (it calls STS and an HTTPS endpoint with no
+timeout). The local dry run runs the real preprocess.py / evaluate.py and the xgboost package
+on the shipped data. The required tag keys come from the generator's default configuration,
+so a configuration change flows through.
+
+NOT checked offline (listed for the README):
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from generator.config import build_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "seed_code" / "model_build"
+
+NOT_CHECKED_OFFLINE = (
+    "moto has no SageMaker Projects: the project's ListTags answer is a botocore Stubber response "
+    "(validated against the SageMaker API model), so reading tags from a real project is untested",
+    "that SageMaker Pipelines passes each step's Tags, VolumeKmsKeyId and KmsKeyId on to the jobs "
+    "it creates (the definition is checked, not the service)",
+    "that the built-in XGBoost 3.0-5 and scikit-learn 1.4-2 images run preprocess.py / evaluate.py "
+    "(the local run uses the installed scikit-learn and xgboost packages instead)",
+    "that the project's IAM roles allow the calls the build and the pipeline make",
+)
+__doc__ += "".join(f"- {item}\n" for item in NOT_CHECKED_OFFLINE)
+
+
+@pytest.fixture(scope="module")
+def seed():
+    """The seed repository importable as it is in a clone: `pipelines` and tests/offline.py."""
+    sys.path.insert(0, str(SEED))
+    spec = importlib.util.spec_from_file_location("seed_offline", SEED / "tests" / "offline.py")
+    offline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(offline)
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    try:
+        yield offline
+    finally:
+        sys.path.remove(str(SEED))
+
+
+@pytest.fixture(scope="module")
+def config():
+    return build_config()
+
+
+def required_tag_values(config) -> dict[str, str]:
+    """A value for every required tag of the configuration, allowed by its constraints."""
+    values = {}
+    for tag in config.required_tags:
+        values[tag.key] = tag.default or (tag.allowed_values[0] if tag.allowed_values else f"{tag.key}-value")
+    return values
+
+
+def walk(steps):
+    for step in steps:
+        yield step
+        yield from walk(step.get("Arguments", {}).get("IfSteps", []))
+        yield from walk(step.get("Arguments", {}).get("ElseSteps", []))
+
+
+def tag_problems(definition: dict, expected: dict[str, str]) -> list[str]:
+    """Every job or registration step lacking one of the expected tags (or with another value)."""
+    problems = []
+    for step in walk(definition["Steps"]):
+        if step["Type"] not in ("Processing", "Training", "RegisterModel"):
+            continue
+        tags = {tag["Key"]: tag["Value"] for tag in step["Arguments"].get("Tags", [])}
+        for key, value in expected.items():
+            if tags.get(key) != value:
+                problems.append(f"step {step['Name']}: tag {key}={tags.get(key)!r}, expected {value!r}")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def env(seed, config):
+    return seed.sample_env(REQUIRED_TAGS=json.dumps(required_tag_values(config)))
+
+
+@pytest.fixture(scope="module")
+def rendering(seed, env):
+    """(definition, S3 keys the SDK uploaded to the project bucket)."""
+    rendered, uploaded, _calls = seed.render(env)
+    return rendered, uploaded
+
+
+@pytest.fixture(scope="module")
+def definition(rendering):
+    return rendering[0]
+
+
+def test_names_follow_project_name_and_id(rendering, env):
+    # The SDK uploads step code under `<pipeline name>/code/`: the pipeline is named
+    # `<project name>-<project id>`, like the model package group.
+    prefix = f"{env['SAGEMAKER_PROJECT_NAME']}-{env['SAGEMAKER_PROJECT_ID']}"
+    _definition, uploaded = rendering
+    scripts = sorted(key.rsplit("/", 1)[-1] for key in uploaded)
+    assert scripts == ["evaluate.py", "preprocess.py"], uploaded
+    assert all(key.startswith(f"{prefix}/code/") for key in uploaded), uploaded
+    assert env["MODEL_PACKAGE_GROUP_NAME"] == prefix
+
+
+def test_five_steps_in_order(definition):
+    steps = [(step["Name"], step["Type"]) for step in walk(definition["Steps"])]
+    assert [kind for _name, kind in steps] == [
+        "Processing", "Training", "Processing", "Condition", "RegisterModel"
+    ], f"seed pipeline steps: {steps}"
+
+
+def test_every_job_has_required_and_project_tags(definition, env, config):
+    expected = {
+        **required_tag_values(config),
+        "sagemaker:project-name": env["SAGEMAKER_PROJECT_NAME"],
+        "sagemaker:project-id": env["SAGEMAKER_PROJECT_ID"],
+    }
+    assert set(config.tag_keys) <= set(expected)
+    jobs = [s for s in walk(definition["Steps"]) if s["Type"] in ("Processing", "Training", "RegisterModel")]
+    assert len(jobs) == 4, [s["Name"] for s in jobs]
+    assert tag_problems(definition, expected) == []
+
+
+def test_a_dropped_required_tag_is_caught(seed, config):
+    """The check above can fail: REQUIRED_TAGS without one configured key gives untagged jobs."""
+    values = required_tag_values(config)
+    dropped = config.tag_keys[0]
+    short = {key: value for key, value in values.items() if key != dropped}
+    rendered, _uploaded, _calls = seed.render(seed.sample_env(REQUIRED_TAGS=json.dumps(short)))
+    problems = tag_problems(rendered, values)
+    assert len(problems) == 4 and all(f"tag {dropped}=None" in p for p in problems), problems
+
+
+def test_an_empty_required_tag_stops_the_build(seed, config):
+    from pipelines.settings import ProjectSettings, SettingsError
+
+    values = {**required_tag_values(config), config.tag_keys[-1]: ""}
+    with pytest.raises(SettingsError) as error:
+        ProjectSettings.from_env(seed.sample_env(REQUIRED_TAGS=json.dumps(values)))
+    message = str(error.value)
+    assert f"required tag {config.tag_keys[-1]!r} has no value" in message and "\n" not in message
+
+
+def test_key_on_every_volume_and_output(definition, env):
+    key = env["KMS_KEY_ARN"]
+    for step in walk(definition["Steps"]):
+        args = step["Arguments"]
+        if step["Type"] == "Processing":
+            volume = args["ProcessingResources"]["ClusterConfig"].get("VolumeKmsKeyId")
+            output = args["ProcessingOutputConfig"].get("KmsKeyId")
+        elif step["Type"] == "Training":
+            volume = args["ResourceConfig"].get("VolumeKmsKeyId")
+            output = args["OutputDataConfig"].get("KmsKeyId")
+        else:
+            continue
+        assert (volume, output) == (key, key), f"step {step['Name']}: volume key {volume}, output key {output}"
+
+
+def test_registration_condition_and_input(definition, env):
+    parameters = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
+    assert parameters["ModelApprovalStatus"] == "PendingManualApproval"
+    condition = next(s for s in walk(definition["Steps"]) if s["Type"] == "Condition")
+    (rule,) = condition["Arguments"]["Conditions"]
+    assert (rule["Type"], rule["RightValue"]) == ("LessThanOrEqualTo", 6.0)
+    register = condition["Arguments"]["IfSteps"][0]["Arguments"]
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert register["ModelPackageGroupName"] == env["MODEL_PACKAGE_GROUP_NAME"]
+    # Input data: the pipeline reads the object the buildspec uploads to the project bucket.
+    bucket = env["ARTIFACT_BUCKET"]
+    assert parameters["InputDataUrl"].startswith(f"s3://{bucket}/")
+    preprocess = next(walk(definition["Steps"]))["Arguments"]["ProcessingInputs"][0]["S3Input"]
+    assert preprocess["S3Uri"] == {"Get": "Parameters.InputDataUrl"}
+    buildspec = (SEED / "codebuild-buildspec.yml").read_text()
+    key = parameters["InputDataUrl"].removeprefix(f"s3://{bucket}/")
+    assert f'/{key}"' in buildspec and "--sse aws:kms --sse-kms-key-id" in buildspec
+    # No AWS-owned (or any other) bucket anywhere in the definition.
+    others = sorted({u for u in re.findall(r"s3://([^/\"]+)", json.dumps(definition)) if u != bucket})
+    assert others == [], f"seed pipeline reads or writes buckets other than the project's: {others}"
+
+
+def test_local_dry_run(seed, capsys):
+    from pipelines.abalone import local_run
+
+    assert local_run.main([]) == 0
+    out = capsys.readouterr().out
+    sizes = [int(n) for n in re.findall(r"(?:train|validation|test)=(\d+)", out)]
+    assert len(sizes) == 3 and sum(sizes) == 4177, out
+    mse = float(re.search(r"test MSE: (\S+)", out).group(1))
+    assert math.isfinite(mse), out
+    verdict = re.search(r"verdict: (REGISTER|DO NOT REGISTER) ", out).group(1)
+    assert verdict == ("REGISTER" if mse <= 6.0 else "DO NOT REGISTER"), out
+
+
+def test_seed_tests_pass_from_unpacked_zip(tmp_path):
+    ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.egg-info", "build", "dist")
+    staged = tmp_path / "staged"
+    shutil.copytree(SEED, staged, ignore=ignore)
+    archive = shutil.make_archive(str(tmp_path / "model_build"), "zip", staged)
+    unpacked = tmp_path / "unpacked"
+    shutil.unpack_archive(archive, unpacked)
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "PYTEST_"))
+    }
+    environment["PYTHONDONTWRITEBYTECODE"] = "1"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=unpacked,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, f"seed_code/model_build tests from an unpacked zip:\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+    assert re.search(r"\d+ passed", result.stdout) and "failed" not in result.stdout
+
+
+def test_notebook_is_valid_nbformat_v4():
+    notebook = nbformat.read(SEED / "sagemaker-pipelines-project.ipynb", as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.nbformat == 4
+    assert any("build_pipeline(" in cell.source for cell in notebook.cells if cell.cell_type == "code")
