@@ -501,10 +501,15 @@ SAGEMAKER_NAME = botocore.session.get_session().get_service_model("sagemaker").s
 
 
 def _accepts(parameter: dict, value: str) -> bool:
-    """CloudFormation's constraints: lengths and AllowedPattern matching the whole value."""
+    """CloudFormation's constraints: lengths and AllowedPattern.
+
+    The pattern is applied with search semantics (a match anywhere counts), the most lenient
+    reading: a pattern that is correct this way is correct whether or not the service anchors
+    it, so a pattern missing ``^`` or ``$`` fails these tests (B11).
+    """
     if len(value) < parameter.get("MinLength", 0) or len(value) > parameter.get("MaxLength", 4096):
         return False
-    return re.fullmatch(parameter["AllowedPattern"], value) is not None
+    return re.search(parameter["AllowedPattern"], value) is not None
 
 
 def _sagemaker_accepts(value: str) -> bool:
