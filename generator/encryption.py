@@ -27,7 +27,11 @@ from generator.config import Config
 
 KEY_PARAM = "KmsArn"
 USE_PRODUCT_KEY = "UseProductKey"
-KMS_KEY_ARN_PATTERN = r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36})?$"
+KEY_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}"
+# A key ARN, required (endpoint stacks get the key the project stack resolved).
+KEY_ARN_PATTERN = rf"^{KEY_ARN}$"
+# A key ARN or empty: empty means the product stack's key (project stacks).
+KMS_KEY_ARN_PATTERN = rf"^({KEY_ARN})?$"
 
 
 def add_key_parameter(template: Template, config: Config, group: str) -> If:

@@ -16,8 +16,6 @@ an unchanged deployment is a no-op. The endpoint keeps a stable name that client
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 
 from troposphere import (
     AWSProperty,
@@ -57,17 +55,14 @@ from troposphere.sagemaker import (
 )
 from troposphere.sns import Topic
 
-from generator import naming, tagging
+from generator import encryption, naming, tagging
 from generator.config import INSTANCE_TYPE_RE, PROJECT_NAME_MAX, Config, EndpointKind
 
 STAGES = ("staging", "prod")
 VARIANT_NAME = "AllTraffic"
-CONFIG_HASH_LENGTH = 7
+CONFIG_HASH_LENGTH = naming.MAX_VALUE_LENGTH["ConfigHash"]
 IS_STAGING = "IsStaging"
 
-# The key must be given here (no "empty means the product key" default as in the project
-# template): the deploy build passes KMS_KEY_ARN, which the project stack already resolved.
-KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$"
 # Version numbers are capped at 6 digits so that names built from them stay provable.
 MODEL_PACKAGE_ARN_PATTERN = (
     r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/"
@@ -76,43 +71,18 @@ MODEL_PACKAGE_ARN_PATTERN = (
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[a-zA-Z0-9+=,.@_/-]{1,512}$"
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 
-# Limits naming.LIMITS does not list yet.
-LOCAL_LIMITS = {"cloudwatch-alarm": 255}
-
-
-def project_name_pattern(config: Config) -> str:
-    """SageMaker project names (letters/digits, single or repeated hyphens) ending in the suffix."""
-    return rf"^[a-zA-Z0-9](-*[a-zA-Z0-9])*-{re.escape(config.project_suffix)}$"
-
-
-@dataclass(frozen=True)
-class StageDerivedName(naming.DerivedName):
-    """A DerivedName that may also use this template's StageName and ConfigHash parameters."""
-
-    @property
-    def limit(self) -> int:
-        return LOCAL_LIMITS.get(self.limit_of) or super().limit
-
-    def longest(self) -> str:
-        extra = {"StageName": max(len(s) for s in STAGES), "ConfigHash": CONFIG_HASH_LENGTH}
-        pattern = self.pattern
-        for var, length in extra.items():
-            pattern = pattern.replace("${" + var + "}", "x" * length)
-        return naming.DerivedName(pattern, self.limit_of).longest()
-
-
 STAGE_PREFIX = naming.PROJECT_PREFIX + "-${StageName}"
 
 
-def names() -> dict[str, StageDerivedName]:
+def names() -> dict[str, naming.DerivedName]:
     """Every name the endpoint stack creates, by resource logical id."""
     return {
-        "Endpoint": StageDerivedName(STAGE_PREFIX, "sagemaker-endpoint"),
-        "Model": StageDerivedName(STAGE_PREFIX + "-${ConfigHash}", "sagemaker-model"),
-        "EndpointConfig": StageDerivedName(STAGE_PREFIX + "-${ConfigHash}", "sagemaker-endpoint-config"),
-        "SuccessTopic": StageDerivedName(STAGE_PREFIX + "-async-success", "sns-topic"),
-        "ErrorTopic": StageDerivedName(STAGE_PREFIX + "-async-error", "sns-topic"),
-        "BacklogWithoutCapacityAlarm": StageDerivedName(
+        "Endpoint": naming.DerivedName(STAGE_PREFIX, "sagemaker-endpoint"),
+        "Model": naming.DerivedName(STAGE_PREFIX + "-${ConfigHash}", "sagemaker-model"),
+        "EndpointConfig": naming.DerivedName(STAGE_PREFIX + "-${ConfigHash}", "sagemaker-endpoint-config"),
+        "SuccessTopic": naming.DerivedName(STAGE_PREFIX + "-async-success", "sns-topic"),
+        "ErrorTopic": naming.DerivedName(STAGE_PREFIX + "-async-error", "sns-topic"),
+        "BacklogWithoutCapacityAlarm": naming.DerivedName(
             STAGE_PREFIX + "-backlog-without-capacity", "cloudwatch-alarm"
         ),
     }
@@ -146,7 +116,7 @@ def _add_parameters(template: Template, config: Config) -> dict:
         "Project",
         Type="String",
         MaxLength=PROJECT_NAME_MAX,
-        AllowedPattern=project_name_pattern(config),
+        AllowedPattern=naming.project_name_pattern(config),
         ConstraintDescription=f"a SageMaker project name ending in -{config.project_suffix}",
         Description="Name of the SageMaker project",
     )
@@ -193,7 +163,7 @@ def _add_parameters(template: Template, config: Config) -> dict:
         "KmsKeyArn",
         "Encryption",
         Type="String",
-        AllowedPattern=KEY_ARN_PATTERN,
+        AllowedPattern=encryption.KEY_ARN_PATTERN,
         ConstraintDescription="a KMS key ARN",
         Description="Customer-managed key: instance volumes, outputs, data capture, topics",
     )
@@ -247,18 +217,7 @@ def _add_parameters(template: Template, config: Config) -> dict:
 
 
 def _tags(config: Config, p: dict) -> Tags:
-    # Same pairs and order as tagging.project_tags, built as a Key/Value list: troposphere's
-    # Tags(*dicts) merges dicts as {key: value} maps, so `Tags({"Key": k, "Value": v}, ...)`
-    # keeps only the last pair under the keys "Key" and "Value" (reported to the lead).
-    pairs = [
-        (tagging.PROJECT_NAME_TAG, p[tagging.PROJECT_NAME_PARAM]),
-        (tagging.PROJECT_ID_TAG, p[tagging.PROJECT_ID_PARAM]),
-        *tagging.required_tag_pairs(config, p["tags"]),
-        ("sagemaker:deployment-stage", p["StageName"]),
-    ]
-    tags = Tags()
-    tags.tags = [{"Key": key, "Value": value} for key, value in pairs]
-    return tags
+    return tagging.project_tags(config, p["tags"], ("sagemaker:deployment-stage", p["StageName"]))
 
 
 def _s3_path(kind: str) -> Sub:

@@ -27,6 +27,8 @@ MAX_VALUE_LENGTH = {
     "AWS::AccountId": 12,
     "AWS::Region": 14,  # ap-southeast-2, ap-northeast-1 ...
     "AWS::Partition": 10,  # aws-us-gov
+    "StageName": 7,  # staging | prod (endpoint template)
+    "ConfigHash": 7,  # endpoint template: short hash that renames immutable resources
 }
 
 # Service limits (characters).
@@ -47,6 +49,7 @@ LIMITS = {
     "cloudformation-stack": 128,
     "sns-topic": 256,
     "servicecatalog-product": 8191,
+    "cloudwatch-alarm": 255,
 }
 
 _VAR = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
@@ -112,6 +115,16 @@ def product_name_default(config: Config) -> str:
 
 
 # ---- project stack (one per SageMaker project) ----------------------------------------------
+
+def project_name_pattern(config: Config) -> str:
+    """SageMaker's rule (letter first, letters/digits joined by single hyphens) ending in the suffix.
+
+    Both ends anchored: the roles only act on names carrying ``-<suffix>``, so a name that
+    merely starts with something else or continues after the suffix is refused at the form,
+    not at the first AccessDenied. Length is MaxLength's job (CloudFormation checks both).
+    """
+    return rf"^[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*-{re.escape(config.project_suffix)}$"
+
 
 # `<project name>-<project id>`: the seed code's pipeline, model package group and job prefix.
 PROJECT_PREFIX = "${SageMakerProjectName}-${SageMakerProjectId}"
