@@ -443,8 +443,17 @@ def cloudformation_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
                         sagemaker.CreateEndpointConfig, sagemaker.DescribeEndpointConfig,
                         sagemaker.DeleteEndpointConfig, sagemaker.CreateEndpoint,
                         sagemaker.DescribeEndpoint, sagemaker.UpdateEndpoint,
-                        sagemaker.DeleteEndpoint, sagemaker.AddTags, sagemaker.ListTags],
+                        sagemaker.DeleteEndpoint, sagemaker.AddTags, sagemaker.DeleteTags,
+                        sagemaker.ListTags],
                 Resource=endpoint_resources,
+            ),
+            Statement(
+                # Registering a variant as a scalable target checks that the caller itself
+                # could change the variant's capacity.
+                Sid="AllowScalingProjectEndpointVariants",
+                Effect=Allow,
+                Action=[sagemaker.UpdateEndpointWeightsAndCapacities],
+                Resource=[scope.sagemaker("endpoint")],
             ),
             Statement(
                 Sid="AllowReadingApprovedModelPackages",
@@ -461,27 +470,46 @@ def cloudformation_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
                 Resource=[scope.topic()],
             ),
             Statement(
+                # The scale-from-zero alarm is the project's; target tracking names its own
+                # alarms TargetTracking-endpoint/<endpoint>/...
                 Sid="AllowManagingProjectAlarms",
                 Effect=Allow,
                 Action=[cloudwatch.PutMetricAlarm, cloudwatch.DeleteAlarms,
-                        cloudwatch.DescribeAlarms, cloudwatch.TagResource],
-                Resource=[scope.alarm()],
+                        cloudwatch.DescribeAlarms, cloudwatch.TagResource,
+                        cloudwatch.UntagResource, cloudwatch.ListTagsForResource],
+                Resource=[scope.alarm(),
+                          f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:TargetTracking-endpoint/{scope.glob}"],
             ),
             Statement(
-                # Application Auto Scaling actions have no resource-level permissions for
-                # SageMaker variants; the service-linked role below is what they act through.
-                Sid="AllowScalingEndpointVariants",
+                # Scalable targets get random ids, so their ARNs cannot be scoped; the
+                # condition keeps these writes to SageMaker variants.
+                Sid="AllowScalingSageMakerVariants",
                 Effect=Allow,
                 Action=[application_autoscaling.RegisterScalableTarget,
                         application_autoscaling.DeregisterScalableTarget,
-                        application_autoscaling.DescribeScalableTargets,
                         application_autoscaling.PutScalingPolicy,
-                        application_autoscaling.DeleteScalingPolicy,
-                        application_autoscaling.DescribeScalingPolicies],
-                Resource=["*"],
+                        application_autoscaling.DeleteScalingPolicy],
+                Resource=[f"arn:{PARTITION}:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/*"],
                 Condition=Condition(
                     StringEquals("application-autoscaling:service-namespace", "sagemaker")
                 ),
+            ),
+            Statement(
+                Sid="AllowTaggingScalableTargets",
+                Effect=Allow,
+                Action=[application_autoscaling.TagResource,
+                        application_autoscaling.UntagResource,
+                        application_autoscaling.ListTagsForResource],
+                Resource=[f"arn:{PARTITION}:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/*"],
+            ),
+            Statement(
+                # Describe actions have no resource-level permissions.
+                Sid="AllowDescribingScaling",
+                Effect=Allow,
+                Action=[application_autoscaling.DescribeScalableTargets,
+                        application_autoscaling.DescribeScalingPolicies,
+                        application_autoscaling.DescribeScheduledActions],
+                Resource=["*"],
             ),
             Statement(
                 Sid="AllowCreatingSageMakerScalingServiceLinkedRole",
