@@ -13,9 +13,12 @@ import click
 from generator import __version__
 from generator.commands.build import build
 from generator.commands.common import Context
+from generator.commands.docs import docs
+from generator.commands.package import package
+from generator.commands.publish import publish
 from generator.commands.validate import validate
 
-COMMANDS = (build, validate)
+COMMANDS = (build, validate, package, publish, docs)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
