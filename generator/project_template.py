@@ -114,16 +114,6 @@ USE_PRODUCT_SEED_BUCKET = "UseProductSeedCodeBucket"
 USE_PRODUCT_SEED_PREFIX = "UseProductSeedCodePrefix"
 
 
-def project_name_pattern(config: Config) -> str:
-    """SageMaker's rule (letter first, letters/digits joined by single hyphens) ending in the suffix.
-
-    Both ends anchored: the roles only act on names carrying ``-<suffix>``, so a name that merely
-    starts with something else or continues after the suffix must be refused here, not at
-    the first AccessDenied. Length is MaxLength's job (CloudFormation checks both).
-    """
-    return rf"^[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*-{config.project_suffix}$"
-
-
 def _resolve(parameter: naming.DerivedName) -> str:
     return "{{resolve:ssm:" + parameter.pattern + "}}"
 
@@ -135,7 +125,7 @@ def _add_parameters(template: Template, config: Config) -> dict:
             Type="String",
             MinLength=len(config.project_suffix) + 2,
             MaxLength=PROJECT_NAME_MAX,
-            AllowedPattern=project_name_pattern(config),
+            AllowedPattern=naming.project_name_pattern(config),
             ConstraintDescription=(
                 f"at most {PROJECT_NAME_MAX} characters: a letter first, letters and digits joined "
                 f"by single hyphens, ending with -{config.project_suffix}"
