@@ -153,8 +153,8 @@ def effect(statement: dict) -> str:
 
 
 def actions(statement: dict) -> list[str]:
-    """Action entries as lowercase strings (IAM compares actions case-insensitively)."""
-    return [a.lower() for a in as_list(statement.get("Action")) if isinstance(a, str)]
+    """Action entries as written; compare them lowercased (IAM ignores case in actions)."""
+    return [a for a in as_list(statement.get("Action")) if isinstance(a, str)]
 
 
 def grants(pattern: str, action: str) -> bool:
@@ -185,3 +185,11 @@ def walk_strings(node: Any, path: list) -> Iterator[tuple[str, list]]:
             yield from walk_strings(value, path + [index])
     elif isinstance(node, str):
         yield node, path
+
+
+def allow_statements(cfn) -> Iterator[tuple[str, dict, list]]:
+    """(logical id, statement, path) of every readable Allow statement of an identity policy."""
+    for name, document, path in identity_policies(cfn):
+        for statement, where in statements(document, path):
+            if statement is not None and effect(statement) == "Allow":
+                yield name, statement, where

@@ -30,7 +30,7 @@ class IamNoWildcardActions(c.ProjectRule):
                     found.append(c.match(
                         where, f"{name}: Allow with NotAction grants every other action"
                     ))
-                wide = [a for a in c.actions(statement) if a == "*" or SERVICE_WILDCARD.match(a)]
+                wide = [a for a in c.actions(statement) if a == "*" or SERVICE_WILDCARD.match(a.lower())]
                 if wide:
                     found.append(c.match(
                         where + ["Action"],

@@ -14,21 +14,18 @@ class IamPassRoleScoped(c.ProjectRule):
 
     def match(self, cfn):
         found = []
-        for name, document, path in c.identity_policies(cfn):
-            for statement, where in c.statements(document, path):
-                if statement is None or c.effect(statement) != "Allow":
-                    continue
-                if not any(c.grants(a, "iam:passrole") for a in c.actions(statement)):
-                    continue
-                sid = statement.get("Sid", "")
-                if "*" in c.as_list(statement.get("Resource")) or "NotResource" in statement:
-                    found.append(c.match(
-                        where, f"{name}: statement {sid!r} allows iam:PassRole on every role; name the roles"
-                    ))
-                if "iam:passedtoservice" not in c.condition_keys(statement):
-                    found.append(c.match(
-                        where,
-                        f"{name}: statement {sid!r} allows iam:PassRole without an "
-                        "iam:PassedToService condition",
-                    ))
+        for name, statement, where in c.allow_statements(cfn):
+            if not any(c.grants(a, "iam:passrole") for a in c.actions(statement)):
+                continue
+            sid = statement.get("Sid", "")
+            if "*" in c.as_list(statement.get("Resource")) or "NotResource" in statement:
+                found.append(c.match(
+                    where, f"{name}: statement {sid!r} allows iam:PassRole on every role; name the roles"
+                ))
+            if "iam:passedtoservice" not in c.condition_keys(statement):
+                found.append(c.match(
+                    where,
+                    f"{name}: statement {sid!r} allows iam:PassRole without an "
+                    "iam:PassedToService condition",
+                ))
         return found

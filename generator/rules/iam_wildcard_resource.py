@@ -4,8 +4,8 @@ from generator.rules import _common as c
 
 # Action -> (why it needs Resource *, condition key the statement must then carry or None).
 # Each entry is checked against the Service Authorization Reference data in the tests
-# (tests/test_rules.py): an action listed here has no required resource type there, or the
-# reason says why its ARN cannot be written in advance.
+# (tests/test_rules.py): the action exists, has no required resource type there (or its ARN
+# cannot be written in advance, as the reason says), and supports the condition key named.
 STAR_RESOURCE_ACTIONS: dict[str, tuple[str, str | None]] = {
     "ecr:GetAuthorizationToken": (
         "the registry login token is account-wide; the action has no resource type", None),
@@ -18,12 +18,11 @@ STAR_RESOURCE_ACTIONS: dict[str, tuple[str, str | None]] = {
         "called with a template URL before any stack exists (the stack type is optional)", None),
     "codecommit:ListRepositories": ("a list action with no resource type", None),
     "logs:DescribeLogGroups": ("a list action with no resource type", None),
-    "application-autoscaling:DescribeScalableTargets": (
-        "a describe action with no resource type; scoped by the service-namespace condition",
-        "application-autoscaling:service-namespace"),
-    "application-autoscaling:DescribeScalingPolicies": (
-        "a describe action with no resource type; scoped by the service-namespace condition",
-        "application-autoscaling:service-namespace"),
+    # Application Auto Scaling's describe actions take no resource and no condition key, so a
+    # service-namespace condition there would never match: they stay unconditioned.
+    "application-autoscaling:DescribeScalableTargets": ("a describe action with no resource type", None),
+    "application-autoscaling:DescribeScalingPolicies": ("a describe action with no resource type", None),
+    "application-autoscaling:DescribeScheduledActions": ("a describe action with no resource type", None),
     "application-autoscaling:RegisterScalableTarget": (
         "a scalable target's ARN holds an id Application Auto Scaling generates at registration, "
         "so it cannot be written in a policy; scoped by the service-namespace condition",
@@ -53,30 +52,25 @@ class IamWildcardResourceOnlyWhereNeeded(c.ProjectRule):
 
     def match(self, cfn):
         found = []
-        for name, document, path in c.identity_policies(cfn):
-            for statement, where in c.statements(document, path):
-                if statement is None or c.effect(statement) != "Allow":
-                    continue
-                if "*" not in c.as_list(statement.get("Resource")) and "NotResource" not in statement:
-                    continue
-                sid = statement.get("Sid", "")
-                outside = [a for a in c.actions(statement) if a not in _ALLOWED]
-                if outside:
-                    found.append(c.match(
-                        where,
-                        f"{name}: statement {sid!r} allows {', '.join(outside)} on Resource *; "
-                        "name the resources (only actions without resource-level permissions "
-                        "may use *)",
-                    ))
-                keys = c.condition_keys(statement)
-                unscoped = sorted({
-                    _ALLOWED[a] for a in c.actions(statement)
-                    if _ALLOWED.get(a) and _ALLOWED[a].lower() not in keys
-                })
-                if unscoped:
-                    found.append(c.match(
-                        where,
-                        f"{name}: statement {sid!r} uses Resource * without a condition on "
-                        f"{', '.join(unscoped)}",
-                    ))
+        for name, statement, where in c.allow_statements(cfn):
+            if "*" not in c.as_list(statement.get("Resource")) and "NotResource" not in statement:
+                continue
+            sid = statement.get("Sid", "")
+            outside = [a for a in c.actions(statement) if a.lower() not in _ALLOWED]
+            if outside:
+                found.append(c.match(
+                    where,
+                    f"{name}: statement {sid!r} allows {', '.join(outside)} on Resource *; "
+                    "name the resources (only actions without resource-level permissions "
+                    "may use *)",
+                ))
+            keys = c.condition_keys(statement)
+            needed = {_ALLOWED.get(a.lower()) for a in c.actions(statement)} - {None}
+            unscoped = sorted(key for key in needed if key.lower() not in keys)
+            if unscoped:
+                found.append(c.match(
+                    where,
+                    f"{name}: statement {sid!r} uses Resource * without a condition on "
+                    f"{', '.join(unscoped)}",
+                ))
         return found

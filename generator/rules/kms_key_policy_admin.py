@@ -33,7 +33,7 @@ class KmsKeyPolicyNoWildcardGrant(c.ProjectRule):
                     continue
                 if c.effect(statement) != "Allow":
                     continue
-                wide = "NotAction" in statement or {"kms:*", "*"} & set(c.actions(statement))
+                wide = "NotAction" in statement or {"kms:*", "*"} & {a.lower() for a in c.actions(statement)}
                 if wide and ("NotPrincipal" in statement or not _is_account_root(statement.get("Principal"))):
                     found.append(c.match(
                         where,

@@ -83,9 +83,14 @@ class RequiredTags(c.ProjectRule):
                     continue
                 missing = [k for k in required if not c.is_present(tags.get(k))]
                 if missing:
+                    respelled = [t for t in tags if t not in required and t.lower() in {k.lower() for k in missing}]
+                    hint = (
+                        f"; {', '.join(respelled)} is spelled differently (cost reports treat "
+                        "tag keys case-sensitively)" if respelled else ""
+                    )
                     found.append(c.match(
                         path,
                         f"{name}: {prop} lacks required tag(s) {', '.join(missing)} "
-                        f"(required: {', '.join(required)})",
+                        f"(required: {', '.join(required)}){hint}",
                     ))
         return found

@@ -24,7 +24,7 @@ def _denies_plain_http(statement: dict, bucket: str) -> bool:
         return False
     if statement.get("Principal") not in ("*", {"AWS": "*"}, {"AWS": ["*"]}):
         return False
-    if not {"s3:*", "*"} & set(c.actions(statement)):
+    if not {"s3:*", "*"} & {a.lower() for a in c.actions(statement)}:
         return False
     secure = c.get(statement, "Condition", "Bool", "aws:SecureTransport")
     if secure not in (False, "false"):
