@@ -125,7 +125,9 @@ class Scope:
         return f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:{self.glob}"
 
     def log_group(self, service: str) -> str:
-        return f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:/aws/{service}/*"
+        # SageMaker jobs write to account-wide groups (/aws/sagemaker/TrainingJobs, ...).
+        name = self.glob if service == "codebuild" else "*"
+        return f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:/aws/{service}/{name}"
 
     def event_rule(self) -> str:
         return f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{self.glob}"

@@ -50,6 +50,7 @@ LIMITS = {
     "sns-topic": 256,
     "servicecatalog-product": 8191,
     "cloudwatch-alarm": 255,
+    "logs-log-group": 512,
 }
 
 _VAR = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
@@ -204,3 +205,8 @@ def project_template_names(config: Config) -> dict[str, DerivedName]:
         "seed_code_bucket_parameter": seed_code_bucket_parameter(config),
         "seed_code_prefix_parameter": seed_code_prefix_parameter(config),
     }
+
+
+def build_log_group(project: DerivedName) -> DerivedName:
+    """CodeBuild's own log group name for a build project, created by the template to encrypt it."""
+    return DerivedName(f"/aws/codebuild/{project.pattern}", "logs-log-group")

@@ -45,6 +45,7 @@ from troposphere.codepipeline import (
     Stages,
 )
 from troposphere.events import Rule, Target
+from troposphere.logs import LogGroup
 from troposphere.s3 import (
     Bucket,
     BucketPolicy,
@@ -107,6 +108,8 @@ GROUP_PROJECT = "SageMaker project"
 GROUP_ENCRYPTION = "Encryption"
 GROUP_SEED = "Seed code (leave empty: the product's published copy)"
 GROUP_TAGS = "Required tags"
+
+BUILD_LOG_RETENTION_DAYS = 365
 
 SEED_BUCKET_PARAM = "SeedCodeBucket"
 SEED_PREFIX_PARAM = "SeedCodeKeyPrefix"
@@ -340,6 +343,19 @@ def build(config: Config) -> Template:
     ]
 
     def codebuild(title: str, name: str, description: str, buildspec: str, env, timeout: int):
+        # Build logs can hold data (pipeline output, predictions): CodeBuild's default log
+        # group is unencrypted, so the template creates it under the customer key.
+        log_group = template.add_resource(
+            LogGroup(
+                f"{title}LogGroup",
+                LogGroupName=naming.build_log_group(names[name]).sub(),
+                KmsKeyId=key_arn,
+                RetentionInDays=BUILD_LOG_RETENTION_DAYS,
+                Tags=tags(),
+                DeletionPolicy="Retain",
+                UpdateReplacePolicy="Retain",
+            )
+        )
         return template.add_resource(
             Project(
                 title,
@@ -355,7 +371,9 @@ def build(config: Config) -> Template:
                     Image=CODEBUILD_IMAGE,
                     EnvironmentVariables=_env(env),
                 ),
-                LogsConfig=LogsConfig(CloudWatchLogs=CloudWatchLogs(Status="ENABLED")),
+                LogsConfig=LogsConfig(
+                    CloudWatchLogs=CloudWatchLogs(Status="ENABLED", GroupName=Ref(log_group))
+                ),
                 TimeoutInMinutes=timeout,
                 Tags=tags(),
             )
