@@ -195,6 +195,22 @@ class Team:
         return collected
 
 
+    @functools.cached_property
+    def key_policy(self) -> dict[str, Any]:
+        """The product template's key policy: KMS honours IAM policies only where it delegates to them."""
+        resources = {f"{ROLE_IDS[p]}.Arn": self.role_arn(p) for p in ROLE_IDS}
+        return resolve_intrinsics(self.product["Resources"]["ProjectKey"]["Properties"]["KeyPolicy"],
+                                  where=f"product template ({self.label}): ProjectKey.KeyPolicy",
+                                  parameters=self.product_parameters, account=ACCOUNT, region=REGION,
+                                  partition=PARTITION, resources=resources)
+
+    def case(self, purpose: str, request: Request, label: str = "") -> Case:
+        """``request`` made by the role ``purpose``; a request on this team's key meets its key policy."""
+        on_key = request.resource_arn == self.key_arn
+        return Case(self.policies(purpose), request, label=label or ROLE_IDS[purpose], principal=self.role_arn(purpose),
+                    resource_policy=self.key_policy if on_key else None)
+
+
 def tag_parameter(key: str) -> str:
     """`cost-center` -> `TagCostCenter`, as the templates name their tag parameters."""
     return "Tag" + "".join(word[:1].upper() + word[1:] for word in re.split(r"[^A-Za-z0-9]+", key) if word)
@@ -308,7 +324,7 @@ def test_every_create_the_guardrail_covers_is_denied_without_the_required_tags()
         for action, arn in guarded_targets(DEFAULT).items():
             for label, tags in bad_tag_sets(DEFAULT).items():
                 cases.append(
-                    (Case(DEFAULT.policies(purpose), Request(action, arn, tags=tags or None),
+                    (DEFAULT.case(purpose, Request(action, arn, tags=tags or None),
                           label=f"{ROLE_IDS[purpose]} {label}"), "ExplicitlyDenied")
                 )
     check(cases)
@@ -317,11 +333,10 @@ def test_every_create_the_guardrail_covers_is_denied_without_the_required_tags()
 def test_denials_come_from_the_guardrail_statement_for_the_missing_key():
     """Not just any Deny: the statement named for the key that is missing."""
     arn = guarded_targets(DEFAULT)["sagemaker:CreateTrainingJob"]
-    role = DEFAULT.policies("sagemaker")
     checks = []
     for tag in DEFAULT.config.required_tags:
         tags = {k: v for k, v in DEFAULT.all_tags.items() if k != tag.key}
-        checks.append((tag.key, Case(role, Request("sagemaker:CreateTrainingJob", arn, tags=tags), label=f"missing {tag.key}")))
+        checks.append((tag.key, DEFAULT.case("sagemaker", Request("sagemaker:CreateTrainingJob", arn, tags=tags), label=f"missing {tag.key}")))
     results = run([case for _, case in checks])
     for (key, _), result in zip(checks, results):
         statements = {d.get("statementId") for d in result["denials"] if d.get("denialType") == "Explicit"}
@@ -337,12 +352,12 @@ def test_fully_tagged_creates_are_allowed_exactly_for_the_role_meant_to_create_t
     for purpose in iam.RUNTIME_ROLES:
         for action, arn in guarded_targets(DEFAULT).items():
             expected = "Allowed" if purpose in CREATORS[action] else "ImplicitlyDenied"
-            cases.append((Case(DEFAULT.policies(purpose), Request(action, arn, tags=DEFAULT.all_tags),
+            cases.append((DEFAULT.case(purpose, Request(action, arn, tags=DEFAULT.all_tags),
                                label=f"{ROLE_IDS[purpose]} all required tags"), expected))
     # Extra tags beside the required ones change nothing.
     extra = {**DEFAULT.all_tags, "owner": "alice", "cost-center": "42"}
     for action in ("sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob"):
-        cases.append((Case(DEFAULT.policies("sagemaker"), Request(action, guarded_targets(DEFAULT)[action], tags=extra),
+        cases.append((DEFAULT.case("sagemaker", Request(action, guarded_targets(DEFAULT)[action], tags=extra),
                            label="SageMakerExecutionRole extra tags"), "Allowed"))
     check(cases)
 
@@ -350,9 +365,8 @@ def test_fully_tagged_creates_are_allowed_exactly_for_the_role_meant_to_create_t
 def test_every_allowed_env_value_passes_and_project_name_must_carry_the_suffix():
     env = next(tag for tag in DEFAULT.config.required_tags if tag.allowed_values)
     arn = guarded_targets(DEFAULT)["sagemaker:CreateProcessingJob"]
-    role = DEFAULT.policies("sagemaker")
     cases = [
-        (Case(role, Request("sagemaker:CreateProcessingJob", arn, tags={**DEFAULT.all_tags, env.key: value}),
+        (DEFAULT.case("sagemaker", Request("sagemaker:CreateProcessingJob", arn, tags={**DEFAULT.all_tags, env.key: value}),
               label=f"{env.key}={value}"), "Allowed")
         for value in env.allowed_values
     ]
@@ -360,9 +374,9 @@ def test_every_allowed_env_value_passes_and_project_name_must_carry_the_suffix()
     # name (other suffix) or none at all is not this role's job.
     for label, name in (("other-suffix", "fraud-risk-project"), ("suffix-not-at-end", "custom-project-x")):
         tags = {**DEFAULT.all_tags, "sagemaker:project-name": name}
-        cases.append((Case(role, Request("sagemaker:CreateProcessingJob", arn, tags=tags), label=label), "ImplicitlyDenied"))
+        cases.append((DEFAULT.case("sagemaker", Request("sagemaker:CreateProcessingJob", arn, tags=tags), label=label), "ImplicitlyDenied"))
     no_project = {k: v for k, v in DEFAULT.all_tags.items() if k != "sagemaker:project-name"}
-    cases.append((Case(role, Request("sagemaker:CreateProcessingJob", arn, tags=no_project), label="no project-name tag"),
+    cases.append((DEFAULT.case("sagemaker", Request("sagemaker:CreateProcessingJob", arn, tags=no_project), label="no project-name tag"),
                   "ImplicitlyDenied"))
     check(cases)
 
@@ -380,13 +394,12 @@ def test_required_tags_cannot_be_removed_or_overwritten_on_existing_resources():
     existing = existing_resource(DEFAULT.all_tags)
     cases = []
     for purpose in iam.RUNTIME_ROLES:
-        policies = DEFAULT.policies(purpose)
         for arn in tamper_targets(DEFAULT):
             for tag in DEFAULT.config.required_tags:
                 for spelling in {tag.key, tag.key.upper()}:
-                    cases.append((Case(policies, Request("sagemaker:DeleteTags", arn, context={**existing, "aws:TagKeys": [spelling]}),
+                    cases.append((DEFAULT.case(purpose, Request("sagemaker:DeleteTags", arn, context={**existing, "aws:TagKeys": [spelling]}),
                                        label=f"{ROLE_IDS[purpose]} DeleteTags {spelling}"), "ExplicitlyDenied"))
-                    cases.append((Case(policies, Request("sagemaker:AddTags", arn, tags={spelling: "someone-else"}, context=existing),
+                    cases.append((DEFAULT.case(purpose, Request("sagemaker:AddTags", arn, tags={spelling: "someone-else"}, context=existing),
                                        label=f"{ROLE_IDS[purpose]} AddTags overwrite {spelling}"), "ExplicitlyDenied"))
     check(cases)
 
@@ -395,16 +408,16 @@ def test_non_required_tags_can_be_added_where_the_role_may_tag():
     existing = existing_resource(DEFAULT.all_tags)
     owner = {"owner": "alice"}
     cases = [
-        (Case(DEFAULT.policies("cloudformation"), Request("sagemaker:AddTags", DEFAULT.sm("endpoint", f"{DEFAULT.prefix}-staging"),
+        (DEFAULT.case("cloudformation", Request("sagemaker:AddTags", DEFAULT.sm("endpoint", f"{DEFAULT.prefix}-staging"),
                                                           tags=owner, context=existing), label="CloudFormationRole endpoint"), "Allowed"),
-        (Case(DEFAULT.policies("codebuild"), Request("sagemaker:AddTags", DEFAULT.sm("pipeline", DEFAULT.prefix),
+        (DEFAULT.case("codebuild", Request("sagemaker:AddTags", DEFAULT.sm("pipeline", DEFAULT.prefix),
                                                      tags=owner, context=existing), label="CodeBuildRole pipeline"), "Allowed"),
-        (Case(DEFAULT.policies("sagemaker"), Request("sagemaker:AddTags", DEFAULT.sm("model-package", f"{DEFAULT.prefix}/3"),
+        (DEFAULT.case("sagemaker", Request("sagemaker:AddTags", DEFAULT.sm("model-package", f"{DEFAULT.prefix}/3"),
                                                      tags=owner, context=existing), label="SageMakerExecutionRole model package"), "Allowed"),
         # Tag-on-create: SageMaker checks AddTags for the tags of a create call; the new resource has none yet.
-        (Case(DEFAULT.policies("sagemaker"), Request("sagemaker:AddTags", guarded_targets(DEFAULT)["sagemaker:CreateTrainingJob"],
+        (DEFAULT.case("sagemaker", Request("sagemaker:AddTags", guarded_targets(DEFAULT)["sagemaker:CreateTrainingJob"],
                                                      tags=DEFAULT.all_tags), label="SageMakerExecutionRole tag on create"), "Allowed"),
-        (Case(DEFAULT.policies("cloudformation"), Request("sagemaker:AddTags", DEFAULT.sm("model", f"{DEFAULT.prefix}-staging-abc1234"),
+        (DEFAULT.case("cloudformation", Request("sagemaker:AddTags", DEFAULT.sm("model", f"{DEFAULT.prefix}-staging-abc1234"),
                                                           tags=DEFAULT.all_tags), label="CloudFormationRole tag on create"), "Allowed"),
     ]
     check(cases)
@@ -434,10 +447,10 @@ def test_pass_role_only_of_project_roles_to_their_intended_service():
             for service in services:
                 short = service.split(".")[0]
                 expected = "Allowed" if (passer, target, short) in PASSES else {"ImplicitlyDenied", "ExplicitlyDenied"}
-                cases.append((Case(DEFAULT.policies(passer), Request("iam:PassRole", arn, context={"iam:PassedToService": service}),
+                cases.append((DEFAULT.case(passer, Request("iam:PassRole", arn, context={"iam:PassedToService": service}),
                                    label=f"{ROLE_IDS[passer]} passes {target} to {short}"), expected))
         # Without the service in the request nothing is passed.
-        cases.append((Case(DEFAULT.policies(passer), Request("iam:PassRole", DEFAULT.role_arn("sagemaker")),
+        cases.append((DEFAULT.case(passer, Request("iam:PassRole", DEFAULT.role_arn("sagemaker")),
                            label=f"{ROLE_IDS[passer]} passes without PassedToService"), {"ImplicitlyDenied", "ExplicitlyDenied"}))
     check(cases)
 
@@ -509,9 +522,9 @@ def test_every_job_of_the_seed_pipeline_is_allowed_with_exactly_its_tags(seed_st
             name = f"pipelines-1a2b3c4d5e6f-{step['Name'][:20]}-AbCdEfGhIj"
         arn = DEFAULT.sm(kind, name)
         label = f"seed pipeline step {step['Name']} as SageMakerExecutionRole"
-        cases.append((Case(DEFAULT.policies("sagemaker"), Request(action, arn, tags=tags or None), label=label), "Allowed"))
+        cases.append((DEFAULT.case("sagemaker", Request(action, arn, tags=tags or None), label=label), "Allowed"))
         if tags:
-            cases.append((Case(DEFAULT.policies("sagemaker"), Request("sagemaker:AddTags", arn, tags=tags),
+            cases.append((DEFAULT.case("sagemaker", Request("sagemaker:AddTags", arn, tags=tags),
                                label=label + " (tags on create)"), "Allowed"))
     assert any(case.request.action == "sagemaker:CreateTrainingJob" for case, _ in cases), "seed pipeline has no training step"
     check(cases)
@@ -569,12 +582,12 @@ def test_every_sagemaker_resource_of_the_endpoint_template_is_allowed_for_cloudf
     cases = []
     for action, arn, tags, logical_id in endpoint_deploy_requests(DEFAULT, stage):
         label = f"endpoint template {logical_id} ({stage}) as CloudFormationRole"
-        cases.append((Case(DEFAULT.policies("cloudformation"), Request(action, arn, tags=tags), label=label), "Allowed"))
-        cases.append((Case(DEFAULT.policies("cloudformation"), Request("sagemaker:AddTags", arn, tags=tags),
+        cases.append((DEFAULT.case("cloudformation", Request(action, arn, tags=tags), label=label), "Allowed"))
+        cases.append((DEFAULT.case("cloudformation", Request("sagemaker:AddTags", arn, tags=tags),
                            label=label + " (tags on create)"), "Allowed"))
     assert {c.request.action for c, _ in cases} >= {"sagemaker:CreateModel", "sagemaker:CreateEndpoint"}
     # CreateModel passes the execution role to SageMaker.
-    cases.append((Case(DEFAULT.policies("cloudformation"), Request("iam:PassRole", DEFAULT.role_arn("sagemaker"),
+    cases.append((DEFAULT.case("cloudformation", Request("iam:PassRole", DEFAULT.role_arn("sagemaker"),
                                                                    context={"iam:PassedToService": "sagemaker.amazonaws.com"}),
                        label="CloudFormationRole passes the model execution role"), "Allowed"))
     check(cases)

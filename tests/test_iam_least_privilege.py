@@ -1,0 +1,423 @@
+"""Roles can do their job and no more, proven by iam-simulate on the generated product policies.
+
+* The launch role allows every action of ``iam.LAUNCH_PERMISSIONS`` on the ARN the project
+  template's resource of that type will have, and, in a sweep over every action IAM knows for
+  those resource types (the engine's own action catalogue), nothing outside that list and the
+  documented extras.
+* The CloudFormation role of the deploy pipeline: the same against the endpoint template.
+* Privilege escalation is denied for every role.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+
+import cfnlint
+import pytest
+
+from generator import iam
+from generator.product_template import ROLE_IDS
+from iamsim_client import IAMSIM_DIR, Case, Request, load_template, resolve_intrinsics
+from test_iam_guardrail import ACCOUNT, DEFAULT, OUTSIDE_ROLES, PARTITION, REGION, check, engine_ready, run, team
+
+pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
+
+IAM_DATA = IAMSIM_DIR / "node_modules" / "@cloud-copilot" / "iam-data" / "data"
+NOT_ALLOWED = {"ImplicitlyDenied", "ExplicitlyDenied"}
+
+
+# ---------------------------------------------------------------- the engine's action catalogue
+
+
+@functools.cache
+def _service_data(service: str) -> tuple[dict, dict]:
+    actions = json.loads((IAM_DATA / "actions" / f"{service}.json").read_text())
+    types = json.loads((IAM_DATA / "resourceTypes" / f"{service}.json").read_text())
+    return actions, types
+
+
+def _arn_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\$\{[^}]+\})", template)
+    pattern = "".join(".+" if part.startswith("${") else re.escape(part) for part in parts)
+    return re.compile(f"^{pattern}$")
+
+
+def resource_types_of(arn: str) -> set[str]:
+    service = arn.split(":")[2]
+    _, types = _service_data(service)
+    return {data["key"] for data in types.values() if _arn_regex(data["arn"]).match(arn)}
+
+
+def actions_on(arn: str) -> list[str]:
+    """Every action of the ARN's service that acts on its resource type (``*``: those with no resource type)."""
+    service = arn.split(":")[2] if arn != "*" else None
+    actions, _ = _service_data(service)
+    kinds = resource_types_of(arn)
+    found = []
+    for data in actions.values():
+        names = {r["name"] for r in data["resourceTypes"]}
+        if names & kinds:
+            found.append(f"{service}:{data['name']}")
+    return sorted(found)
+
+
+def unscoped_actions(service: str) -> list[str]:
+    actions, _ = _service_data(service)
+    return sorted(f"{service}:{d['name']}" for d in actions.values() if not d["resourceTypes"])
+
+
+def sweep(make_case, label: str, arns: dict[str, set[str]]) -> dict[str, set[str]]:
+    """ARN -> actions the role is Allowed there, over every action IAM knows for that ARN's type.
+
+    ``make_case(request, label)`` builds the case (principal, policies, resource policy).
+    """
+    cases = [(arn, make_case(Request(action, arn), label)) for arn in arns for action in actions_on(arn)]
+    results = run([case for _, case in cases])
+    allowed: dict[str, set[str]] = {arn: set() for arn in arns}
+    for (arn, case), result in zip(cases, results):
+        if result["overallResult"] == "Allowed":
+            allowed[arn].add(case.request.action)
+    return allowed
+
+
+def assert_sweep(purpose: str, expected: dict[str, set[str]]) -> None:
+    label = ROLE_IDS[purpose]
+    allowed = sweep(functools.partial(DEFAULT.case, purpose), label, expected)
+    problems = []
+    for arn, actions in allowed.items():
+        extra = actions - expected[arn]
+        if extra:
+            problems.append(f"{arn}: also allows {sorted(extra)}")
+    assert not problems, f"{label} allows more than its documented list:\n  " + "\n  ".join(problems)
+
+
+# ---------------------------------------------------------------- launch role
+
+
+def project_resource_arns(t=DEFAULT) -> dict[str, list[tuple[str, str]]]:
+    """Resource type -> [(logical id, ARN)] for the sample project, from the project template."""
+    project = t.template("project")
+    kwargs = t.project_resolve_kwargs()
+    out: dict[str, list[tuple[str, str]]] = {}
+
+    def name(logical_id: str, prop: str) -> str:
+        props = project["Resources"][logical_id]["Properties"]
+        return resolve_intrinsics(props[prop], where=f"project template: {logical_id}.{prop}", **kwargs)
+
+    for logical_id, resource in project["Resources"].items():
+        kind = resource["Type"]
+        if kind == "AWS::S3::Bucket":
+            arn = f"arn:aws:s3:::{name(logical_id, 'BucketName')}"
+        elif kind == "AWS::S3::BucketPolicy":
+            arn = f"arn:aws:s3:::{t.bucket}"
+        elif kind == "AWS::SageMaker::ModelPackageGroup":
+            arn = t.sm("model-package-group", name(logical_id, "ModelPackageGroupName"))
+        elif kind == "AWS::CodeCommit::Repository":
+            arn = t.arn("codecommit", name(logical_id, "RepositoryName"))
+        elif kind == "AWS::CodeBuild::Project":
+            build = name(logical_id, "Name")
+            arn = t.arn("codebuild", f"project/{build}")
+            # CodeBuild writes to /aws/codebuild/<project>: the log group the launch role may manage.
+            out.setdefault("AWS::Logs::LogGroup", []).append((logical_id, t.arn("logs", f"log-group:/aws/codebuild/{build}")))
+        elif kind == "AWS::CodePipeline::Pipeline":
+            arn = t.arn("codepipeline", name(logical_id, "Name"))
+        elif kind == "AWS::Events::Rule":
+            arn = t.arn("events", f"rule/{name(logical_id, 'Name')}")
+        elif kind == "AWS::Logs::LogGroup":
+            arn = t.arn("logs", f"log-group:{name(logical_id, 'LogGroupName')}")
+        else:
+            pytest.fail(f"project template: {logical_id} is a {kind}; add its ARN here")
+        out.setdefault(kind, []).append((logical_id, arn))
+    return out
+
+
+def pipeline_role_arns(t=DEFAULT) -> list[str]:
+    project = t.template("project")
+    return sorted({
+        resolve_intrinsics(r["Properties"]["RoleArn"], where="project template: pipeline RoleArn", **t.project_resolve_kwargs())
+        for r in project["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"
+    })
+
+
+def launch_target(resource_type: str, arn: str, action: str) -> list[str]:
+    if action in iam.UNSCOPED_LAUNCH_ACTIONS:
+        return ["*"]
+    if action == "iam:GetRole":
+        return pipeline_role_arns()
+    return [arn]
+
+
+def launch_extras(t=DEFAULT) -> list[tuple[str, str, dict]]:
+    """(action, ARN, context) the launch role needs besides the per-type table: documented in iam.launch_policy."""
+    stack = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/SC-{ACCOUNT}-pp-abcdefghijklm/0f0e0d0c-0b0a-4909-8807-060504030201"
+    template_object = "arn:aws:s3:::org-mlops-templates/releases/v0.1.0/MLOps-template-example.yml"
+    parameter = t.arn("ssm", f"parameter/{t.config.namespace}/{t.config.project_suffix}/kms-key-arn")
+    extras = [(a, stack, {}) for a in ("cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
+                                       "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents")]
+    extras += [("cloudformation:GetTemplateSummary", "*", {}), ("cloudformation:ValidateTemplate", "*", {})]
+    extras += [("s3:GetObject", template_object, {}), ("ssm:GetParameters", parameter, {}), ("ssm:GetParameter", parameter, {})]
+    for purpose in ("codebuild", "codepipeline", "events"):
+        extras.append(("iam:PassRole", t.role_arn(purpose), {"iam:PassedToService": iam.SERVICE_PRINCIPALS[purpose]}))
+    return extras
+
+
+def test_launch_role_allows_every_listed_action_on_the_resource_it_provisions():
+    arns = project_resource_arns()
+    cases = []
+    for resource_type, entries in iam.LAUNCH_PERMISSIONS.items():
+        assert resource_type in arns, f"LAUNCH_PERMISSIONS lists {resource_type}, which the project template does not create"
+        for logical_id, arn in arns[resource_type]:
+            for action, reason in entries:
+                for target in launch_target(resource_type, arn, action):
+                    cases.append((DEFAULT.case("launch", Request(action, target), label=f"LaunchRole {logical_id} ({reason})"), "Allowed"))
+    for action, arn, context in launch_extras():
+        cases.append((DEFAULT.case("launch", Request(action, arn, context=context), label="LaunchRole documented extra"), "Allowed"))
+    check(cases)
+
+
+def test_launch_role_allows_nothing_else_on_the_project_resources():
+    expected: dict[str, set[str]] = {}
+    for resource_type, pairs in project_resource_arns().items():
+        service_actions = {a for a, _ in iam.LAUNCH_PERMISSIONS.get(resource_type, ())}
+        for _, arn in pairs:
+            service = arn.split(":")[2]
+            expected.setdefault(arn, set()).update(a for a in service_actions if a.startswith(service + ":"))
+    assert_sweep("launch", expected)
+
+
+def test_launch_role_unscoped_actions_are_only_the_documented_ones():
+    services = ("s3", "sagemaker", "codecommit", "codebuild", "codepipeline", "events", "logs", "iam", "kms", "cloudformation", "ssm")
+    actions = [a for s in services for a in unscoped_actions(s)]
+    results = run([DEFAULT.case("launch", Request(a, "*"), label="LaunchRole unscoped") for a in actions])
+    allowed = {a for a, r in zip(actions, results) if r["overallResult"] == "Allowed"}
+    documented = set(iam.UNSCOPED_LAUNCH_ACTIONS) | {"cloudformation:GetTemplateSummary", "cloudformation:ValidateTemplate"}
+    assert allowed <= documented, f"LaunchRole allows undocumented actions on '*': {sorted(allowed - documented)}"
+
+
+def test_launch_role_denies_what_the_schemas_list_but_the_template_never_needs():
+    bucket = f"arn:aws:s3:::{DEFAULT.bucket}"
+    group = DEFAULT.sm("model-package-group", DEFAULT.prefix)
+    samples = [
+        ("s3:PutReplicationConfiguration", bucket), ("s3:PutBucketAcl", bucket), ("s3:PutBucketWebsite", bucket),
+        ("s3:PutBucketCORS", bucket), ("s3:GetObject", f"{bucket}/model.tar.gz"), ("s3:PutObject", f"{bucket}/x"),
+        ("s3:PutBucketPolicy", "arn:aws:s3:::somebody-elses-bucket"),
+        ("s3tables:CreateTableBucket", "*"),
+        ("s3tables:PutTableBucketEncryption", f"arn:aws:s3tables:{REGION}:{ACCOUNT}:bucket/{DEFAULT.bucket}"),
+        ("iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/intruder"),
+        ("sagemaker:CreateTrainingJob", DEFAULT.sm("training-job", f"{DEFAULT.prefix}-train")),
+        ("sagemaker:PutModelPackageGroupPolicy", group),
+        ("sagemaker:DeleteModelPackageGroup", DEFAULT.sm("model-package-group", "other-team-p-abcdefghijkl")),
+        ("kms:ScheduleKeyDeletion", DEFAULT.key_arn), ("kms:Decrypt", DEFAULT.key_arn),
+        ("codecommit:GitPush", DEFAULT.arn("codecommit", f"{DEFAULT.prefix}-model-build")),
+        ("codecommit:PutRepositoryTriggers", DEFAULT.arn("codecommit", f"{DEFAULT.prefix}-model-build")),
+        ("lambda:CreateFunction", DEFAULT.arn("lambda", "function:seed")),
+        ("cloudformation:CreateStack", DEFAULT.arn("cloudformation", "stack/any-stack/0f0e0d0c-0b0a-4909-8807-060504030201")),
+    ]
+    check((DEFAULT.case("launch", Request(a, arn), label="LaunchRole outside its list"), NOT_ALLOWED) for a, arn in samples)
+
+
+# ---------------------------------------------------------------- CloudFormation role (deploy pipeline)
+
+# Per resource type of the endpoint template: what CloudFormation needs for the template's
+# properties, picked from the type's provider schema; each action says why.
+DEPLOY_NEEDS: dict[str, dict[str, str]] = {
+    "AWS::SageMaker::Model": {
+        "sagemaker:CreateModel": "the model of the approved package",
+        "sagemaker:AddTags": "project and required tags on create",
+        "sagemaker:DeleteModel": "replaced models (a new ConfigHash) and stack deletion",
+        "iam:PassRole": "the model runs as the SageMaker execution role",
+    },
+    "AWS::SageMaker::EndpointConfig": {
+        "sagemaker:CreateEndpointConfig": "async config with the customer key",
+        "sagemaker:AddTags": "tags on create",
+        "sagemaker:DeleteEndpointConfig": "replaced configs and stack deletion",
+        "kms:DescribeKey": "the handler checks the customer key",
+    },
+    "AWS::SageMaker::Endpoint": {
+        "sagemaker:CreateEndpoint": "the endpoint",
+        "sagemaker:DescribeEndpoint": "the handler waits for InService",
+        "sagemaker:UpdateEndpoint": "a new endpoint config on every approved model",
+        "sagemaker:DeleteEndpoint": "stack deletion",
+        "sagemaker:AddTags": "tags on create and update",
+        "sagemaker:DeleteTags": "a stage config tag removed on update (the endpoint keeps its name)",
+    },
+    "AWS::SNS::Topic": {
+        "sns:CreateTopic": "async success and error topics",
+        "sns:TagResource": "tags",
+        "sns:GetTopicAttributes": "the handler reads the topic back",
+        "sns:SetTopicAttributes": "KMS key and display name updates",
+        "sns:DeleteTopic": "stack deletion",
+        "sns:UntagResource": "tag changes on update",
+        "sns:ListTagsForResource": "the update handler reads tags",
+    },
+    "AWS::CloudWatch::Alarm": {
+        "cloudwatch:PutMetricAlarm": "scale-from-zero alarm",
+        "cloudwatch:DescribeAlarms": "the handler reads the alarm back",
+        "cloudwatch:TagResource": "tags",
+        "cloudwatch:ListTagsForResource": "the handler reads tags",
+        "cloudwatch:UntagResource": "tag changes on update",
+        "cloudwatch:DeleteAlarms": "stack deletion",
+    },
+    "AWS::ApplicationAutoScaling::ScalableTarget": {
+        "application-autoscaling:RegisterScalableTarget": "the endpoint variant scales 0..max",
+        "application-autoscaling:DescribeScalableTargets": "the handler reads the target back",
+        "application-autoscaling:DeregisterScalableTarget": "stack deletion",
+        "application-autoscaling:TagResource": "the target carries Tags",
+        "application-autoscaling:ListTagsForResource": "the handler reads tags",
+        "iam:CreateServiceLinkedRole": "first scalable SageMaker target of the account",
+    },
+    "AWS::ApplicationAutoScaling::ScalingPolicy": {
+        "application-autoscaling:PutScalingPolicy": "backlog tracking and scale-from-zero policies",
+        "application-autoscaling:DescribeScalingPolicies": "the handler reads the policy back",
+        "application-autoscaling:DeleteScalingPolicy": "stack deletion",
+    },
+}
+# Needed on the endpoint template's resources by a service other than the resource's own handler.
+DEPLOY_EXTRAS = {
+    "sagemaker:UpdateEndpointWeightsAndCapacities":
+        "Application Auto Scaling checks that the caller registering a SageMaker variant may scale it",
+    "sagemaker:DescribeModel": "read back by CloudFormation drift detection and the stack's read handler",
+    "sagemaker:DescribeEndpointConfig": "read back by CloudFormation drift detection and the stack's read handler",
+    "sagemaker:ListTags": "the handlers read tags back",
+}
+SCALABLE_TARGET = f"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/056ad4ff20d1a90a37cb7a5b0da9e0c1b6da"
+SCALING_LINKED_ROLE = (f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+                       "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")
+
+
+def schema_permissions(resource_type: str) -> set[str]:
+    base = Path(cfnlint.__file__).parent / "data" / "schemas"
+    providers = json.loads((base / "providers" / "us-east-1.json").read_text())
+    handlers = json.loads((base / "resources" / f"{providers[resource_type]}.json").read_text()).get("handlers", {})
+    return {p for op in ("create", "read", "update", "delete", "list") for p in handlers.get(op, {}).get("permissions", [])}
+
+
+def endpoint_resource_arns(t=DEFAULT, stage: str = "staging") -> dict[str, list[tuple[str, str]]]:
+    endpoint = load_template(t.texts["endpoint"], source="endpoint template")
+    parameters = {name: spec.get("Default", "") for name, spec in endpoint["Parameters"].items()}
+    parameters.update({"SageMakerProjectName": t.project_name, "SageMakerProjectId": t.project_id, "StageName": stage,
+                       "ConfigHash": "abc1234", "KmsKeyArn": t.key_arn, "ArtifactBucket": t.bucket,
+                       "ModelExecutionRoleArn": t.role_arn("sagemaker"),
+                       "ModelPackageArn": t.sm("model-package", f"{t.prefix}/3")})
+    kwargs = dict(parameters=parameters, account=ACCOUNT, region=REGION, partition=PARTITION, conditions={"IsStaging": stage == "staging"})
+    properties = {
+        "AWS::SageMaker::Model": ("model", "ModelName"), "AWS::SageMaker::EndpointConfig": ("endpoint-config", "EndpointConfigName"),
+        "AWS::SageMaker::Endpoint": ("endpoint", "EndpointName"),
+    }
+    out: dict[str, list[tuple[str, str]]] = {}
+    for logical_id, resource in endpoint["Resources"].items():
+        kind = resource["Type"]
+        props = resource["Properties"]
+
+        def value(prop: str) -> str:
+            return resolve_intrinsics(props[prop], where=f"endpoint template: {logical_id}.{prop}", **kwargs)
+
+        if kind in properties:
+            arn = t.sm(properties[kind][0], value(properties[kind][1]))
+        elif kind == "AWS::SNS::Topic":
+            arn = t.arn("sns", value("TopicName"))
+        elif kind == "AWS::CloudWatch::Alarm":
+            arn = t.arn("cloudwatch", f"alarm:{value('AlarmName')}")
+        elif kind.startswith("AWS::ApplicationAutoScaling::"):
+            arn = SCALABLE_TARGET
+        else:
+            pytest.fail(f"endpoint template: {logical_id} is a {kind}; add it to DEPLOY_NEEDS and here")
+        out.setdefault(kind, []).append((logical_id, arn))
+    return out
+
+
+def deploy_target(t, arn: str, action: str) -> tuple[str, dict]:
+    service = action.split(":")[0]
+    if action == "iam:PassRole":
+        return t.role_arn("sagemaker"), {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    if action == "iam:CreateServiceLinkedRole":
+        return SCALING_LINKED_ROLE, {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}
+    if service == "kms":
+        return t.key_arn, {}
+    if service == "application-autoscaling":
+        if action not in actions_on(SCALABLE_TARGET):
+            return "*", {}
+        keys = _service_data(service)[0][action.split(":")[1].lower()]["conditionKeys"]
+        namespace_key = "application-autoscaling:service-namespace"
+        return SCALABLE_TARGET, ({namespace_key: "sagemaker"} if namespace_key in keys else {})
+    return arn, {}
+
+
+def test_deploy_needs_are_picked_from_the_provider_schemas():
+    for resource_type, needs in DEPLOY_NEEDS.items():
+        outside = sorted(set(needs) - schema_permissions(resource_type))
+        assert not outside, f"DEPLOY_NEEDS {resource_type}: {outside} are not in the provider schema's handler permissions"
+    types = set(endpoint_resource_arns())
+    assert types == set(DEPLOY_NEEDS), f"endpoint template types {sorted(types)} vs DEPLOY_NEEDS {sorted(DEPLOY_NEEDS)}"
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_cloudformation_role_allows_what_the_endpoint_template_needs(stage):
+    cases = []
+    for resource_type, pairs in endpoint_resource_arns(stage=stage).items():
+        for logical_id, arn in pairs:
+            for action, reason in DEPLOY_NEEDS[resource_type].items():
+                target, context = deploy_target(DEFAULT, arn, action)
+                tags = DEFAULT.all_tags if action in {a.JSONrepr() for a in iam.GUARDED_CREATES} else None
+                cases.append((DEFAULT.case("cloudformation", Request(action, target, tags=tags, context=context),
+                                   label=f"CloudFormationRole endpoint template {logical_id} ({reason})"), "Allowed"))
+    check(cases)
+
+
+def test_cloudformation_role_allows_nothing_else_on_the_endpoint_resources():
+    expected: dict[str, set[str]] = {}
+    # One resource's handler acts on another's ARN (UpdateEndpoint on the endpoint config), so
+    # the bound per ARN is every endpoint type's schema list plus the documented extras.
+    allowed = set(DEPLOY_EXTRAS).union(*(schema_permissions(t) for t in DEPLOY_NEEDS))
+    for resource_type, pairs in endpoint_resource_arns().items():
+        for _, arn in pairs:
+            if arn == SCALABLE_TARGET:
+                continue  # its actions are conditioned on the service namespace: covered above
+            service = arn.split(":")[2]
+            expected.setdefault(arn, set()).update(a for a in allowed if a.startswith(service + ":"))
+    assert_sweep("cloudformation", expected)
+
+
+# ---------------------------------------------------------------- privilege escalation, every role
+
+
+def escalation_requests(t=DEFAULT) -> list[tuple[str, str, dict]]:
+    user = f"arn:aws:iam::{ACCOUNT}:user/intruder"
+    guardrail = f"arn:aws:iam::{ACCOUNT}:policy/{t.config.namespace}-guardrail"
+    admin_policy = "arn:aws:iam::aws:policy/AdministratorAccess"
+    requests = [
+        ("iam:CreateUser", user, {}), ("iam:CreateAccessKey", user, {}), ("iam:CreateLoginProfile", user, {}),
+        ("iam:AttachUserPolicy", user, {}),
+        ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/escalate", {}),
+        ("iam:CreatePolicyVersion", guardrail, {}), ("iam:DeletePolicy", guardrail, {}),
+        ("kms:DisableKey", t.key_arn, {}), ("kms:ScheduleKeyDeletion", t.key_arn, {}), ("kms:PutKeyPolicy", t.key_arn, {}),
+        ("kms:CreateGrant", t.key_arn, {"kms:GrantIsForAWSResource": "false"}),
+    ]
+    for purpose in iam.SERVICE_PRINCIPALS:
+        own = t.role_arn(purpose)
+        requests += [
+            ("iam:AttachRolePolicy", own, {"iam:PolicyARN": admin_policy}), ("iam:PutRolePolicy", own, {}),
+            ("iam:DetachRolePolicy", own, {"iam:PolicyARN": guardrail}), ("iam:DeleteRolePolicy", own, {}),
+            ("iam:UpdateAssumeRolePolicy", own, {}), ("iam:DeleteRolePermissionsBoundary", own, {}),
+        ]
+    for outside in OUTSIDE_ROLES:
+        for service in (*iam.SERVICE_PRINCIPALS.values(), "ec2.amazonaws.com", "lambda.amazonaws.com"):
+            requests.append(("iam:PassRole", outside, {"iam:PassedToService": service}))
+    return requests
+
+
+@pytest.mark.parametrize("purpose", list(iam.SERVICE_PRINCIPALS))
+def test_no_role_can_escalate_its_privileges(purpose):
+    check((DEFAULT.case(purpose, Request(a, arn, context=ctx), label=f"{ROLE_IDS[purpose]} escalation"), NOT_ALLOWED)
+          for a, arn, ctx in escalation_requests())
+
+
+def test_the_sweep_can_see_an_over_broad_grant():
+    """The sweep itself must be able to fail: a policy granting s3:* on the bucket is caught."""
+    broad = [{"name": "broad", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Sid": "TooMuch", "Effect": "Allow", "Action": "s3:*", "Resource": f"arn:aws:s3:::{DEFAULT.bucket}"}]}}]
+    allowed = sweep(lambda request, label: Case(broad, request, label=label), "broad", {f"arn:aws:s3:::{DEFAULT.bucket}": set()})
+    assert {"s3:PutReplicationConfiguration", "s3:DeleteBucket"} <= allowed[f"arn:aws:s3:::{DEFAULT.bucket}"]
