@@ -303,7 +303,7 @@ def next_steps(config: Config, outcome: Outcome) -> str:
     ]
     return "\n".join([
         f"Published to s3://{outcome.bucket}/{outcome.prefix}/ "
-        f"({len(outcome.uploaded)} uploaded, {len(outcome.unchanged)} already there, unchanged).",
+        f"({len(outcome.uploaded)} uploaded, {len(outcome.unchanged)} already there with the same bytes).",
         "",
         "Next steps:",
         f"1. Product template URL: {template_url}",
@@ -313,6 +313,6 @@ def next_steps(config: Config, outcome: Outcome) -> str:
         f"   and fill in: {', '.join(to_fill)}.",
         "   Quick-create link (opens the form with the values above):",
         f"   {link}",
-        "3. In SageMaker Studio: Deployments > Projects > Create project > Organization templates,",
-        "   pick the product and create the project (the stack's Outputs name it).",
+        "3. In SageMaker Studio (a user whose role the portfolio is shared with): Deployments >",
+        "   Projects > Create project > Organization templates, pick the product, create the project.",
     ])
