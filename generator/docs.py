@@ -148,7 +148,10 @@ def page(target: render.Target, template: dict) -> str:
             "| Name | Type | Default | Allowed | Description | Group |",
             "|---|---|---|---|---|---|",
         ]
-        for pname, spec in parameters.items():  # template order = console order
+        # The console's order: by parameter group, then any ungrouped ones by name.
+        order = list(groups) + sorted(set(parameters) - set(groups))
+        for pname in order:
+            spec = parameters[pname]
             default = _code(str(spec["Default"])) if "Default" in spec else "*(required)*"
             if spec.get("Default") == "":
                 default = "*(empty)*"
