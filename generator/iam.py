@@ -705,10 +705,14 @@ def launch_resources(config: Config, resource_type: str) -> list[str]:
     }[resource_type]
 
 
-# Actions some handlers call on resources whose ARN is not theirs, or without resource scope.
+# Actions without resource-level permissions: granted on "*".
 UNSCOPED_LAUNCH_ACTIONS = {
     "codecommit:ListRepositories": "list actions have no resource-level permissions",
     "logs:DescribeLogGroups": "describe actions have no resource-level permissions",
+}
+# Actions a handler calls on another resource than the one it provisions: resource to use.
+FOREIGN_LAUNCH_ACTIONS = {
+    "iam:GetRole": lambda scope: [scope.role("codepipeline")],  # the pipeline handler reads its role
 }
 
 
@@ -746,7 +750,8 @@ def launch_policy(config: Config, template_bucket_sub: str) -> PolicyDocument:
     ]
     unscoped = []
     for resource_type, entries in LAUNCH_PERMISSIONS.items():
-        scoped = [a for a, _ in entries if a not in UNSCOPED_LAUNCH_ACTIONS]
+        special = UNSCOPED_LAUNCH_ACTIONS.keys() | FOREIGN_LAUNCH_ACTIONS.keys()
+        scoped = [a for a, _ in entries if a not in special]
         unscoped += [a for a, _ in entries if a in UNSCOPED_LAUNCH_ACTIONS]
         statements.append(
             Statement(
@@ -757,6 +762,15 @@ def launch_policy(config: Config, template_bucket_sub: str) -> PolicyDocument:
             )
         )
     statements += [
+        *[
+            Statement(
+                Sid=f"AllowHandlersTo{_sid(action.split(':')[1])}",
+                Effect=Allow,
+                Action=[Action(*action.split(":"))],
+                Resource=resources(scope),
+            )
+            for action, resources in sorted(FOREIGN_LAUNCH_ACTIONS.items())
+        ],
         Statement(
             Sid="AllowListingForHandlers",
             Effect=Allow,
