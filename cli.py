@@ -16,9 +16,10 @@ from generator.commands.common import Context
 from generator.commands.docs import docs
 from generator.commands.package import package
 from generator.commands.publish import publish
+from generator.commands.seed_run import seed_run
 from generator.commands.validate import validate
 
-COMMANDS = (build, validate, package, publish, docs)
+COMMANDS = (build, validate, package, publish, docs, seed_run)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

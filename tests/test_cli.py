@@ -123,3 +123,15 @@ def test_gate_failure_writes_nothing(tmp_path, monkeypatch):
     assert result.exit_code == 1, result.output
     assert "nothing was written" in result.output and "Resources/Broken" in result.output
     assert not out.exists() or not any(out.rglob("*.y*ml")), "the gate let a file through"
+
+
+def test_seed_run_runs_the_seed_scripts_on_the_shipped_data():
+    import subprocess
+    import sys
+
+    completed = subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", "seed-run"],
+        cwd=render.ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "total 4177" in completed.stdout and "verdict:" in completed.stdout, completed.stdout
