@@ -33,10 +33,21 @@ class Finding:
         return f"{where}: {self.rule} [{self.resource}] {self.message}"
 
 
+# Project rules that read the organisation's choices get them as cfn-lint rule options.
+REQUIRED_TAGS_RULE = "E9050"
+
+
 @functools.lru_cache(maxsize=8)
-def _runner(regions: tuple[str, ...], with_project_rules: bool) -> Runner:
+def _runner(regions: tuple[str, ...], tag_keys: tuple[str, ...], with_project_rules: bool) -> Runner:
     append = [str(RULES_DIR)] if with_project_rules and any(RULES_DIR.glob("[!_]*.py")) else []
-    return Runner(ConfigMixIn(regions=list(regions), include_checks=["I"], append_rules=append))
+    return Runner(
+        ConfigMixIn(
+            regions=list(regions),
+            include_checks=["I"],
+            append_rules=append,
+            configure_rules={REQUIRED_TAGS_RULE: {"required_tags": list(tag_keys)}},
+        )
+    )
 
 
 def _resource_of(match) -> str:
@@ -51,7 +62,7 @@ def lint(name: str, text: str, config: Config, with_project_rules: bool = True) 
     template, errors = decode_str(text)
     matches = list(errors or [])
     if template is not None and not errors:
-        runner = _runner(tuple(config.regions), with_project_rules)
+        runner = _runner(tuple(config.regions), config.tag_keys, with_project_rules)
         matches = list(runner.validate_template(template))
     return sorted(
         (
