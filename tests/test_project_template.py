@@ -139,8 +139,8 @@ def test_every_taggable_resource_carries_project_and_required_tags(config_key):
         assert isinstance(tags, list), f"{TEMPLATE}: {logical_id} ({resource['Type']}) has no Tags list"
         got = {tag.get("Key"): tag.get("Value") for tag in tags}
         assert got == expected, f"{TEMPLATE}: {logical_id} tags {got} != {expected}"
-    # Bucket, group, 2 repositories, 3 builds, 2 pipelines, 3 rules.
-    assert len(checked) == 12, f"{TEMPLATE}: taggable resources {sorted(checked)}"
+    # Bucket, group, 2 repositories, 3 builds and their 3 log groups, 2 pipelines, 3 rules.
+    assert len(checked) == 15, f"{TEMPLATE}: taggable resources {sorted(checked)}"
 
 
 # ---- storage -------------------------------------------------------------------------------
@@ -766,3 +766,18 @@ def test_moto_rules_read_back_and_match_only_the_intended_events(deployed):
         assert not push.matches_event(push_event("main", event="referenceDeleted"))
         other = "build" if kind == "deploy" else "deploy"
         assert not push.matches_event(push_event("main", repo=repo_arn.replace(kind, other)))
+
+
+@pytest.mark.parametrize("config_key", sorted(CONFIGS))
+def test_every_build_logs_to_its_own_group_under_the_customer_key(config_key):
+    d = doc(config_key)
+    groups = resources(d, "AWS::Logs::LogGroup")
+    for logical_id, project in resources(d, "AWS::CodeBuild::Project").items():
+        logs = project["Properties"]["LogsConfig"]["CloudWatchLogs"]
+        ref = logs.get("GroupName", {}).get("Ref")
+        assert ref in groups, f"{TEMPLATE}: {logical_id} logs to CodeBuild's unencrypted default group"
+        group = groups[ref]
+        assert group["Properties"]["KmsKeyId"] == key_expr(CONFIGS[config_key]), (
+            f"{TEMPLATE}: {ref} is not encrypted with the customer key"
+        )
+        assert group["Properties"]["RetentionInDays"] > 0 and group.get("DeletionPolicy") == "Retain", ref
