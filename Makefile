@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 IAMSIM := tests/iamsim
 
-.PHONY: build validate test test-fast bench bench-fresh seed-run package docs clean
+.PHONY: build validate test bench bench-fresh seed-run package docs docs-check publish clean
 
 $(VENV)/.stamp-build: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,10 @@ $(IAMSIM)/node_modules/.stamp: $(IAMSIM)/package.json $(IAMSIM)/package-lock.jso
 	cd $(IAMSIM) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Templates first (the gate), then the reference pages generated from them.
 build: $(VENV)/.stamp-build
 	$(VENV)/bin/mlops-templates build
+	$(VENV)/bin/mlops-templates docs
 
 validate: $(VENV)/.stamp-build
 	$(VENV)/bin/mlops-templates validate
@@ -52,6 +54,13 @@ package: $(VENV)/.stamp-build
 
 docs: $(VENV)/.stamp-build
 	$(VENV)/bin/mlops-templates docs
+
+docs-check: $(VENV)/.stamp-build
+	$(VENV)/bin/mlops-templates docs --check
+
+# make publish BUCKET=my-templates [PREFIX=releases/v0.1.0] [KMS_KEY_ID=alias/x] [REGION=eu-west-1]
+publish: package
+	$(VENV)/bin/mlops-templates publish --bucket $(BUCKET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(KMS_KEY_ID),--kms-key-id $(KMS_KEY_ID)) $(if $(REGION),--region $(REGION))
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) $(IAMSIM)/node_modules dist build *.egg-info
