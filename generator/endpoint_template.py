@@ -352,6 +352,9 @@ def build(config: Config) -> Template:
             ModelName=n["Model"].sub(),
             ExecutionRoleArn=p["ModelExecutionRoleArn"],
             PrimaryContainer=ContainerDefinition(ModelPackageName=p["ModelPackageArn"]),
+            # The built-in XGBoost container serves a registered model: SageMaker loads the
+            # artifact and moves async payloads, so the container itself needs no network.
+            EnableNetworkIsolation=True,
             Tags=_tags(config, p),
         )
     )
