@@ -223,66 +223,9 @@ def test_launch_role_denies_what_the_schemas_list_but_the_template_never_needs()
 
 # Per resource type of the endpoint template: what CloudFormation needs for the template's
 # properties, picked from the type's provider schema; each action says why.
-DEPLOY_NEEDS: dict[str, dict[str, str]] = {
-    "AWS::SageMaker::Model": {
-        "sagemaker:CreateModel": "the model of the approved package",
-        "sagemaker:AddTags": "project and required tags on create",
-        "sagemaker:DeleteModel": "replaced models (a new ConfigHash) and stack deletion",
-        "iam:PassRole": "the model runs as the SageMaker execution role",
-    },
-    "AWS::SageMaker::EndpointConfig": {
-        "sagemaker:CreateEndpointConfig": "async config with the customer key",
-        "sagemaker:AddTags": "tags on create",
-        "sagemaker:DeleteEndpointConfig": "replaced configs and stack deletion",
-        "kms:DescribeKey": "the handler checks the customer key",
-    },
-    "AWS::SageMaker::Endpoint": {
-        "sagemaker:CreateEndpoint": "the endpoint",
-        "sagemaker:DescribeEndpoint": "the handler waits for InService",
-        "sagemaker:UpdateEndpoint": "a new endpoint config on every approved model",
-        "sagemaker:DeleteEndpoint": "stack deletion",
-        "sagemaker:AddTags": "tags on create and update",
-        "sagemaker:DeleteTags": "a stage config tag removed on update (the endpoint keeps its name)",
-    },
-    "AWS::SNS::Topic": {
-        "sns:CreateTopic": "async success and error topics",
-        "sns:TagResource": "tags",
-        "sns:GetTopicAttributes": "the handler reads the topic back",
-        "sns:SetTopicAttributes": "KMS key and display name updates",
-        "sns:DeleteTopic": "stack deletion",
-        "sns:UntagResource": "tag changes on update",
-        "sns:ListTagsForResource": "the update handler reads tags",
-    },
-    "AWS::CloudWatch::Alarm": {
-        "cloudwatch:PutMetricAlarm": "scale-from-zero alarm",
-        "cloudwatch:DescribeAlarms": "the handler reads the alarm back",
-        "cloudwatch:TagResource": "tags",
-        "cloudwatch:ListTagsForResource": "the handler reads tags",
-        "cloudwatch:UntagResource": "tag changes on update",
-        "cloudwatch:DeleteAlarms": "stack deletion",
-    },
-    "AWS::ApplicationAutoScaling::ScalableTarget": {
-        "application-autoscaling:RegisterScalableTarget": "the endpoint variant scales 0..max",
-        "application-autoscaling:DescribeScalableTargets": "the handler reads the target back",
-        "application-autoscaling:DeregisterScalableTarget": "stack deletion",
-        "application-autoscaling:TagResource": "the target carries Tags",
-        "application-autoscaling:ListTagsForResource": "the handler reads tags",
-        "iam:CreateServiceLinkedRole": "first scalable SageMaker target of the account",
-    },
-    "AWS::ApplicationAutoScaling::ScalingPolicy": {
-        "application-autoscaling:PutScalingPolicy": "backlog tracking and scale-from-zero policies",
-        "application-autoscaling:DescribeScalingPolicies": "the handler reads the policy back",
-        "application-autoscaling:DeleteScalingPolicy": "stack deletion",
-    },
-}
-# Needed on the endpoint template's resources by a service other than the resource's own handler.
-DEPLOY_EXTRAS = {
-    "sagemaker:UpdateEndpointWeightsAndCapacities":
-        "Application Auto Scaling checks that the caller registering a SageMaker variant may scale it",
-    "sagemaker:DescribeModel": "read back by CloudFormation drift detection and the stack's read handler",
-    "sagemaker:DescribeEndpointConfig": "read back by CloudFormation drift detection and the stack's read handler",
-    "sagemaker:ListTags": "the handlers read tags back",
-}
+# The deploy role's documented needs live beside its policy, in generator/iam.py.
+DEPLOY_NEEDS = iam.DEPLOY_PERMISSIONS
+DEPLOY_EXTRAS = iam.DEPLOY_EXTRA_PERMISSIONS
 SCALABLE_TARGET = f"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/056ad4ff20d1a90a37cb7a5b0da9e0c1b6da"
 SCALING_LINKED_ROLE = (f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
                        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")
