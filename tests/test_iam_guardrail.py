@@ -472,18 +472,14 @@ STEPS_WITHOUT_JOBS = {"Condition", "Fail", "Lambda", "ClarifyCheck", "QualityChe
 
 
 def build_environment(t: Team) -> dict[str, str]:
-    """The model build CodeBuild project's environment, resolved from the project template.
-
-    Rendered for eu-west-1: the seed's offline helper creates its moto bucket with a
-    LocationConstraint, which us-east-1 refuses. The region changes ARNs, not tags.
-    """
+    """The model build CodeBuild project's environment, resolved from the project template."""
     project = t.template("project")
     builds = [r for r in project["Resources"].values()
               if r["Type"] == "AWS::CodeBuild::Project" and r["Properties"]["Source"].get("BuildSpec") == "codebuild-buildspec.yml"]
     assert len(builds) == 1, "project template: expected one model build CodeBuild project (codebuild-buildspec.yml)"
     variables = resolve_intrinsics(builds[0]["Properties"]["Environment"]["EnvironmentVariables"],
-                                   where="project template: model build environment", **t.project_resolve_kwargs("eu-west-1"))
-    return {"AWS_REGION": "eu-west-1", **{v["Name"]: v["Value"] for v in variables}}
+                                   where="project template: model build environment", **t.project_resolve_kwargs(REGION))
+    return {"AWS_REGION": REGION, **{v["Name"]: v["Value"] for v in variables}}
 
 
 def seed_pipeline_steps(t: Team) -> list[dict[str, Any]]:

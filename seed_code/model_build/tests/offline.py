@@ -84,10 +84,13 @@ def offline_aws(settings):
     with mock.patch.dict(os.environ, {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}):
         with mock_aws():
             session = boto3.Session(region_name=settings.region)
-            session.client("s3").create_bucket(
-                Bucket=settings.bucket,
-                CreateBucketConfiguration={"LocationConstraint": settings.region},
+            # us-east-1 refuses an explicit LocationConstraint (an S3 quirk).
+            location = (
+                {}
+                if settings.region == "us-east-1"
+                else {"CreateBucketConfiguration": {"LocationConstraint": settings.region}}
             )
+            session.client("s3").create_bucket(Bucket=settings.bucket, **location)
             yield session
 
 
