@@ -146,19 +146,23 @@ class Scope:
 # ---- trust ------------------------------------------------------------------------------------
 
 
+# Services whose documentation shows aws:SourceAccount in the role trust policy (confused
+# deputy protection). Service Catalog and CloudFormation do not document setting it when they
+# assume a launch or service role; a condition on a key a service never sends would lock the
+# service out of its role, so those two trust policies name the service principal only.
+SOURCE_ACCOUNT_IN_TRUST = ("codebuild", "codepipeline", "events", "sagemaker")
+
+
 def trust_policy(purpose: str) -> PolicyDocument:
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Sid=f"Allow{_sid(purpose)}ServiceToAssumeRole",
-                Effect=Allow,
-                Principal=Principal("Service", [SERVICE_PRINCIPALS[purpose]]),
-                Action=[Action("sts", "AssumeRole")],
-                Condition=Condition(StringEquals("aws:SourceAccount", "${AWS::AccountId}")),
-            )
-        ],
+    statement = dict(
+        Sid=f"Allow{_sid(purpose)}ServiceToAssumeRole",
+        Effect=Allow,
+        Principal=Principal("Service", [SERVICE_PRINCIPALS[purpose]]),
+        Action=[Action("sts", "AssumeRole")],
     )
+    if purpose in SOURCE_ACCOUNT_IN_TRUST:
+        statement["Condition"] = Condition(StringEquals("aws:SourceAccount", ACCOUNT))
+    return PolicyDocument(Version="2012-10-17", Statement=[Statement(**statement)])
 
 
 # ---- the tag guardrail ------------------------------------------------------------------------
