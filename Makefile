@@ -40,7 +40,7 @@ validate: $(VENV)/.stamp-build
 test: $(VENV)/.stamp-test $(TOOLS_VENV)/.stamp $(IAMSIM)/node_modules/.stamp
 	$(PY) -m pytest
 
-bench: $(VENV)/.stamp-build
+bench: $(VENV)/.stamp-test
 	$(PY) tests/bench.py
 
 bench-fresh:
