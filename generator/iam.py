@@ -248,6 +248,35 @@ def tag_guardrail(config: Config) -> PolicyDocument:
     return PolicyDocument(Version="2012-10-17", Statement=statements)
 
 
+# IAM's limit on a managed policy document, in characters without white space. The resolved
+# document can only be shorter than the template's: every `${...}` in the guardrail stands for
+# a value no longer than its placeholder.
+MANAGED_POLICY_MAX_CHARS = 6144
+
+
+def policy_size(document: PolicyDocument) -> int:
+    return len(json.dumps(json.loads(document.to_json()), separators=(",", ":")))
+
+
+def tag_guardrail_documents(config: Config) -> list[PolicyDocument]:
+    """The guardrail split into managed-policy-sized documents, statements kept whole.
+
+    Each required key adds up to five statements; ten keys with allowed values need about
+    18,000 characters, three times what one managed policy may hold.
+    """
+    documents: list[PolicyDocument] = []
+    current: list[Statement] = []
+    for statement in tag_guardrail(config).Statement:
+        candidate = PolicyDocument(Version="2012-10-17", Statement=[*current, statement])
+        if current and policy_size(candidate) > MANAGED_POLICY_MAX_CHARS:
+            documents.append(PolicyDocument(Version="2012-10-17", Statement=current))
+            current = [statement]
+        else:
+            current.append(statement)
+    documents.append(PolicyDocument(Version="2012-10-17", Statement=current))
+    return documents
+
+
 # ---- shared pieces of the runtime roles ----------------------------------------------------------
 
 

@@ -35,6 +35,8 @@ from generator.config import Config
 from generator.tagging import STUDIO_VISIBILITY_TAG
 
 PROJECT_TEMPLATE_FILE = "MLOps-template-example.yml"
+# Keeps the launch role's policy (which names the prefix) inside IAM's inline-policy budget.
+TEMPLATE_PREFIX_MAX = 200
 ROLE_IDS = {
     "launch": "LaunchRole",
     "codebuild": "CodeBuildRole",
@@ -97,7 +99,7 @@ def _parameters(template: Template, config: Config) -> dict[str, Ref]:
             ConstraintDescription="an S3 bucket name",
             Description="Bucket `mlops-templates publish` uploaded the project template and seed code to")),
         ("Published templates", "TemplatePrefix", "Prefix of the published templates", dict(
-            AllowedPattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
+            AllowedPattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", MaxLength=TEMPLATE_PREFIX_MAX,
             ConstraintDescription="a key prefix without leading or trailing slash",
             Description="Versioned prefix printed by `mlops-templates publish`, e.g. releases/v0.1.0")),
     ]
@@ -171,21 +173,26 @@ def _key_policy(config: Config) -> Policy:
     )
 
 
-def _roles(template: Template, config: Config, params: dict[str, Ref]) -> None:
-    guardrail = template.add_resource(
-        ManagedPolicy(
-            "TagGuardrailPolicy",
-            Description=(
-                "Denies SageMaker creates without the required tags "
-                f"({', '.join(config.tag_keys)}) and removal of those tags"
-            ),
-            PolicyDocument=iam.to_cfn(iam.tag_guardrail(config)),
+def _roles(template: Template, config: Config, params: dict[str, Ref]) -> list[str]:
+    """The roles and their policies; returns the guardrail policies' logical ids."""
+    guardrails = [
+        template.add_resource(
+            ManagedPolicy(
+                "TagGuardrailPolicy" + (str(index + 1) if index else ""),
+                Description=(
+                    "Denies SageMaker creates without the required tags "
+                    f"({', '.join(config.tag_keys)}) and removal of those tags"
+                    + (f" (part {index + 1})" if index else "")
+                ),
+                PolicyDocument=iam.to_cfn(document),
+            )
         )
-    )
+        for index, document in enumerate(iam.tag_guardrail_documents(config))
+    ]
     for purpose, logical_id in ROLE_IDS.items():
         kwargs = {}
         if purpose in iam.RUNTIME_ROLES:
-            kwargs["ManagedPolicyArns"] = [Ref(guardrail)]
+            kwargs["ManagedPolicyArns"] = [Ref(guardrail) for guardrail in guardrails]
         template.add_resource(
             Role(
                 logical_id,
@@ -218,6 +225,8 @@ def _roles(template: Template, config: Config, params: dict[str, Ref]) -> None:
                 PolicyDocument=iam.to_cfn(iam.runtime_policy(config, purpose, key_arn)),
             )
         )
+
+    return [guardrail.title for guardrail in guardrails]
 
 
 def _key(template: Template, config: Config) -> None:
@@ -305,15 +314,16 @@ def _product(template: Template, config: Config, params: dict[str, Ref]) -> None
     )
 
 
-def _outputs(template: Template) -> None:
+def _outputs(template: Template, guardrail_ids: list[str]) -> None:
     outputs = [
         ("ProductId", Ref("Product"), "Service Catalog product id"),
         ("ProductName", GetAtt("Product", "ProductName"), "Service Catalog product name"),
         ("PortfolioId", Ref("PortfolioId"), "Portfolio the product belongs to"),
         ("KmsKeyArn", GetAtt("ProjectKey", "Arn"), "Customer-managed key of the projects"),
         ("KmsKeyAlias", Ref("ProjectKeyAlias"), "Alias of the key"),
-        ("TagGuardrailPolicyArn", Ref("TagGuardrailPolicy"),
-         "Attach to Studio execution roles to enforce the required tags there too"),
+        *[(f"{logical_id}Arn", Ref(logical_id),
+           "Attach to Studio execution roles to enforce the required tags there too")
+          for logical_id in guardrail_ids],
         *[(f"{logical_id}Arn", GetAtt(logical_id, "Arn"), f"{purpose} role")
           for purpose, logical_id in ROLE_IDS.items()],
     ]
@@ -333,8 +343,8 @@ def build(config: Config) -> Template:
     )
     template.set_version("2010-09-09")
     params = _parameters(template, config)
-    _roles(template, config, params)
+    guardrail_ids = _roles(template, config, params)
     _key(template, config)
     _product(template, config, params)
-    _outputs(template)
+    _outputs(template, guardrail_ids)
     return template

@@ -254,3 +254,51 @@ def test_every_parameter_is_labelled_and_grouped(product):
     grouped = {p for group in interface["ParameterGroups"] for p in group["Parameters"]}
     assert grouped == set(product["Parameters"]), f"{PRODUCT}: parameters outside a group"
     assert set(interface["ParameterLabels"]) == set(product["Parameters"])
+
+
+# Longest value each placeholder of the product template's policies can take.
+_WORST_CASE = {
+    "${AWS::Partition}": "aws-us-gov",
+    "${AWS::Region}": "ap-southeast-2",
+    "${AWS::AccountId}": "123456789012",
+    "${ProjectKey.Arn}": "arn:aws-us-gov:kms:ap-southeast-2:123456789012:key/" + "k" * 36,
+    "${TemplateBucket}": "b" * 63,
+}
+
+
+def _worst_case_size(document, product) -> int:
+    text = json.dumps(document, separators=(",", ":"))
+    worst = dict(_WORST_CASE)
+    worst["${TemplatePrefix}"] = "p" * product["Parameters"]["TemplatePrefix"]["MaxLength"]
+    for placeholder, value in worst.items():
+        text = text.replace(placeholder, value)
+    text = re.sub(r'\{"Fn::Sub":("[^"]*")\}', r"\1", text)
+    assert "${" not in text and "Fn::" not in text, f"unresolved placeholder left in {text[:200]}"
+    return len(text)
+
+
+@pytest.mark.parametrize("tags", [None, [{"key": f"tag{i}", "allowed_values": ["a", "b"]} for i in range(10)]],
+                         ids=["default", "ten-tags"])
+def test_policies_fit_iam_size_limits(tags):
+    """Managed policies <= 6,144 and a role's inline policies <= 10,240 characters (IAM quotas)."""
+    from conftest import resources_of as of
+    from generator import product_template
+    from generator.config import build_config
+    from generator.render import to_yaml
+    from cfnlint.decode.decode import decode_str
+
+    config = build_config({"required_tags": tags} if tags else {})
+    product, _ = decode_str(to_yaml(product_template.build(config)))
+    for logical_id, policy in of(product, "AWS::IAM::ManagedPolicy").items():
+        size = _worst_case_size(policy["Properties"]["PolicyDocument"], product)
+        assert size <= 6144, f"{PRODUCT}: {logical_id} is {size} characters, over IAM's 6,144 for a managed policy"
+    inline: dict[str, int] = {}
+    for logical_id, policy in of(product, "AWS::IAM::RolePolicy").items():
+        role = policy["Properties"]["RoleName"]["Ref"]
+        inline[role] = inline.get(role, 0) + _worst_case_size(policy["Properties"]["PolicyDocument"], product)
+    for role, size in inline.items():
+        assert size <= 10240, f"{PRODUCT}: {role} inline policies total {size} characters, over IAM's 10,240"
+    roles = of(product, "AWS::IAM::Role")
+    for logical_id, role in roles.items():
+        attached = role["Properties"].get("ManagedPolicyArns", [])
+        assert len(attached) <= 10, f"{PRODUCT}: {logical_id} attaches {len(attached)} managed policies (IAM default quota 10)"
