@@ -34,7 +34,6 @@ NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 TAG_KEY_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.:/=+@-]{0,127}$")
 TAG_VALUE_RE = re.compile(r"^[a-zA-Z0-9_.:/=+@ -]{1,256}$")
 INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 # CodeCommit, CodeBuild, CodePipeline and SageMaker Projects are all available in these
 # regions; cfn-lint checks every template against each of them (CodeCommit is missing from
@@ -167,9 +166,13 @@ class Config(_Strict):
     def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("must list at least one region")
+        from cfnlint.helpers import REGIONS  # the regions whose resource schemas the gate has
+
         for region in value:
-            if not REGION_RE.match(region):
-                raise ValueError(f"{region!r} is not a region name such as us-east-1")
+            if region not in REGIONS:
+                raise ValueError(
+                    f"{region!r} is not a region the gate knows; use one of {', '.join(sorted(REGIONS))}"
+                )
         if len(set(value)) != len(value):
             raise ValueError("must not repeat a region")
         return value

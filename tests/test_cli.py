@@ -65,6 +65,7 @@ def test_version_and_help():
         ("namespace: BAD\n", "config field namespace:"),
         ("project_suffix: 'two--hyphens'\n", "config field project_suffix:"),
         ("regions: [mars-1]\n", "config field regions:"),
+        ("regions: [us-east-9]\n", "not a region the gate knows"),
         ("endpoint_kind: batch\n", "config field endpoint_kind:"),
         ("unknown_setting: 1\n", "is not a known setting"),
         ("required_tags: []\n", "config field required_tags:"),
