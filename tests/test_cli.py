@@ -136,3 +136,12 @@ def test_seed_run_runs_the_seed_scripts_on_the_shipped_data():
     )
     assert completed.returncode == 0, completed.stderr
     assert "total 4177" in completed.stdout and "verdict:" in completed.stdout, completed.stdout
+
+
+def test_unwritable_output_dir_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = CliRunner().invoke(cli.main, ["build", "--output-dir", str(blocker / "sub")])
+    assert result.exit_code == 2, result.output
+    assert "cannot write under" in result.output and "Traceback" not in result.output
+    assert blocker.read_text() == "not a directory"

@@ -8,7 +8,7 @@ import click
 
 from generator import render, validation
 from generator.commands.common import Context, expected_errors, pass_context
-from generator.errors import GateError
+from generator.errors import GateError, UserError
 
 
 @click.command()
@@ -32,5 +32,12 @@ def build(ctx: Context, output_dir: Path) -> None:
             f"{len(findings)} finding(s) in the generated templates; nothing was written "
             f"(first: {findings[0]})"
         )
-    for path in render.write_outputs(output_dir, texts):
+    try:
+        written = render.write_outputs(output_dir, texts)
+    except OSError as error:
+        raise UserError(
+            f"cannot write under {output_dir} ({error.strerror or error.__class__.__name__}); "
+            "give a writable --output-dir"
+        ) from error
+    for path in written:
         click.echo(f"wrote {path}")
