@@ -378,10 +378,17 @@ def codebuild_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
             Statement(
                 Sid="AllowReadingProjectModelRegistry",
                 Effect=Allow,
-                Action=[sagemaker.ListModelPackages, sagemaker.DescribeModelPackage,
-                        sagemaker.DescribeModelPackageGroup],
+                Action=[sagemaker.DescribeModelPackage, sagemaker.DescribeModelPackageGroup],
                 Resource=[scope.sagemaker("model-package-group"),
                           scope.sagemaker("model-package", scope.glob + "/*")],
+            ),
+            Statement(
+                # ListModelPackages takes the group as a request parameter and has no
+                # required resource type: a group ARN would never match the request.
+                Sid="AllowListingModelPackages",
+                Effect=Allow,
+                Action=[sagemaker.ListModelPackages],
+                Resource=["*"],
             ),
             Statement(
                 Sid="AllowInvokingStagingEndpoints",

@@ -18,6 +18,8 @@ STAR_RESOURCE_ACTIONS: dict[str, tuple[str, str | None]] = {
         "called with a template URL before any stack exists (the stack type is optional)", None),
     "codecommit:ListRepositories": ("a list action with no resource type", None),
     "logs:DescribeLogGroups": ("a list action with no resource type", None),
+    "sagemaker:ListModelPackages": (
+        "a list action; its resource type is optional and the group is a request parameter", None),
     # Application Auto Scaling's describe actions take no resource and no condition key, so a
     # service-namespace condition there would never match: they stay unconditioned.
     "application-autoscaling:DescribeScalableTargets": ("a describe action with no resource type", None),
