@@ -56,8 +56,7 @@ def add_key_parameter(template: Template, config: Config, group: str) -> If:
 
 
 def project_key_arn(config: Config) -> If:
-    resolved = "{{resolve:ssm:" + naming.key_arn_parameter(config).pattern + "}}"
-    return If(USE_PRODUCT_KEY, resolved, Ref(KEY_PARAM))
+    return If(USE_PRODUCT_KEY, naming.key_arn_parameter(config).ssm_reference(), Ref(KEY_PARAM))
 
 
 def bucket_encryption(key_arn) -> BucketEncryption:

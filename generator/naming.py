@@ -78,6 +78,10 @@ class DerivedName:
     def fits(self) -> bool:
         return len(self.longest()) <= self.limit
 
+    def ssm_reference(self) -> str:
+        """The value of the SSM parameter of this name, read by CloudFormation at deploy time."""
+        return "{{resolve:ssm:" + self.pattern + "}}"
+
 
 # ---- product stack (one per team/namespace) -------------------------------------------------
 

@@ -122,10 +122,6 @@ USE_PRODUCT_SEED_BUCKET = "UseProductSeedCodeBucket"
 USE_PRODUCT_SEED_PREFIX = "UseProductSeedCodePrefix"
 
 
-def _resolve(parameter: naming.DerivedName) -> str:
-    return "{{resolve:ssm:" + parameter.pattern + "}}"
-
-
 def _add_parameters(template: Template, config: Config) -> dict:
     name = template.add_parameter(
         Parameter(
@@ -192,12 +188,12 @@ def _add_parameters(template: Template, config: Config) -> dict:
         "tag_values": tag_values,
         "seed_bucket": If(
             USE_PRODUCT_SEED_BUCKET,
-            _resolve(naming.seed_code_bucket_parameter(config)),
+            naming.seed_code_bucket_parameter(config).ssm_reference(),
             Ref(seed_bucket),
         ),
         "seed_prefix": If(
             USE_PRODUCT_SEED_PREFIX,
-            _resolve(naming.seed_code_prefix_parameter(config)),
+            naming.seed_code_prefix_parameter(config).ssm_reference(),
             Ref(seed_prefix),
         ),
     }
