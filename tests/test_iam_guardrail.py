@@ -2,8 +2,7 @@
 
 Every policy comes from the rendered product template (intrinsics resolved for account
 111122223333, us-east-1, partition aws), every request is simulated by npm
-``@cloud-copilot/iam-simulate``. The top half of this module is the team fixture the other IAM
-test modules share (``test_iam_least_privilege``, ``test_iam_isolation``).
+``@cloud-copilot/iam-simulate``. The sample team and project are ``tests/iam_project.py``.
 
 What the engine cannot prove here (README, "what only a real AWS account can prove"): see
 ``ENGINE_CANNOT_PROVE`` at the end of this module.
@@ -11,251 +10,35 @@ What the engine cannot prove here (README, "what only a real AWS account can pro
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import json
-import re
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pytest
 
-from generator import iam, naming, render
-from generator.config import Config, build_config
+from generator import iam
 from generator.product_template import ROLE_IDS
-from iamsim_client import (
-    IAMSIM_DIR,
-    Case,
-    IntrinsicError,
-    Request,
-    engine_ready,
-    explain,
-    load_template,
-    resolve_intrinsics,
-    role_policies,
-    simulate_detailed,
+from iam_project import (
+    ACCOUNT,
+    DEFAULT,
+    GUARDRAIL,
+    OUTSIDE_ROLES,
+    PARTITION,
+    REGION,
+    ROOT,
+    SEED_DEPLOY,
+    Team,
+    check,
+    existing_resource,
+    run,
+    seed_module,
+    seed_pipeline_steps,
+    team,
 )
+from iamsim_client import IAMSIM_DIR, Request, engine_ready, explain, load_template, resolve_intrinsics
 
-ROOT = Path(__file__).resolve().parent.parent
-ACCOUNT = "111122223333"
-REGION = "us-east-1"
-PARTITION = "aws"
-GUARDRAIL = "TagGuardrailPolicy"
-OUTSIDE_ROLES = (
-    f"arn:aws:iam::{ACCOUNT}:role/Admin",
-    f"arn:aws:iam::{ACCOUNT}:role/AmazonSageMaker-ExecutionRole-20240101T000000",
-)
 SERVICES = {p: iam.SERVICE_PRINCIPALS[p] for p in iam.SERVICE_PRINCIPALS}
 OTHER_SERVICES = ("ec2.amazonaws.com", "lambda.amazonaws.com", "glue.amazonaws.com")
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
-
-
-# ============================================================================ shared team fixture
-
-
-@dataclass(frozen=True)
-class Team:
-    """One deployment (config) with one sample SageMaker project, as concrete ARNs."""
-
-    config: Config
-    project_name: str = "fraud-custom-project"
-    project_id: str = "p-abcdefghijkl"
-    key_id: str = "1234abcd-12ab-34cd-56ef-1234567890ab"
-
-    # ---- rendered templates
-    @functools.cached_property
-    def texts(self) -> dict[str, str]:
-        return {target.name: text for target, text in render.render_all(self.config).items()}
-
-    def template(self, name: str) -> dict[str, Any]:
-        return load_template(self.texts[name], source=f"{name} template ({self.label})")
-
-    @property
-    def label(self) -> str:
-        return f"{self.config.namespace}/{self.config.project_suffix}"
-
-    # ---- names and ARNs
-    @property
-    def prefix(self) -> str:
-        return f"{self.project_name}-{self.project_id}"
-
-    @property
-    def key_arn(self) -> str:
-        return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{self.key_id}"
-
-    @property
-    def bucket(self) -> str:
-        return f"{self.config.namespace}-{self.project_id}-{ACCOUNT}"
-
-    def role_arn(self, purpose: str) -> str:
-        return f"arn:aws:iam::{ACCOUNT}:role/{naming.role_name(self.config, purpose).pattern}"
-
-    def sm(self, kind: str, name: str) -> str:
-        return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name}"
-
-    def arn(self, service: str, rest: str) -> str:
-        return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{rest}"
-
-    @property
-    def required_tags(self) -> dict[str, str]:
-        """A value for every required tag: the default, else the first allowed, else a sample."""
-        values = {}
-        for tag in self.config.required_tags:
-            values[tag.key] = tag.default or (tag.allowed_values or (None,))[0] or self.project_name.split("-")[0]
-        return values
-
-    @property
-    def project_tags(self) -> dict[str, str]:
-        return {"sagemaker:project-name": self.project_name, "sagemaker:project-id": self.project_id}
-
-    @property
-    def all_tags(self) -> dict[str, str]:
-        return {**self.project_tags, **self.required_tags}
-
-    # ---- parameters of the templates
-    @property
-    def product_parameters(self) -> dict[str, str]:
-        return {
-            "KmsAdministratorArn": f"arn:aws:iam::{ACCOUNT}:role/KeyAdmins",
-            "PortfolioId": "port-abcdefghij123",
-            "ProductName": naming.product_name_default(self.config),
-            "ProductDescription": "sample",
-            "ProductOwner": "ml-platform",
-            "ProductDistributor": "",
-            "SupportDescription": "",
-            "SupportEmail": "ml-platform@example.com",
-            "SupportUrl": "https://wiki.example.com/ml",
-            "TemplateBucket": "org-mlops-templates",
-            "TemplatePrefix": "releases/v0.1.0",
-        }
-
-    @property
-    def project_parameters(self) -> dict[str, str]:
-        values = {
-            "SageMakerProjectName": self.project_name,
-            "SageMakerProjectId": self.project_id,
-            "KmsArn": "",
-            "SeedCodeBucket": "",
-            "SeedCodeKeyPrefix": "",
-        }
-        for tag in self.config.required_tags:
-            values[tag_parameter(tag.key)] = self.required_tags[tag.key]
-        return values
-
-    def project_resolve_kwargs(self, region: str = REGION) -> dict[str, Any]:
-        """Everything needed to resolve the project template's intrinsics for the sample project."""
-        base = f"/{self.config.namespace}/{self.config.project_suffix}"
-        return dict(
-            parameters=self.project_parameters,
-            account=ACCOUNT,
-            region=region,
-            partition=PARTITION,
-            resources={"ArtifactBucket": self.bucket, "ArtifactBucket.Arn": f"arn:aws:s3:::{self.bucket}"},
-            conditions={"UseProductKey": True, "UseProductSeedCodeBucket": True, "UseProductSeedCodePrefix": True},
-            dynamic_refs={
-                f"ssm:{base}/kms-key-arn": self.key_arn,
-                f"ssm:{base}/seed-code-bucket": "org-mlops-templates",
-                f"ssm:{base}/seed-code-prefix": "releases/v0.1.0",
-            },
-        )
-
-    # ---- role policies, straight from the product template
-    @functools.cached_property
-    def product(self) -> dict[str, Any]:
-        return self.template("product")
-
-    @functools.cache
-    def policies(self, purpose: str) -> list[dict[str, Any]]:
-        """Every policy the product template gives the role: inline, managed and RolePolicy."""
-        role_id = ROLE_IDS[purpose]
-        kwargs = dict(
-            parameters=self.product_parameters,
-            account=ACCOUNT,
-            region=REGION,
-            partition=PARTITION,
-            resources={"ProjectKey": self.key_id, "ProjectKey.Arn": self.key_arn},
-        )
-        where = f"product template ({self.label})"
-        collected = role_policies(self.product, role_id, template_name=where, **kwargs)
-        # iamsim_client.role_policies does not know AWS::IAM::RolePolicy (one role's inline policy
-        # as its own resource), which is where the product template puts every permission.
-        for logical_id, resource in self.product["Resources"].items():
-            if resource.get("Type") != "AWS::IAM::RolePolicy":
-                continue
-            properties = resource["Properties"]
-            if properties.get("RoleName") not in ({"Ref": r} for r in ROLE_IDS.values()):
-                raise IntrinsicError(f"{where}: {logical_id}.RoleName {properties.get('RoleName')!r} is not a Ref to a role")
-            if properties["RoleName"] != {"Ref": role_id}:
-                continue
-            document = resolve_intrinsics(properties["PolicyDocument"], where=f"{where}: {logical_id}", **kwargs)
-            collected.append({"name": logical_id, "policy": document})
-        return collected
-
-
-    @functools.cached_property
-    def key_policy(self) -> dict[str, Any]:
-        """The product template's key policy: KMS honours IAM policies only where it delegates to them."""
-        resources = {f"{ROLE_IDS[p]}.Arn": self.role_arn(p) for p in ROLE_IDS}
-        return resolve_intrinsics(self.product["Resources"]["ProjectKey"]["Properties"]["KeyPolicy"],
-                                  where=f"product template ({self.label}): ProjectKey.KeyPolicy",
-                                  parameters=self.product_parameters, account=ACCOUNT, region=REGION,
-                                  partition=PARTITION, resources=resources)
-
-    def case(self, purpose: str, request: Request, label: str = "") -> Case:
-        """``request`` made by the role ``purpose``; a request on this team's key meets its key policy."""
-        on_key = request.resource_arn == self.key_arn
-        return Case(self.policies(purpose), request, label=label or ROLE_IDS[purpose], principal=self.role_arn(purpose),
-                    resource_policy=self.key_policy if on_key else None)
-
-
-def tag_parameter(key: str) -> str:
-    """`cost-center` -> `TagCostCenter`, as the templates name their tag parameters."""
-    return "Tag" + "".join(word[:1].upper() + word[1:] for word in re.split(r"[^A-Za-z0-9]+", key) if word)
-
-
-@functools.cache
-def team(namespace: str = "mlops", suffix: str = "custom-project", project_name: str = "fraud-custom-project",
-         project_id: str = "p-abcdefghijkl", key_id: str = "1234abcd-12ab-34cd-56ef-1234567890ab") -> Team:
-    config = build_config({"namespace": namespace, "project_suffix": suffix})
-    return Team(config, project_name, project_id, key_id)
-
-
-DEFAULT = team()
-
-
-class Counter:
-    """Simulations run by this session, for the report."""
-
-    total = 0
-
-
-def run(cases: list[Case], **options: Any) -> list[dict[str, Any]]:
-    Counter.total += len(cases)
-    return simulate_detailed(cases, **options)
-
-
-def check(cases: Iterable[tuple[Case, str | set[str]]], **options: Any) -> None:
-    """Simulate every case; fail naming each case whose result is not the expected one."""
-    cases = list(cases)
-    results = run([case for case, _ in cases], **options)
-    wrong = []
-    for (case, expected), result in zip(cases, results):
-        allowed = {expected} if isinstance(expected, str) else expected
-        if result["overallResult"] not in allowed:
-            wrong.append(
-                f"{case.label}: {case.request.action} on {case.request.resource_arn} "
-                f"context={json.dumps(case.request.context_variables(), sort_keys=True)} -> expected "
-                f"{' or '.join(sorted(allowed))}, got {explain(result)}"
-            )
-    assert not wrong, f"{len(wrong)} of {len(cases)} simulations differ:\n  " + "\n  ".join(wrong[:40])
-
-
-def existing_resource(tags: Mapping[str, str]) -> dict[str, str]:
-    """Context of a request on a resource that already carries ``tags``."""
-    return {f"aws:ResourceTag/{key}": value for key, value in tags.items()}
 
 
 # ============================================================================ guardrail
@@ -457,8 +240,6 @@ def test_pass_role_only_of_project_roles_to_their_intended_service():
 
 # ============================================================================ the project's own requests
 
-SEED_BUILD = ROOT / "seed_code" / "model_build"
-SEED_OFFLINE = SEED_BUILD / "tests" / "offline.py"
 # Pipeline step type -> (create action, ARN kind) of the job SageMaker Pipelines starts for it.
 STEP_CREATES = {
     "Processing": ("sagemaker:CreateProcessingJob", "processing-job"),
@@ -469,33 +250,6 @@ STEP_CREATES = {
     "RegisterModel": ("sagemaker:CreateModelPackage", "model-package"),
 }
 STEPS_WITHOUT_JOBS = {"Condition", "Fail", "Lambda", "ClarifyCheck", "QualityCheck", "Callback"}
-
-
-def build_environment(t: Team) -> dict[str, str]:
-    """The model build CodeBuild project's environment, resolved from the project template."""
-    project = t.template("project")
-    builds = [r for r in project["Resources"].values()
-              if r["Type"] == "AWS::CodeBuild::Project" and r["Properties"]["Source"].get("BuildSpec") == "codebuild-buildspec.yml"]
-    assert len(builds) == 1, "project template: expected one model build CodeBuild project (codebuild-buildspec.yml)"
-    variables = resolve_intrinsics(builds[0]["Properties"]["Environment"]["EnvironmentVariables"],
-                                   where="project template: model build environment", **t.project_resolve_kwargs(REGION))
-    return {"AWS_REGION": REGION, **{v["Name"]: v["Value"] for v in variables}}
-
-
-def seed_pipeline_steps(t: Team) -> list[dict[str, Any]]:
-    if not SEED_OFFLINE.is_file():
-        pytest.skip(f"{SEED_OFFLINE.relative_to(ROOT)} does not exist yet (the seed model build is not in this tree)")
-    sys.path.insert(0, str(SEED_BUILD))
-    try:
-        spec = importlib.util.spec_from_file_location("seed_model_build_offline", SEED_OFFLINE)
-        offline = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(offline)
-        # The helper replaces the SDK's telemetry sender with a recorder: nothing leaves the machine.
-        definition, _keys, _telemetry = offline.render(build_environment(t))
-    finally:
-        sys.path.remove(str(SEED_BUILD))
-    return list(offline.walk_steps(definition["Steps"]))
-
 
 @pytest.fixture(scope="module")
 def seed_steps() -> list[dict[str, Any]]:
@@ -532,13 +286,8 @@ def endpoint_deploy_requests(t: Team, stage: str) -> list[tuple[str, str, dict[s
     Parameters and stack tags are those ``seed_code/model_deploy/build.py`` writes for the stage;
     CloudFormation sends the stack tags together with the resource's own Tags.
     """
-    sys.path.insert(0, str(ROOT / "seed_code" / "model_deploy"))
-    try:
-        spec = importlib.util.spec_from_file_location("seed_model_deploy_build", ROOT / "seed_code" / "model_deploy" / "build.py")
-        build = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(build)
-    finally:
-        sys.path.remove(str(ROOT / "seed_code" / "model_deploy"))
+    with seed_module(SEED_DEPLOY, SEED_DEPLOY / "build.py", "seed_model_deploy_build") as build:
+        pass
     project = t.template("project")
     deploy = next(r for r in project["Resources"].values()
                   if r["Type"] == "AWS::CodeBuild::Project" and r["Properties"]["Source"].get("BuildSpec") == "buildspec.yml")

@@ -14,8 +14,8 @@ import pytest
 
 from generator import iam
 from generator.product_template import ROLE_IDS
-from iamsim_client import Request
-from test_iam_guardrail import DEFAULT, Team, engine_ready, run, team
+from iam_project import DEFAULT, Team, run, team
+from iamsim_client import Request, engine_ready
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
 

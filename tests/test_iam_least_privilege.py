@@ -20,8 +20,8 @@ import pytest
 
 from generator import iam
 from generator.product_template import ROLE_IDS
-from iamsim_client import IAMSIM_DIR, Case, Request, load_template, resolve_intrinsics
-from test_iam_guardrail import ACCOUNT, DEFAULT, OUTSIDE_ROLES, PARTITION, REGION, check, engine_ready, run, team
+from iam_project import ACCOUNT, DEFAULT, OUTSIDE_ROLES, PARTITION, REGION, check, run
+from iamsim_client import IAMSIM_DIR, Case, Request, engine_ready, load_template, resolve_intrinsics
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
 

@@ -1,0 +1,312 @@
+"""The sample team and project the IAM tests share, and how they run the IAM engine.
+
+``Team`` renders the templates for one configuration and gives concrete ARNs of one sample
+SageMaker project (``fraud-custom-project`` / ``p-abcdefghijkl`` by default) and the policies the
+product template gives each role, intrinsics resolved for account 111122223333, us-east-1,
+partition aws. ``check`` simulates a batch with npm ``@cloud-copilot/iam-simulate`` and fails
+naming every case whose result differs. Used by ``test_iam_guardrail``,
+``test_iam_least_privilege``, ``test_iam_isolation`` and ``test_iam_runtime_roles``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterable, Iterator, Mapping
+
+import pytest
+
+from generator import naming, render
+from generator.config import Config, build_config
+from generator.product_template import ROLE_IDS
+from iamsim_client import (
+    Case,
+    IntrinsicError,
+    Request,
+    engine_ready,
+    explain,
+    load_template,
+    resolve_intrinsics,
+    role_policies,
+    simulate_detailed,
+)
+
+__all__ = [
+    "ACCOUNT", "DEFAULT", "GUARDRAIL", "OUTSIDE_ROLES", "PARTITION", "REGION", "ROOT", "SEED_BUILD", "SEED_DEPLOY", "SEED_OFFLINE",
+    "Counter", "Team", "build_environment", "check", "codebuild_environment", "engine_ready", "existing_resource",
+    "run", "seed_module", "seed_pipeline_definition", "seed_pipeline_steps", "tag_parameter", "team",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "111122223333"
+REGION = "us-east-1"
+PARTITION = "aws"
+GUARDRAIL = "TagGuardrailPolicy"
+OUTSIDE_ROLES = (
+    f"arn:aws:iam::{ACCOUNT}:role/Admin",
+    f"arn:aws:iam::{ACCOUNT}:role/AmazonSageMaker-ExecutionRole-20240101T000000",
+)
+
+
+# ============================================================================ the sample team
+
+
+@dataclass(frozen=True)
+class Team:
+    """One deployment (config) with one sample SageMaker project, as concrete ARNs."""
+
+    config: Config
+    project_name: str = "fraud-custom-project"
+    project_id: str = "p-abcdefghijkl"
+    key_id: str = "1234abcd-12ab-34cd-56ef-1234567890ab"
+
+    # ---- rendered templates
+    @functools.cached_property
+    def texts(self) -> dict[str, str]:
+        return {target.name: text for target, text in render.render_all(self.config).items()}
+
+    def template(self, name: str) -> dict[str, Any]:
+        return load_template(self.texts[name], source=f"{name} template ({self.label})")
+
+    @property
+    def label(self) -> str:
+        return f"{self.config.namespace}/{self.config.project_suffix}"
+
+    # ---- names and ARNs
+    @property
+    def prefix(self) -> str:
+        return f"{self.project_name}-{self.project_id}"
+
+    @property
+    def key_arn(self) -> str:
+        return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{self.key_id}"
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.config.namespace}-{self.project_id}-{ACCOUNT}"
+
+    def role_arn(self, purpose: str) -> str:
+        return f"arn:aws:iam::{ACCOUNT}:role/{naming.role_name(self.config, purpose).pattern}"
+
+    def sm(self, kind: str, name: str) -> str:
+        return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name}"
+
+    def arn(self, service: str, rest: str) -> str:
+        return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{rest}"
+
+    @property
+    def required_tags(self) -> dict[str, str]:
+        """A value for every required tag: the default, else the first allowed, else a sample."""
+        values = {}
+        for tag in self.config.required_tags:
+            values[tag.key] = tag.default or (tag.allowed_values or (None,))[0] or self.project_name.split("-")[0]
+        return values
+
+    @property
+    def project_tags(self) -> dict[str, str]:
+        return {"sagemaker:project-name": self.project_name, "sagemaker:project-id": self.project_id}
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        return {**self.project_tags, **self.required_tags}
+
+    # ---- parameters of the templates
+    @property
+    def product_parameters(self) -> dict[str, str]:
+        return {
+            "KmsAdministratorArn": f"arn:aws:iam::{ACCOUNT}:role/KeyAdmins",
+            "PortfolioId": "port-abcdefghij123",
+            "ProductName": naming.product_name_default(self.config),
+            "ProductDescription": "sample",
+            "ProductOwner": "ml-platform",
+            "ProductDistributor": "",
+            "SupportDescription": "",
+            "SupportEmail": "ml-platform@example.com",
+            "SupportUrl": "https://wiki.example.com/ml",
+            "TemplateBucket": "org-mlops-templates",
+            "TemplatePrefix": "releases/v0.1.0",
+        }
+
+    @property
+    def project_parameters(self) -> dict[str, str]:
+        values = {
+            "SageMakerProjectName": self.project_name,
+            "SageMakerProjectId": self.project_id,
+            "KmsArn": "",
+            "SeedCodeBucket": "",
+            "SeedCodeKeyPrefix": "",
+        }
+        for tag in self.config.required_tags:
+            values[tag_parameter(tag.key)] = self.required_tags[tag.key]
+        return values
+
+    def project_resolve_kwargs(self, region: str = REGION) -> dict[str, Any]:
+        """Everything needed to resolve the project template's intrinsics for the sample project."""
+        base = f"/{self.config.namespace}/{self.config.project_suffix}"
+        return dict(
+            parameters=self.project_parameters,
+            account=ACCOUNT,
+            region=region,
+            partition=PARTITION,
+            resources={"ArtifactBucket": self.bucket, "ArtifactBucket.Arn": f"arn:aws:s3:::{self.bucket}"},
+            conditions={"UseProductKey": True, "UseProductSeedCodeBucket": True, "UseProductSeedCodePrefix": True},
+            dynamic_refs={
+                f"ssm:{base}/kms-key-arn": self.key_arn,
+                f"ssm:{base}/seed-code-bucket": "org-mlops-templates",
+                f"ssm:{base}/seed-code-prefix": "releases/v0.1.0",
+            },
+        )
+
+    # ---- role policies, straight from the product template
+    @functools.cached_property
+    def product(self) -> dict[str, Any]:
+        return self.template("product")
+
+    @functools.cache
+    def policies(self, purpose: str) -> list[dict[str, Any]]:
+        """Every policy the product template gives the role: inline, managed and RolePolicy."""
+        role_id = ROLE_IDS[purpose]
+        kwargs = dict(
+            parameters=self.product_parameters,
+            account=ACCOUNT,
+            region=REGION,
+            partition=PARTITION,
+            resources={"ProjectKey": self.key_id, "ProjectKey.Arn": self.key_arn},
+        )
+        where = f"product template ({self.label})"
+        collected = role_policies(self.product, role_id, template_name=where, **kwargs)
+        # iamsim_client.role_policies does not know AWS::IAM::RolePolicy (one role's inline policy
+        # as its own resource), which is where the product template puts every permission.
+        for logical_id, resource in self.product["Resources"].items():
+            if resource.get("Type") != "AWS::IAM::RolePolicy":
+                continue
+            properties = resource["Properties"]
+            if properties.get("RoleName") not in ({"Ref": r} for r in ROLE_IDS.values()):
+                raise IntrinsicError(f"{where}: {logical_id}.RoleName {properties.get('RoleName')!r} is not a Ref to a role")
+            if properties["RoleName"] != {"Ref": role_id}:
+                continue
+            document = resolve_intrinsics(properties["PolicyDocument"], where=f"{where}: {logical_id}", **kwargs)
+            collected.append({"name": logical_id, "policy": document})
+        return collected
+
+
+    @functools.cached_property
+    def key_policy(self) -> dict[str, Any]:
+        """The product template's key policy: KMS honours IAM policies only where it delegates to them."""
+        resources = {f"{ROLE_IDS[p]}.Arn": self.role_arn(p) for p in ROLE_IDS}
+        return resolve_intrinsics(self.product["Resources"]["ProjectKey"]["Properties"]["KeyPolicy"],
+                                  where=f"product template ({self.label}): ProjectKey.KeyPolicy",
+                                  parameters=self.product_parameters, account=ACCOUNT, region=REGION,
+                                  partition=PARTITION, resources=resources)
+
+    def case(self, purpose: str, request: Request, label: str = "") -> Case:
+        """``request`` made by the role ``purpose``; a request on this team's key meets its key policy."""
+        on_key = request.resource_arn == self.key_arn
+        return Case(self.policies(purpose), request, label=label or ROLE_IDS[purpose], principal=self.role_arn(purpose),
+                    resource_policy=self.key_policy if on_key else None)
+
+
+def tag_parameter(key: str) -> str:
+    """`cost-center` -> `TagCostCenter`, as the templates name their tag parameters."""
+    return "Tag" + "".join(word[:1].upper() + word[1:] for word in re.split(r"[^A-Za-z0-9]+", key) if word)
+
+
+@functools.cache
+def team(namespace: str = "mlops", suffix: str = "custom-project", project_name: str = "fraud-custom-project",
+         project_id: str = "p-abcdefghijkl", key_id: str = "1234abcd-12ab-34cd-56ef-1234567890ab") -> Team:
+    config = build_config({"namespace": namespace, "project_suffix": suffix})
+    return Team(config, project_name, project_id, key_id)
+
+
+DEFAULT = team()
+
+
+class Counter:
+    """Simulations run by this session, for the report."""
+
+    total = 0
+
+
+def run(cases: list[Case], **options: Any) -> list[dict[str, Any]]:
+    Counter.total += len(cases)
+    return simulate_detailed(cases, **options)
+
+
+def check(cases: Iterable[tuple[Case, str | set[str]]], **options: Any) -> None:
+    """Simulate every case; fail naming each case whose result is not the expected one."""
+    cases = list(cases)
+    results = run([case for case, _ in cases], **options)
+    wrong = []
+    for (case, expected), result in zip(cases, results):
+        allowed = {expected} if isinstance(expected, str) else expected
+        if result["overallResult"] not in allowed:
+            wrong.append(
+                f"{case.label}: {case.request.action} on {case.request.resource_arn} "
+                f"context={json.dumps(case.request.context_variables(), sort_keys=True)} -> expected "
+                f"{' or '.join(sorted(allowed))}, got {explain(result)}"
+            )
+    assert not wrong, f"{len(wrong)} of {len(cases)} simulations differ:\n  " + "\n  ".join(wrong[:40])
+
+
+def existing_resource(tags: Mapping[str, str]) -> dict[str, str]:
+    """Context of a request on a resource that already carries ``tags``."""
+    return {f"aws:ResourceTag/{key}": value for key, value in tags.items()}
+
+
+# ============================================================================ seed code
+
+
+SEED_BUILD = ROOT / "seed_code" / "model_build"
+SEED_DEPLOY = ROOT / "seed_code" / "model_deploy"
+SEED_OFFLINE = SEED_BUILD / "tests" / "offline.py"
+
+
+def codebuild_environment(t: Team, buildspec: str) -> dict[str, str]:
+    """The environment of the project template's CodeBuild project running ``buildspec``, resolved."""
+    project = t.template("project")
+    builds = [r for r in project["Resources"].values()
+              if r["Type"] == "AWS::CodeBuild::Project" and r["Properties"]["Source"].get("BuildSpec") == buildspec]
+    assert len(builds) == 1, f"project template: expected one CodeBuild project running {buildspec}, found {len(builds)}"
+    variables = resolve_intrinsics(builds[0]["Properties"]["Environment"]["EnvironmentVariables"],
+                                   where=f"project template: {buildspec} build environment", **t.project_resolve_kwargs(REGION))
+    return {"AWS_REGION": REGION, **{v["Name"]: v["Value"] for v in variables}}
+
+
+def build_environment(t: Team) -> dict[str, str]:
+    """The model build CodeBuild project's environment, resolved from the project template."""
+    return codebuild_environment(t, "codebuild-buildspec.yml")
+
+
+@contextlib.contextmanager
+def seed_module(folder: Path, path: Path, name: str) -> Iterator[ModuleType]:
+    """Import a seed-code file with its repository folder importable (as it runs in CodeBuild)."""
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(folder))
+
+
+def seed_pipeline_definition(t: Team) -> dict[str, Any]:
+    if not SEED_OFFLINE.is_file():
+        pytest.skip(f"{SEED_OFFLINE.relative_to(ROOT)} does not exist yet (the seed model build is not in this tree)")
+    with seed_module(SEED_BUILD, SEED_OFFLINE, "seed_model_build_offline") as offline:
+        # The helper replaces the SDK's telemetry sender with a recorder: nothing leaves the machine.
+        definition, _keys, _telemetry = offline.render(build_environment(t))
+    return definition
+
+
+def seed_pipeline_steps(t: Team) -> list[dict[str, Any]]:
+    definition = seed_pipeline_definition(t)
+    with seed_module(SEED_BUILD, SEED_OFFLINE, "seed_model_build_offline") as offline:
+        return list(offline.walk_steps(definition["Steps"]))
