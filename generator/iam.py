@@ -124,10 +124,15 @@ class Scope:
     def alarm(self) -> str:
         return f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:{self.glob}"
 
-    def log_group(self, service: str) -> str:
-        # SageMaker jobs write to account-wide groups (/aws/sagemaker/TrainingJobs, ...).
-        name = self.glob if service == "codebuild" else "*"
-        return f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:/aws/{service}/{name}"
+    def log_groups(self, service: str) -> list[str]:
+        # SageMaker jobs share account-wide groups; endpoints get a group per endpoint name.
+        names = (
+            [self.glob]
+            if service == "codebuild"
+            else ["ProcessingJobs", "TrainingJobs", f"Endpoints/{self.glob}"]
+        )
+        base = f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:/aws/{service}"
+        return [f"{base}/{name}{streams}" for name in names for streams in ("", ":log-stream:*")]
 
     def event_rule(self) -> str:
         return f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{self.glob}"
@@ -338,7 +343,7 @@ def _logs(scope: Scope, service: str) -> Statement:
         Sid=f"AllowWriting{_sid(service)}Logs",
         Effect=Allow,
         Action=[logs.CreateLogGroup, logs.CreateLogStream, logs.PutLogEvents],
-        Resource=[scope.log_group(service), scope.log_group(service) + ":log-stream:*"],
+        Resource=scope.log_groups(service),
     )
 
 
@@ -363,7 +368,7 @@ def codebuild_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
             Statement(
                 Sid="AllowReadingProjectTags",
                 Effect=Allow,
-                Action=[sagemaker.ListTags, sagemaker.DescribeProject],
+                Action=[sagemaker.ListTags],
                 Resource=[scope.project()],
             ),
             Statement(
@@ -378,9 +383,8 @@ def codebuild_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
             Statement(
                 Sid="AllowReadingProjectModelRegistry",
                 Effect=Allow,
-                Action=[sagemaker.DescribeModelPackage, sagemaker.DescribeModelPackageGroup],
-                Resource=[scope.sagemaker("model-package-group"),
-                          scope.sagemaker("model-package", scope.glob + "/*")],
+                Action=[sagemaker.DescribeModelPackage],
+                Resource=[scope.sagemaker("model-package", scope.glob + "/*")],
             ),
             Statement(
                 # ListModelPackages takes the group as a request parameter and has no
@@ -393,8 +397,7 @@ def codebuild_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
             Statement(
                 Sid="AllowInvokingStagingEndpoints",
                 Effect=Allow,
-                Action=[sagemaker.InvokeEndpoint, sagemaker.InvokeEndpointAsync,
-                        sagemaker.DescribeEndpoint],
+                Action=[sagemaker.InvokeEndpoint, sagemaker.InvokeEndpointAsync],
                 Resource=[scope.sagemaker("endpoint", scope.glob + "-staging")],
             ),
             Statement(
@@ -658,12 +661,18 @@ def sagemaker_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
                 Condition=_project_tagged(config),
             ),
             Statement(
-                Sid="AllowDescribingPipelineJobs",
+                # Pipeline job names do not carry the project: the project tag scopes them.
+                Sid="AllowManagingThisTeamsPipelineJobs",
                 Effect=Allow,
                 Action=[sagemaker.DescribeProcessingJob, sagemaker.DescribeTrainingJob,
                         sagemaker.StopProcessingJob, sagemaker.StopTrainingJob],
                 Resource=[scope.sagemaker("processing-job", "pipelines-*"),
                           scope.sagemaker("training-job", "pipelines-*")],
+                Condition=Condition(
+                    StringLike(
+                        "aws:ResourceTag/sagemaker:project-name", f"*-{config.project_suffix}"
+                    )
+                ),
             ),
             Statement(
                 Sid="AllowRegisteringModelsInProjectGroups",

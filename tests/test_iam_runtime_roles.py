@@ -516,7 +516,8 @@ def sagemaker_needs(t: Team) -> list[Need]:
             name = job_name(step)
             needs.append(Need("sagemaker", Request("iam:PassRole", arguments["RoleArn"],
                                                    context={"iam:PassedToService": "sagemaker.amazonaws.com"}), why))
-            needs.append(Need("sagemaker", Request("sagemaker:DescribeProcessingJob", t.sm("processing-job", name)), why))
+            needs.append(Need("sagemaker", Request("sagemaker:DescribeProcessingJob", t.sm("processing-job", name),
+                                                   context=existing_resource(tags)), why))
             for item in arguments["ProcessingInputs"]:
                 bucket, key = split_s3(pipeline_value(item["S3Input"]["S3Uri"], by_name, parameters))
                 needs.append(s3_list("sagemaker", bucket, key, f"{why} input {item['InputName']}"))
@@ -532,7 +533,8 @@ def sagemaker_needs(t: Team) -> list[Need]:
             name = job_name(step)
             needs.append(Need("sagemaker", Request("iam:PassRole", arguments["RoleArn"],
                                                    context={"iam:PassedToService": "sagemaker.amazonaws.com"}), why))
-            needs.append(Need("sagemaker", Request("sagemaker:DescribeTrainingJob", t.sm("training-job", name)), why))
+            needs.append(Need("sagemaker", Request("sagemaker:DescribeTrainingJob", t.sm("training-job", name),
+                                                   context=existing_resource(tags)), why))
             for channel in arguments["InputDataConfig"]:
                 bucket, key = split_s3(pipeline_value(channel["DataSource"]["S3DataSource"]["S3Uri"], by_name, parameters))
                 needs.append(s3_list("sagemaker", bucket, key, f"{why} channel {channel['ChannelName']}"))
@@ -673,11 +675,6 @@ SHARED = (
     ("arn:aws:ecr:", "AWS-owned SageMaker images"),
     (f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/TrainingJobs:", "account-wide SageMaker log groups"),
     (f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/ProcessingJobs:", "account-wide SageMaker log groups"),
-    # Jobs SageMaker Pipelines names itself (pipelines-<execution>-...): their names carry no
-    # project, so the same ARN shape is every team's. Creation is scoped by the project tag
-    # (test_iam_guardrail); describing and stopping them is not (see the report).
-    (f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/pipelines-", "jobs named by SageMaker Pipelines"),
-    (f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/pipelines-", "jobs named by SageMaker Pipelines"),
 )
 
 
@@ -704,7 +701,9 @@ def on_other_project(need: Need) -> Need | None:
     request = Request(need.request.action, substitute(arn, mapping),
                       tags=substitute(dict(need.request.tags), mapping) if need.request.tags else None,
                       context=substitute(dict(need.request.context), mapping) if need.request.context else None)
-    assert request.resource_arn != arn, f"{label(need)}: {arn} names nothing of the project; add it to SHARED"
+    # Jobs SageMaker Pipelines names itself (pipelines-...) carry the project only in their tags.
+    moved = request.resource_arn != arn or request.context != need.request.context or request.tags != need.request.tags
+    assert moved, f"{label(need)}: {arn} names nothing of the project; add it to SHARED"
     return Need(need.role, request, need.why)
 
 

@@ -68,6 +68,24 @@ def _fail(prog: str, message: str, code: int) -> int:
     return code
 
 
+def _create_or_update(pipeline, role_arn: str, description: str, tags: list[dict]) -> dict:
+    """Create the pipeline with its tags, or update an existing one without touching its tags.
+
+    The SDK's upsert re-sends every tag on update, and the project's tag guardrail denies
+    writing a required tag on an existing resource: the pipeline keeps the tags it was
+    created with.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        return pipeline.create(role_arn=role_arn, description=description, tags=tags)
+    except ClientError as error:
+        detail = error.response.get("Error", {})
+        if not (detail.get("Code") == "ValidationException" and "already exists" in detail.get("Message", "")):
+            raise
+    return pipeline.update(role_arn=role_arn, description=description)
+
+
 def run_pipeline_main(argv: list[str] | None = None, *, boto_session=None, sagemaker_client=None) -> int:
     prog = "run-pipeline"
     parser = _parser(prog, "Create or update the project's pipeline (tagged) and start it.")
@@ -81,7 +99,7 @@ def run_pipeline_main(argv: list[str] | None = None, *, boto_session=None, sagem
     try:
         settings = _settings(args)
         pipeline, tags = build_pipeline(settings, args.module_name, boto_session, sagemaker_client)
-        response = pipeline.upsert(role_arn=settings.role_arn, description=args.description, tags=tags)
+        response = _create_or_update(pipeline, settings.role_arn, args.description, tags)
         print(f"pipeline: {response['PipelineArn']}")
         if args.no_start:
             return 0
