@@ -352,7 +352,8 @@ ENGINE_CANNOT_PROVE = (
     "Service-linked roles, service control policies and permission boundaries of the real account.",
     "Whether the handler of each CloudFormation resource type calls exactly the actions its provider schema lists "
     "(the schema is an upper bound; a missing action shows only at deploy time).",
-    "Resource policies (the artifact bucket policy) are not combined with the identity policies in these tests.",
+    "Resource policies are combined with identity policies only in tests/test_iam_runtime_roles.py "
+    "(bucket and key policy), not in these guardrail tests.",
 )
 
 
