@@ -18,7 +18,6 @@ from __future__ import annotations
 
 
 from troposphere import (
-    AWSProperty,
     Equals,
     GetAtt,
     If,

@@ -25,7 +25,6 @@ from awacs import (
     codecommit,
     codepipeline,
     ecr,
-    events,
     iam,
     kms,
     logs,
