@@ -7,6 +7,12 @@ class UserError(Exception):
     exit_code = 2
 
 
+class AwsError(UserError):
+    """AWS refused or failed a request (credentials, permissions, missing bucket or key): exit 3."""
+
+    exit_code = 3
+
+
 class GateError(Exception):
     """A template failed validation; nothing was written: exit code 1."""
 

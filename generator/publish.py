@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 
 from generator import __version__, naming, packaging, render
 from generator.config import Config
-from generator.errors import UserError
+from generator.errors import AwsError, UserError
 from generator.product_template import PROJECT_TEMPLATE_FILE
 
 # Service Catalog reads the project template with this tag: bucket policies commonly grant
@@ -40,12 +40,6 @@ CONSOLE = {
     "aws-us-gov": "console.amazonaws-us-gov.com",
 }
 CONTENT_TYPES = {".zip": "application/zip", ".yml": "text/yaml", ".yaml": "text/yaml"}
-
-
-class AwsError(UserError):
-    """AWS refused or failed a request (credentials, permissions, missing bucket or key): exit 3."""
-
-    exit_code = 3
 
 
 def default_prefix() -> str:
