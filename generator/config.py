@@ -54,6 +54,17 @@ class EndpointKind(str, Enum):
     REALTIME = "realtime"
 
 
+class SourceProvider(str, Enum):
+    """Where the project's model build and deploy code lives."""
+
+    # Repositories the project template creates and seeds. Since July 2024 CodeCommit refuses
+    # to create repositories in accounts that never had one.
+    CODECOMMIT = "codecommit"
+    # The team's own GitHub, GitLab or Bitbucket repositories, read through an AWS
+    # CodeConnections connection the platform team creates once per account and region.
+    CODECONNECTIONS = "codeconnections"
+
+
 def _check_tag_key(key: str) -> str:
     if not TAG_KEY_RE.match(key):
         raise ValueError(
@@ -125,6 +136,7 @@ class Config(_Strict):
     )
     regions: tuple[str, ...] = DEFAULT_REGIONS
     endpoint_kind: EndpointKind = EndpointKind.ASYNC
+    source_provider: SourceProvider = SourceProvider.CODECOMMIT
     instance_types: InstanceTypes = InstanceTypes()
     # Service Catalog provisioning artifact name shown in Studio.
     product_version: str = "v1.0"
@@ -200,6 +212,10 @@ class Config(_Strict):
     @property
     def tag_keys(self) -> tuple[str, ...]:
         return tuple(tag.key for tag in self.required_tags)
+
+    @property
+    def uses_codecommit(self) -> bool:
+        return self.source_provider is SourceProvider.CODECOMMIT
 
 
 def _describe(error: ValidationError) -> str:

@@ -23,7 +23,9 @@ from awacs import (
     cloudwatch,
     codebuild,
     codecommit,
+    codeconnections,
     codepipeline,
+    codestar_connections,
     ecr,
     iam,
     kms,
@@ -107,6 +109,14 @@ class Scope:
 
     def codecommit(self) -> str:
         return f"arn:{PARTITION}:codecommit:{REGION}:{ACCOUNT}:{self.glob}"
+
+    def connections(self) -> list[str]:
+        # The connection is chosen in the Studio form, so any of this account and region; ones
+        # made before the service's 2024 rename keep codestar-connections ARNs.
+        return [
+            f"arn:{PARTITION}:{service}:{REGION}:{ACCOUNT}:connection/*"
+            for service in ("codeconnections", "codestar-connections")
+        ]
 
     def codebuild(self) -> str:
         return f"arn:{PARTITION}:codebuild:{REGION}:{ACCOUNT}:project/{self.glob}"
@@ -410,6 +420,28 @@ def codebuild_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
     )
 
 
+def _source_access(config: Config, scope: Scope) -> Statement:
+    """How the pipelines read their source: the project's CodeCommit repositories or a connection."""
+    if config.uses_codecommit:
+        return Statement(
+            Sid="AllowReadingProjectRepositories",
+            Effect=Allow,
+            Action=[codecommit.GetBranch, codecommit.GetCommit, codecommit.GetRepository,
+                    codecommit.UploadArchive, codecommit.GetUploadArchiveStatus,
+                    codecommit.CancelUploadArchive],
+            Resource=[scope.codecommit()],
+        )
+    return Statement(
+        # The source action fetches the repository as the pipeline role. Since the 2024 rename
+        # IAM knows the action under both prefixes; which one CodePipeline checks for a given
+        # connection is not observable offline, so both are granted, on connections only.
+        Sid="AllowUsingThisAccountsConnectionsForSources",
+        Effect=Allow,
+        Action=[codeconnections.UseConnection, codestar_connections.UseConnection],
+        Resource=scope.connections(),
+    )
+
+
 def codepipeline_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
     scope = Scope(config)
     return PolicyDocument(
@@ -417,14 +449,7 @@ def codepipeline_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
         Statement=[
             *_bucket_read_write(scope),
             *_key_use(key_arn_sub),
-            Statement(
-                Sid="AllowReadingProjectRepositories",
-                Effect=Allow,
-                Action=[codecommit.GetBranch, codecommit.GetCommit, codecommit.GetRepository,
-                        codecommit.UploadArchive, codecommit.GetUploadArchiveStatus,
-                        codecommit.CancelUploadArchive],
-                Resource=[scope.codecommit()],
-            ),
+            _source_access(config, scope),
             Statement(
                 Sid="AllowRunningProjectBuilds",
                 Effect=Allow,
@@ -727,7 +752,8 @@ def sagemaker_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
 # (including the tags SageMaker propagates from the project to every resource) and delete it,
 # picked from the handler permissions of the type's provider schema (bundled with cfn-lint).
 # Each action says why. tests/test_product_template.py checks every entry is inside the schema's
-# list, except the types that have no handler data (marked "no schema").
+# list, except the types that have no handler data (marked "no schema"). The table is the
+# default configuration's; ``launch_permissions`` narrows it to what a configuration creates.
 LAUNCH_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "AWS::S3::Bucket": (
         ("s3:CreateBucket", "create the artifact bucket"),
@@ -801,6 +827,30 @@ LAUNCH_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 
+CODECOMMIT_REPOSITORY = "AWS::CodeCommit::Repository"
+
+
+def launch_permissions(config: Config) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The per-type table for the resource types this configuration's project template creates.
+
+    With CodeConnections there is no repository to create, and a launch role that could still
+    create CodeCommit repositories would grant more than the product uses.
+    """
+    if config.uses_codecommit:
+        return dict(LAUNCH_PERMISSIONS)
+    return {kind: entries for kind, entries in LAUNCH_PERMISSIONS.items() if kind != CODECOMMIT_REPOSITORY}
+
+
+# The pipeline handler passes a connection source's connection to the pipeline it creates or
+# updates: an action on the connection, not on the pipeline, so outside the per-type table. The
+# provider schema lists codestar-connections:PassConnection; the service's 2024 prefix names the
+# same permission codeconnections:PassConnection (IAM's action catalogue lists both).
+CONNECTION_LAUNCH_ACTIONS = {
+    "codestar-connections:PassConnection": "the pipeline handler passes the source connection (provider schema)",
+    "codeconnections:PassConnection": "the same permission under the service's current prefix",
+}
+
+
 # Resource ARNs each type's actions act on.
 def launch_resources(config: Config, resource_type: str) -> list[str]:
     scope = Scope(config)
@@ -863,7 +913,7 @@ def launch_policy(config: Config, template_bucket_sub: str) -> PolicyDocument:
         ),
     ]
     unscoped = []
-    for resource_type, entries in LAUNCH_PERMISSIONS.items():
+    for resource_type, entries in launch_permissions(config).items():
         special = UNSCOPED_LAUNCH_ACTIONS.keys() | FOREIGN_LAUNCH_ACTIONS.keys()
         scoped = [a for a, _ in entries if a not in special]
         unscoped += [a for a, _ in entries if a in UNSCOPED_LAUNCH_ACTIONS]
@@ -885,6 +935,18 @@ def launch_policy(config: Config, template_bucket_sub: str) -> PolicyDocument:
             )
             for action, resources in sorted(FOREIGN_LAUNCH_ACTIONS.items())
         ],
+        *(
+            []
+            if config.uses_codecommit
+            else [
+                Statement(
+                    Sid="AllowPassingThisAccountsConnectionsToPipelines",
+                    Effect=Allow,
+                    Action=[Action(*a.split(":")) for a in CONNECTION_LAUNCH_ACTIONS],
+                    Resource=scope.connections(),
+                )
+            ]
+        ),
         Statement(
             Sid="AllowListingForHandlers",
             Effect=Allow,

@@ -189,8 +189,12 @@ def deploy_stack(stage: str) -> DerivedName:
 
 
 def project_template_names(config: Config) -> dict[str, DerivedName]:
-    """Every name the project template derives, keyed by what it names."""
-    return {
+    """Every name the project template derives, keyed by what it names.
+
+    With CodeConnections the repositories are the team's own (named in the Studio form) and
+    CodePipeline's triggers replace the push rules, so those names do not exist.
+    """
+    names = {
         "artifact_bucket": artifact_bucket(config),
         "model_package_group": project_prefix(),
         "sagemaker_pipeline": DerivedName(PROJECT_PREFIX, "sagemaker-pipeline"),
@@ -209,6 +213,10 @@ def project_template_names(config: Config) -> dict[str, DerivedName]:
         "seed_code_bucket_parameter": seed_code_bucket_parameter(config),
         "seed_code_prefix_parameter": seed_code_prefix_parameter(config),
     }
+    if not config.uses_codecommit:
+        for codecommit_only in ("build_repository", "deploy_repository", "build_push_rule", "deploy_push_rule"):
+            del names[codecommit_only]
+    return names
 
 
 def build_log_group(project: DerivedName) -> DerivedName:

@@ -4,6 +4,11 @@ One stack per SageMaker project: the KMS-encrypted artifact bucket, the project'
 group, CodeCommit repositories seeded from this product's own zips, three CodeBuild projects,
 the model-build and model-deploy pipelines, and the EventBridge rules that start them.
 
+With ``source_provider: codeconnections`` the pipelines read the team's own GitHub, GitLab or
+Bitbucket repositories through a CodeConnections connection instead: no CodeCommit repository,
+the Studio form asks for the connection, the two repositories and the branch, and a pipeline
+trigger filtering pushes on that branch replaces the CodeCommit push rules.
+
 Roles are not parameters. The product stack creates one role per service with a fixed name
 (``naming.role_name``) in the same account, so the project template can write their ARNs with
 ``${AWS::Partition}``/``${AWS::AccountId}`` and nobody copies an ARN into the Studio form;
@@ -37,9 +42,13 @@ from troposphere.codepipeline import (
     ActionTypeId,
     BeforeEntryConditions,
     Condition,
+    GitBranchFilterCriteria,
+    GitConfiguration,
+    GitPushFilter,
     InputArtifacts,
     OutputArtifacts,
     Pipeline,
+    PipelineTriggerDeclaration,
     RuleDeclaration,
     RuleTypeId,
     Stages,
@@ -67,6 +76,7 @@ SOURCE_BRANCH = "main"
 BUILD_BUILDSPEC = "codebuild-buildspec.yml"
 DEPLOY_BUILDSPEC = "buildspec.yml"
 SOURCE_ARTIFACT = "SourceArtifact"
+SOURCE_ACTION = "ModelSource"
 BUILD_ARTIFACT = "BuildArtifact"
 # The staging deploy action writes the stack's outputs (endpoint name, async locations) here.
 STAGING_OUTPUTS_ARTIFACT = "StagingOutputs"
@@ -108,6 +118,7 @@ GROUP_PROJECT = "SageMaker project"
 GROUP_ENCRYPTION = "Encryption"
 GROUP_SEED = "Seed code (leave empty: the product's published copy)"
 GROUP_TAGS = "Required tags"
+GROUP_GIT = "Git repositories (AWS CodeConnections)"
 
 BUILD_LOG_RETENTION_DAYS = 365
 ACCESS_LOG_SKIP_REASON = (
@@ -120,6 +131,22 @@ SEED_BUCKET_PARAM = "SeedCodeBucket"
 SEED_PREFIX_PARAM = "SeedCodeKeyPrefix"
 USE_PRODUCT_SEED_BUCKET = "UseProductSeedCodeBucket"
 USE_PRODUCT_SEED_PREFIX = "UseProductSeedCodePrefix"
+
+CONNECTION_PARAM = "CodeConnectionArn"
+REPOSITORY_PARAMS = {"build": "ModelBuildRepository", "deploy": "ModelDeployRepository"}
+BRANCH_PARAM = "SourceBranch"
+CONNECTION_PROVIDER = "CodeStarSourceConnection"
+# Connections created before the 2024 rename keep codestar-connections ARNs; both work.
+CONNECTION_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z]{2}(-[a-z]+)+-\d+:\d{12}:"
+    r"connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
+# owner/name (GitHub, Bitbucket workspace/repository); GitLab subgroups add path segments.
+# No segment starts with a dot (`.`, `..`) and a clone URL is refused (`:` is not allowed).
+REPOSITORY_ID_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+$"
+# Git's ref rules, narrowed: no leading `-` or `.`, no `..`, no `*`/`?`/`[` (the trigger's
+# branch filter reads those as glob characters and would start on other branches).
+BRANCH_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*(/[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)*$"
 
 
 def _add_parameters(template: Template, config: Config) -> dict:
@@ -154,6 +181,15 @@ def _add_parameters(template: Template, config: Config) -> dict:
 
     key_arn = encryption.add_key_parameter(template, config, GROUP_ENCRYPTION)
 
+    if config.uses_codecommit:
+        sources = _add_seed_parameters(template, config)
+    else:
+        sources = _add_git_parameters(template)
+    tag_values = tagging.add_required_tag_parameters(template, config, GROUP_TAGS)
+    return {"key_arn": key_arn, "tag_values": tag_values, **sources}
+
+
+def _add_seed_parameters(template: Template, config: Config) -> dict:
     # Same trick as the key: empty means "what the product stack published", read through SSM
     # when the stack is created, so Studio never shows a bucket name to copy.
     seed_bucket = template.add_parameter(
@@ -181,11 +217,7 @@ def _add_parameters(template: Template, config: Config) -> dict:
         template.add_parameter_to_group(parameter, GROUP_SEED)
     template.add_condition(USE_PRODUCT_SEED_BUCKET, Equals(Ref(seed_bucket), ""))
     template.add_condition(USE_PRODUCT_SEED_PREFIX, Equals(Ref(seed_prefix), ""))
-
-    tag_values = tagging.add_required_tag_parameters(template, config, GROUP_TAGS)
     return {
-        "key_arn": key_arn,
-        "tag_values": tag_values,
         "seed_bucket": If(
             USE_PRODUCT_SEED_BUCKET,
             naming.seed_code_bucket_parameter(config).ssm_reference(),
@@ -196,6 +228,54 @@ def _add_parameters(template: Template, config: Config) -> dict:
             naming.seed_code_prefix_parameter(config).ssm_reference(),
             Ref(seed_prefix),
         ),
+    }
+
+
+def _add_git_parameters(template: Template) -> dict:
+    """The connection, the team's two repositories and the branch the pipelines build."""
+    # The connection is per account and region, made once by the platform team (a console
+    # handshake with the Git provider that CloudFormation cannot do), so Studio asks for it.
+    connection = Parameter(
+        CONNECTION_PARAM,
+        Type="String",
+        AllowedPattern=CONNECTION_ARN_PATTERN,
+        ConstraintDescription=(
+            "the ARN of an AWS CodeConnections connection: arn:<partition>:codeconnections:"
+            "<region>:<account>:connection/<id> (or codestar-connections)"
+        ),
+        Description="CodeConnections connection to GitHub, GitLab or Bitbucket (status Available)",
+    )
+    repositories = {
+        kind: Parameter(
+            REPOSITORY_PARAMS[kind],
+            Type="String",
+            AllowedPattern=REPOSITORY_ID_PATTERN,
+            ConstraintDescription="owner/name of the repository (GitLab: group/subgroup/name), not a URL",
+            Description=f"Repository of the {what.replace('_', ' ')} code (first pushed from seed_code/{what})",
+        )
+        for kind, what in (("build", "model_build"), ("deploy", "model_deploy"))
+    }
+    branch = Parameter(
+        BRANCH_PARAM,
+        Type="String",
+        Default=SOURCE_BRANCH,
+        AllowedPattern=BRANCH_PATTERN,
+        ConstraintDescription="a branch name: letters, digits, _ - . and /, no wildcards, no '..'",
+        Description="Branch both pipelines build; a push to it starts the pipeline of that repository",
+    )
+    for parameter, label in (
+        (connection, "CodeConnections connection ARN"),
+        (repositories["build"], "Model build repository (owner/name)"),
+        (repositories["deploy"], "Model deploy repository (owner/name)"),
+        (branch, "Branch"),
+    ):
+        template.add_parameter(parameter)
+        template.set_parameter_label(parameter, label)
+        template.add_parameter_to_group(parameter, GROUP_GIT)
+    return {
+        "connection": Ref(connection),
+        "repositories": {kind: Ref(parameter) for kind, parameter in repositories.items()},
+        "branch": Ref(branch),
     }
 
 
@@ -231,10 +311,14 @@ def _action(name: str, category: str, provider: str, configuration: dict,
 
 def build(config: Config) -> Template:
     names = naming.project_template_names(config)
+    sources = (
+        "seeded CodeCommit repositories" if config.uses_codecommit
+        else "Git repositories read through AWS CodeConnections"
+    )
     template = Template(
         Description=(
             f"SageMaker project (-{config.project_suffix}): KMS-encrypted artifact bucket, model "
-            "package group, seeded CodeCommit repositories, model build and deploy pipelines"
+            f"package group, {sources}, model build and deploy pipelines"
         )
     )
     params = _add_parameters(template, config)
@@ -291,7 +375,7 @@ def build(config: Config) -> Template:
 
     # ---- repositories ----------------------------------------------------------------------
     repositories = {}
-    for kind, title, what in (
+    for kind, title, what in () if not config.uses_codecommit else (
         ("build", "ModelBuildRepository", "model_build"),
         ("deploy", "ModelDeployRepository", "model_deploy"),
     ):
@@ -399,16 +483,43 @@ def build(config: Config) -> Template:
 
     # ---- pipelines -------------------------------------------------------------------------
     def source_stage(kind: str) -> Stages:
-        # EventBridge rules below start the pipelines; polling would double-start them.
-        configuration = {
-            "RepositoryName": names[f"{kind}_repository"].sub(),
-            "BranchName": SOURCE_BRANCH,
-            "PollForSourceChanges": False,
-        }
+        if config.uses_codecommit:
+            # EventBridge rules below start the pipelines; polling would double-start them.
+            provider = "CodeCommit"
+            configuration = {
+                "RepositoryName": names[f"{kind}_repository"].sub(),
+                "BranchName": SOURCE_BRANCH,
+                "PollForSourceChanges": False,
+            }
+        else:
+            # The pipeline's push trigger starts it; DetectChanges would start it a second time
+            # on the same push (CodePipeline documents false for a filtered push trigger).
+            provider = CONNECTION_PROVIDER
+            configuration = {
+                "ConnectionArn": params["connection"],
+                "FullRepositoryId": params["repositories"][kind],
+                "BranchName": params["branch"],
+                "DetectChanges": False,
+            }
         return Stages(
             Name="Source",
-            Actions=[_action("ModelSource", "Source", "CodeCommit", configuration, outputs=(SOURCE_ARTIFACT,))],
+            Actions=[_action(SOURCE_ACTION, "Source", provider, configuration, outputs=(SOURCE_ARTIFACT,))],
         )
+
+    def triggers() -> dict:
+        if config.uses_codecommit:
+            return {}  # CodePipeline triggers exist only for connection sources: rules below
+        return {
+            "Triggers": [
+                PipelineTriggerDeclaration(
+                    ProviderType=CONNECTION_PROVIDER,
+                    GitConfiguration=GitConfiguration(
+                        SourceActionName=SOURCE_ACTION,
+                        Push=[GitPushFilter(Branches=GitBranchFilterCriteria(Includes=[params["branch"]]))],
+                    ),
+                )
+            ]
+        }
 
     def codebuild_action(name: str, project, inputs: tuple[str, ...], outputs=(), namespace="") -> Actions:
         configuration = {"ProjectName": Ref(project)}
@@ -434,6 +545,9 @@ def build(config: Config) -> Template:
     artifact_store = encryption.pipeline_artifact_store(Ref(bucket), key_arn)
 
     def pipeline(title: str, kind: str, stages: list[Stages]) -> Pipeline:
+        # Seeded before the pipeline exists, so its creation run finds code on `main`. A
+        # connection's repositories are pushed by the platform team before the project exists.
+        seeded = {"DependsOn": [repositories[kind].title]} if repositories else {}
         return template.add_resource(
             Pipeline(
                 title,
@@ -443,8 +557,8 @@ def build(config: Config) -> Template:
                 ArtifactStore=artifact_store,
                 Stages=[source_stage(kind), *stages],
                 Tags=tags(),
-                # Seeded before the pipeline exists, so its creation run finds code on `main`.
-                DependsOn=[repositories[kind].title],
+                **triggers(),
+                **seeded,
             )
         )
 
@@ -554,7 +668,7 @@ def build(config: Config) -> Template:
             )
         )
 
-    for kind, title, started in (
+    for kind, title, started in () if not config.uses_codecommit else (
         ("build", "ModelBuildPushRule", build_pipeline),
         ("deploy", "ModelDeployPushRule", deploy_pipeline),
     ):
