@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.config import Config, EndpointKind, build_config, load_config
+from generator.config import Config, EndpointKind, SourceProvider, build_config, load_config
 from generator.errors import UserError
 
 
@@ -13,6 +13,7 @@ def test_defaults_match_the_readme():
     assert config.project_suffix == "custom-project"
     assert config.tag_keys == ("project", "env")
     assert config.endpoint_kind is EndpointKind.ASYNC
+    assert config.source_provider is SourceProvider.CODECOMMIT and config.uses_codecommit
     assert "us-east-1" in config.regions
 
 
@@ -50,6 +51,7 @@ def test_empty_file_gives_defaults(tmp_path):
         ({"instance_types": {"endpoint": "large"}}, "instance_types.endpoint"),
         ({"product_version": "1.0"}, "product_version"),
         ({"endpoint_kind": "batch"}, "endpoint_kind"),
+        ({"source_provider": "bitbucket"}, "source_provider"),
     ],
 )
 def test_invalid_values_are_refused_naming_the_field(values, field):
@@ -58,6 +60,19 @@ def test_invalid_values_are_refused_naming_the_field(values, field):
     message = str(error.value)
     assert message.startswith(f"config field {field}:"), message
     assert "\n" not in message
+
+
+def test_source_provider_is_read_from_a_file_and_a_bad_one_lists_the_allowed_values(tmp_path):
+    path = tmp_path / "org.yaml"
+    path.write_text("source_provider: codeconnections\n")
+    config = load_config(path)
+    assert config.source_provider is SourceProvider.CODECONNECTIONS and not config.uses_codecommit
+    path.write_text("source_provider: bitbucket\n")
+    with pytest.raises(UserError) as error:
+        load_config(path)
+    assert str(error.value) == (
+        "config field source_provider: Input should be 'codecommit' or 'codeconnections'"
+    ), str(error.value)
 
 
 def test_config_is_immutable():
