@@ -375,33 +375,34 @@ def build(config: Config) -> Template:
 
     # ---- repositories ----------------------------------------------------------------------
     repositories = {}
-    for kind, title, what in () if not config.uses_codecommit else (
-        ("build", "ModelBuildRepository", "model_build"),
-        ("deploy", "ModelDeployRepository", "model_deploy"),
-    ):
-        repositories[kind] = template.add_resource(
-            Repository(
-                title,
-                RepositoryName=names[f"{kind}_repository"].sub(),
-                RepositoryDescription=Sub(
-                    f"{what.replace('_', ' ').capitalize()} code of SageMaker project "
-                    "${SageMakerProjectName}"
-                ),
-                # The product's own published zips, in this region's bucket: nothing is read
-                # from AWS-owned buckets, so it works in every supported region.
-                Code=Code(
-                    BranchName=SOURCE_BRANCH,
-                    S3=S3(
-                        Bucket=params["seed_bucket"],
-                        Key=Sub(
-                            f"${{Prefix}}/{naming.SEED_CODE_KEYS[what]}",
-                            Prefix=params["seed_prefix"],
+    if config.uses_codecommit:  # a connection's repositories are the team's own
+        for kind, title, what in (
+            ("build", "ModelBuildRepository", "model_build"),
+            ("deploy", "ModelDeployRepository", "model_deploy"),
+        ):
+            repositories[kind] = template.add_resource(
+                Repository(
+                    title,
+                    RepositoryName=names[f"{kind}_repository"].sub(),
+                    RepositoryDescription=Sub(
+                        f"{what.replace('_', ' ').capitalize()} code of SageMaker project "
+                        "${SageMakerProjectName}"
+                    ),
+                    # The product's own published zips, in this region's bucket: nothing is read
+                    # from AWS-owned buckets, so it works in every supported region.
+                    Code=Code(
+                        BranchName=SOURCE_BRANCH,
+                        S3=S3(
+                            Bucket=params["seed_bucket"],
+                            Key=Sub(
+                                f"${{Prefix}}/{naming.SEED_CODE_KEYS[what]}",
+                                Prefix=params["seed_prefix"],
+                            ),
                         ),
                     ),
-                ),
-                Tags=tags(),
+                    Tags=tags(),
+                )
             )
-        )
 
     # ---- builds ----------------------------------------------------------------------------
     project_arn = Sub(
@@ -668,27 +669,28 @@ def build(config: Config) -> Template:
             )
         )
 
-    for kind, title, started in () if not config.uses_codecommit else (
-        ("build", "ModelBuildPushRule", build_pipeline),
-        ("deploy", "ModelDeployPushRule", deploy_pipeline),
-    ):
-        start_rule(
-            title,
-            f"{kind}_push_rule",
-            f"Starts the {started.title} when {SOURCE_BRANCH} changes",
-            {
-                "source": ["aws.codecommit"],
-                "detail-type": ["CodeCommit Repository State Change"],
-                "resources": [_arn("codecommit", names[f"{kind}_repository"])],
-                "detail": {
-                    "event": ["referenceCreated", "referenceUpdated"],
-                    "referenceType": ["branch"],
-                    "referenceName": [SOURCE_BRANCH],
+    if config.uses_codecommit:  # connection sources start on their pipeline trigger
+        for kind, title, started in (
+            ("build", "ModelBuildPushRule", build_pipeline),
+            ("deploy", "ModelDeployPushRule", deploy_pipeline),
+        ):
+            start_rule(
+                title,
+                f"{kind}_push_rule",
+                f"Starts the {started.title} when {SOURCE_BRANCH} changes",
+                {
+                    "source": ["aws.codecommit"],
+                    "detail-type": ["CodeCommit Repository State Change"],
+                    "resources": [_arn("codecommit", names[f"{kind}_repository"])],
+                    "detail": {
+                        "event": ["referenceCreated", "referenceUpdated"],
+                        "referenceType": ["branch"],
+                        "referenceName": [SOURCE_BRANCH],
+                    },
                 },
-            },
-            kind,
-            [started.title, repositories[kind].title],
-        )
+                kind,
+                [started.title, repositories[kind].title],
+            )
     # Only a change *to Approved* in this project's group deploys: registration as
     # PendingManualApproval and rejections do not start the deploy pipeline.
     start_rule(
