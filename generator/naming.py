@@ -107,12 +107,22 @@ def key_arn_parameter(config: Config) -> DerivedName:
     return DerivedName(f"/{config.namespace}/{config.project_suffix}/kms-key-arn", "ssm-parameter")
 
 
+def code_connection_parameter(config: Config) -> DerivedName:
+    """SSM parameter through which project stacks find the team's CodeConnections connection."""
+    return DerivedName(
+        f"/{config.namespace}/{config.project_suffix}/code-connection-arn", "ssm-parameter"
+    )
+
+
 def product_names(config: Config) -> list[DerivedName]:
     """Every fixed name the product stack creates."""
-    return [role_name(config, p) for p in ROLE_PURPOSES] + [
+    names = [role_name(config, p) for p in ROLE_PURPOSES] + [
         key_alias(config),
         key_arn_parameter(config),
     ]
+    if not config.uses_codecommit:
+        names.append(code_connection_parameter(config))
+    return names
 
 
 def product_name_default(config: Config) -> str:
@@ -216,6 +226,7 @@ def project_template_names(config: Config) -> dict[str, DerivedName]:
     if not config.uses_codecommit:
         for codecommit_only in ("build_repository", "deploy_repository", "build_push_rule", "deploy_push_rule"):
             del names[codecommit_only]
+        names["code_connection_parameter"] = code_connection_parameter(config)
     return names
 
 

@@ -2,7 +2,8 @@
 
 It creates the customer-managed key, the project's roles (one per service principal, each
 carrying the tag guardrail), the SSM parameters through which project stacks find the key and
-the published seed code, and the Service Catalog product that SageMaker Studio lists.
+the published seed code (and, with ``source_provider: codeconnections``, the connection), and the
+Service Catalog product that SageMaker Studio lists.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ from troposphere.ssm import Parameter as SsmParameter
 
 from generator import iam, naming
 from generator.config import Config
+from generator.project_template import (
+    CONNECTION_ARN_DESCRIPTION,
+    CONNECTION_ARN_PATTERN,
+    CONNECTION_PARAM,
+    GROUP_GIT,
+)
 from generator.tagging import STUDIO_VISIBILITY_TAG
 
 PROJECT_TEMPLATE_FILE = "MLOps-template-example.yml"
@@ -103,6 +110,14 @@ def _parameters(template: Template, config: Config) -> dict[str, Ref]:
             ConstraintDescription="a key prefix without leading or trailing slash",
             Description="Versioned prefix printed by `mlops-templates publish`, e.g. releases/v0.1.0")),
     ]
+    if not config.uses_codecommit:
+        # Made once per account and region by a console handshake no stack can do; the product
+        # stack publishes it (SSM) so nobody types it into the Studio form.
+        specs.append((GROUP_GIT, CONNECTION_PARAM, "CodeConnections connection ARN", dict(
+            AllowedPattern=CONNECTION_ARN_PATTERN,
+            ConstraintDescription=CONNECTION_ARN_DESCRIPTION,
+            Description="Connection (status Available) through which project pipelines read "
+                        "the team's GitHub, GitLab or Bitbucket repositories")))
     refs = {}
     for group, name, label, kwargs in specs:
         parameter = template.add_parameter(Parameter(name, Type="String", **kwargs))
@@ -256,6 +271,11 @@ def _key(template: Template, config: Config) -> None:
         ("SeedCodePrefixParameter", naming.seed_code_prefix_parameter(config), Ref("TemplatePrefix"),
          "Prefix of the published seed code"),
     )
+    if not config.uses_codecommit:
+        ssm_values += (
+            ("CodeConnectionParameter", naming.code_connection_parameter(config), Ref(CONNECTION_PARAM),
+             "ARN of the CodeConnections connection the project pipelines read through"),
+        )
     for logical_id, name, value, description in ssm_values:
         template.add_resource(
             SsmParameter(

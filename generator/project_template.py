@@ -6,8 +6,9 @@ the model-build and model-deploy pipelines, and the EventBridge rules that start
 
 With ``source_provider: codeconnections`` the pipelines read the team's own GitHub, GitLab or
 Bitbucket repositories through a CodeConnections connection instead: no CodeCommit repository,
-the Studio form asks for the connection, the two repositories and the branch, and a pipeline
-trigger filtering pushes on that branch replaces the CodeCommit push rules.
+the Studio form asks for the two repositories and the branch (the connection comes from the
+product stack, through SSM like the key), and a pipeline trigger filtering pushes on that branch
+replaces the CodeCommit push rules.
 
 Roles are not parameters. The product stack creates one role per service with a fixed name
 (``naming.role_name``) in the same account, so the project template can write their ARNs with
@@ -133,14 +134,23 @@ USE_PRODUCT_SEED_BUCKET = "UseProductSeedCodeBucket"
 USE_PRODUCT_SEED_PREFIX = "UseProductSeedCodePrefix"
 
 CONNECTION_PARAM = "CodeConnectionArn"
+USE_PRODUCT_CONNECTION = "UseProductConnection"
 REPOSITORY_PARAMS = {"build": "ModelBuildRepository", "deploy": "ModelDeployRepository"}
 BRANCH_PARAM = "SourceBranch"
 CONNECTION_PROVIDER = "CodeStarSourceConnection"
 # Connections created before the 2024 rename keep codestar-connections ARNs; both work.
-CONNECTION_ARN_PATTERN = (
-    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z]{2}(-[a-z]+)+-\d+:\d{12}:"
-    r"connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+CONNECTION_ARN = (
+    r"arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z]{2}(-[a-z]+)+-\d+:\d{12}:"
+    r"connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
+CONNECTION_ARN_DESCRIPTION = (
+    "the ARN of an AWS CodeConnections connection: arn:<partition>:codeconnections:"
+    "<region>:<account>:connection/<id> (or codestar-connections)"
+)
+# A connection ARN, required (the product stack publishes it).
+CONNECTION_ARN_PATTERN = rf"^{CONNECTION_ARN}$"
+# A connection ARN or empty: empty means the product stack's connection (project stacks).
+OPTIONAL_CONNECTION_ARN_PATTERN = rf"^({CONNECTION_ARN})?$"
 # owner/name (GitHub, Bitbucket workspace/repository); GitLab subgroups add path segments.
 # No segment starts with a dot (`.`, `..`) and a clone URL is refused (`:` is not allowed).
 REPOSITORY_ID_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+$"
@@ -184,7 +194,7 @@ def _add_parameters(template: Template, config: Config) -> dict:
     if config.uses_codecommit:
         sources = _add_seed_parameters(template, config)
     else:
-        sources = _add_git_parameters(template)
+        sources = _add_git_parameters(template, config)
     tag_values = tagging.add_required_tag_parameters(template, config, GROUP_TAGS)
     return {"key_arn": key_arn, "tag_values": tag_values, **sources}
 
@@ -231,19 +241,21 @@ def _add_seed_parameters(template: Template, config: Config) -> dict:
     }
 
 
-def _add_git_parameters(template: Template) -> dict:
+def _add_git_parameters(template: Template, config: Config) -> dict:
     """The connection, the team's two repositories and the branch the pipelines build."""
-    # The connection is per account and region, made once by the platform team (a console
-    # handshake with the Git provider that CloudFormation cannot do), so Studio asks for it.
+    # The connection is made once per account and region by the platform team (a console
+    # handshake with the Git provider that CloudFormation cannot do), who gives its ARN to the
+    # product stack; as with the key, empty reads that ARN from SSM at create time.
     connection = Parameter(
         CONNECTION_PARAM,
         Type="String",
-        AllowedPattern=CONNECTION_ARN_PATTERN,
-        ConstraintDescription=(
-            "the ARN of an AWS CodeConnections connection: arn:<partition>:codeconnections:"
-            "<region>:<account>:connection/<id> (or codestar-connections)"
+        Default="",
+        AllowedPattern=OPTIONAL_CONNECTION_ARN_PATTERN,
+        ConstraintDescription=f"empty (the product's connection) or {CONNECTION_ARN_DESCRIPTION}",
+        Description=(
+            "CodeConnections connection to GitHub, GitLab or Bitbucket (status Available). Leave "
+            "empty to use the connection the product stack was given."
         ),
-        Description="CodeConnections connection to GitHub, GitLab or Bitbucket (status Available)",
     )
     repositories = {
         kind: Parameter(
@@ -264,7 +276,7 @@ def _add_git_parameters(template: Template) -> dict:
         Description="Branch both pipelines build; a push to it starts the pipeline of that repository",
     )
     for parameter, label in (
-        (connection, "CodeConnections connection ARN"),
+        (connection, "CodeConnections connection ARN (optional)"),
         (repositories["build"], "Model build repository (owner/name)"),
         (repositories["deploy"], "Model deploy repository (owner/name)"),
         (branch, "Branch"),
@@ -272,8 +284,13 @@ def _add_git_parameters(template: Template) -> dict:
         template.add_parameter(parameter)
         template.set_parameter_label(parameter, label)
         template.add_parameter_to_group(parameter, GROUP_GIT)
+    template.add_condition(USE_PRODUCT_CONNECTION, Equals(Ref(connection), ""))
     return {
-        "connection": Ref(connection),
+        "connection": If(
+            USE_PRODUCT_CONNECTION,
+            naming.code_connection_parameter(config).ssm_reference(),
+            Ref(connection),
+        ),
         "repositories": {kind: Ref(parameter) for kind, parameter in repositories.items()},
         "branch": Ref(branch),
     }

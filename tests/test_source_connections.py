@@ -38,6 +38,9 @@ NOT_PROVABLE_OFFLINE = {
     "which prefix is checked": "whether CodePipeline and the pipeline handler check the codeconnections or "
     "the codestar-connections action: both are granted",
     "repository access": "that the connection's app installation can read the two repositories",
+    "connection from SSM": "that CloudFormation resolves an empty CodeConnectionArn to the value the product "
+    "stack wrote (moto leaves {{resolve:ssm:...}} unresolved and its SSM handler fails on the map Tags the "
+    "resource schema asks for); the If/Equals structure and the shared parameter name are checked here",
 }
 
 CONNECTIONS = build_config({"source_provider": "codeconnections"})
@@ -167,6 +170,31 @@ def _pipelines(key: str) -> dict[str, dict]:
 
 
 REPOSITORY_OF = {"ModelBuildPipeline": "ModelBuildRepository", "ModelDeployPipeline": "ModelDeployRepository"}
+# Empty CodeConnectionArn (the Studio default): the connection the product stack published in SSM.
+PRODUCT_CONNECTION_UNLESS_GIVEN = {
+    key: {"Fn::If": ["UseProductConnection",
+                     "{{resolve:ssm:/%s/%s/code-connection-arn}}" % (config.namespace, config.project_suffix),
+                     {"Ref": "CodeConnectionArn"}]}
+    for key, config in CONFIGS.items()
+}
+
+
+@pytest.mark.parametrize("key", sorted(CONFIGS))
+def test_empty_connection_parameter_selects_the_product_connection(key):
+    conditions = parsed(key, "project")["Conditions"]
+    assert conditions["UseProductConnection"] == {"Fn::Equals": [{"Ref": "CodeConnectionArn"}, ""]}, (
+        f"{PROJECT}: UseProductConnection is {conditions.get('UseProductConnection')}"
+    )
+    for logical_id, pipeline in _pipelines(key).items():
+        chosen = pipeline["Properties"]["Stages"][0]["Actions"][0]["Configuration"]["ConnectionArn"]
+        assert isinstance(chosen, dict) and list(chosen) == ["Fn::If"], f"{PROJECT}: {logical_id} ConnectionArn {chosen}"
+        condition, reference, typed = chosen["Fn::If"]
+        assert (condition, typed) == ("UseProductConnection", {"Ref": "CodeConnectionArn"}), f"{PROJECT}: {logical_id}"
+        assert reference == naming.code_connection_parameter(CONFIGS[key]).ssm_reference(), f"{PROJECT}: {logical_id}"
+    product = parsed(key, "product")["Resources"]
+    published = [k for k, r in product.items()
+                 if r["Type"] == "AWS::SSM::Parameter" and f"{{{{resolve:ssm:{r['Properties']['Name']}}}}}" == reference]
+    assert published == ["CodeConnectionParameter"], f"{PRODUCT}: no SSM parameter behind {reference} ({published})"
 
 
 @pytest.mark.parametrize("key", sorted(CONFIGS))
@@ -180,7 +208,7 @@ def test_source_actions_read_the_connection_repository_and_branch_parameters(key
             "Category": "Source", "Owner": "AWS", "Provider": "CodeStarSourceConnection", "Version": "1"
         }, f"{where}: source action type {action['ActionTypeId']}"
         assert action["Configuration"] == {
-            "ConnectionArn": {"Ref": "CodeConnectionArn"},
+            "ConnectionArn": PRODUCT_CONNECTION_UNLESS_GIVEN[key],
             "FullRepositoryId": {"Ref": REPOSITORY_OF[logical_id]},
             "BranchName": {"Ref": "SourceBranch"},
             "DetectChanges": False,
@@ -262,8 +290,8 @@ def test_arns_are_partition_safe_with_no_account_or_region_written_in():
 # ---- parameters ------------------------------------------------------------------------------
 
 
-def _parameter(name: str) -> dict:
-    return parsed("connections", "project")["Parameters"][name]
+def _parameter(name: str, template: str = "project") -> dict:
+    return parsed("connections", template)["Parameters"][name]
 
 
 def _accepts(parameter: dict, value: str) -> bool:
@@ -273,19 +301,40 @@ def _accepts(parameter: dict, value: str) -> bool:
     return re.search(parameter["AllowedPattern"], value) is not None
 
 
+VALID_CONNECTION_ARNS = [
+    connection_arn(), connection_arn("codestar-connections"),
+    f"arn:aws-us-gov:codeconnections:us-gov-west-1:{ACCOUNT}:connection/{CONNECTION_ID}",
+    f"arn:aws-cn:codestar-connections:cn-north-1:{ACCOUNT}:connection/{CONNECTION_ID}",
+]
+JUNK_CONNECTION_ARNS = [
+    connection_arn().replace("connection/", "host/"), connection_arn("codecommit"),
+    connection_arn().replace(ACCOUNT, "12345"), connection_arn().replace(CONNECTION_ID, "abc"),
+    connection_arn() + "x", " " + connection_arn(), connection_arn().upper(), " ", "none",
+    f"arn:aws:codeconnections::{ACCOUNT}:connection/{CONNECTION_ID}", connection_arn() + "|" + connection_arn(),
+]
+
+
+@pytest.mark.parametrize(
+    "template, good, bad",
+    [
+        # Project stack: empty (the Studio default) means the product stack's connection.
+        ("project", ["", *VALID_CONNECTION_ARNS], JUNK_CONNECTION_ARNS),
+        # Product stack: the platform team must give one; it is what every project reads.
+        ("product", VALID_CONNECTION_ARNS, ["", *JUNK_CONNECTION_ARNS]),
+    ],
+)
+def test_connection_parameter_patterns(template, good, bad):
+    parameter = _parameter("CodeConnectionArn", template)
+    where = PROJECT if template == "project" else PRODUCT
+    for value in good:
+        assert _accepts(parameter, value), f"{where}: CodeConnectionArn refuses valid {value!r}"
+    for value in bad:
+        assert not _accepts(parameter, value), f"{where}: CodeConnectionArn accepts invalid {value!r}"
+
+
 @pytest.mark.parametrize(
     "name, good, bad",
     [
-        (
-            "CodeConnectionArn",
-            [connection_arn(), connection_arn("codestar-connections"),
-             f"arn:aws-us-gov:codeconnections:us-gov-west-1:{ACCOUNT}:connection/{CONNECTION_ID}",
-             f"arn:aws-cn:codestar-connections:cn-north-1:{ACCOUNT}:connection/{CONNECTION_ID}"],
-            ["", connection_arn().replace("connection/", "host/"), connection_arn("codecommit"),
-             connection_arn().replace(ACCOUNT, "12345"), connection_arn().replace(CONNECTION_ID, "abc"),
-             connection_arn() + "x", " " + connection_arn(), connection_arn().upper(),
-             f"arn:aws:codeconnections::{ACCOUNT}:connection/{CONNECTION_ID}"],
-        ),
         (
             "ModelBuildRepository",
             ["acme/fraud-model-build", "Acme-Org/repo.name_2", "group/subgroup/project", "a/b"],
@@ -312,22 +361,63 @@ def test_deploy_repository_has_the_build_repository_rules():
     assert _parameter("ModelDeployRepository")["AllowedPattern"] == _parameter("ModelBuildRepository")["AllowedPattern"]
 
 
-def test_branch_defaults_to_main_and_the_connection_is_asked_for():
+def test_branch_defaults_to_main_the_connection_to_the_product_one_and_the_repositories_are_asked_for():
     assert _parameter("SourceBranch")["Default"] == BRANCH == project_template.SOURCE_BRANCH
-    for name in ("CodeConnectionArn", "ModelBuildRepository", "ModelDeployRepository"):
+    assert _parameter("CodeConnectionArn")["Default"] == "", f"{PROJECT}: Studio users would have to type the ARN"
+    assert "Default" not in _parameter("CodeConnectionArn", "product"), f"{PRODUCT}: CodeConnectionArn has a default"
+    for name in ("ModelBuildRepository", "ModelDeployRepository"):
         assert "Default" not in _parameter(name), f"{PROJECT}: {name} has a default; Studio must ask for it"
+
+
+def _groups(key: str, name: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Parameter groups and labels, after checking every parameter has one of each."""
+    template, where = parsed(key, name), PROJECT if name == "project" else PRODUCT
+    interface = template["Metadata"]["AWS::CloudFormation::Interface"]
+    groups = {g["Label"]["default"]: g["Parameters"] for g in interface["ParameterGroups"]}
+    assert sorted(p for ps in groups.values() for p in ps) == sorted(template["Parameters"]), f"{where}: ungrouped"
+    labels = {p: label["default"] for p, label in interface["ParameterLabels"].items()}
+    assert set(labels) == set(template["Parameters"]), f"{where}: unlabelled parameters"
+    assert all(label.strip() for label in labels.values()), f"{where}: empty labels {labels}"
+    return groups, labels
 
 
 @pytest.mark.parametrize("key", sorted(CONFIGS))
 def test_parameters_are_grouped_and_labelled(key):
-    project = parsed(key, "project")
-    interface = project["Metadata"]["AWS::CloudFormation::Interface"]
-    groups = {g["Label"]["default"]: g["Parameters"] for g in interface["ParameterGroups"]}
-    assert sorted(p for ps in groups.values() for p in ps) == sorted(project["Parameters"]), f"{PROJECT}: ungrouped"
-    assert set(interface["ParameterLabels"]) == set(project["Parameters"]), f"{PROJECT}: unlabelled parameters"
+    groups, _ = _groups(key, "project")
     assert groups[project_template.GROUP_GIT] == [
         "CodeConnectionArn", "ModelBuildRepository", "ModelDeployRepository", "SourceBranch"
     ], f"{PROJECT}: Git group {groups.get(project_template.GROUP_GIT)}"
+
+
+# ---- the product stack publishes the connection --------------------------------------------
+
+
+@pytest.mark.parametrize("key", sorted(CONFIGS))
+def test_product_asks_for_the_connection_grouped_and_labelled(key):
+    groups, labels = _groups(key, "product")
+    assert groups.get(project_template.GROUP_GIT) == ["CodeConnectionArn"], f"{PRODUCT}: groups {groups}"
+    assert "ARN" in labels["CodeConnectionArn"], f"{PRODUCT}: CodeConnectionArn label {labels['CodeConnectionArn']!r}"
+
+
+@pytest.mark.parametrize("key", sorted(CONFIGS))
+def test_product_publishes_the_connection_where_the_project_reads_it(key):
+    config = CONFIGS[key]
+    parameters = of_type(parsed(key, "product"), "AWS::SSM::Parameter")
+    assert "CodeConnectionParameter" in parameters, f"{PRODUCT}: SSM parameters {sorted(parameters)}"
+    properties = parameters["CodeConnectionParameter"]["Properties"]
+    where = f"{PRODUCT}: CodeConnectionParameter"
+    assert properties["Name"] == f"/{config.namespace}/{config.project_suffix}/code-connection-arn", where
+    assert properties["Name"] == naming.code_connection_parameter(config).pattern, where
+    assert properties["Value"] == {"Ref": "CodeConnectionArn"}, f"{where}: value {properties['Value']}"
+    assert properties["Type"] == "String", where
+    assert naming.code_connection_parameter(config) in naming.product_names(config), "connection name not budgeted"
+
+
+def test_default_product_neither_asks_for_nor_publishes_a_connection(templates):
+    assert naming.code_connection_parameter(build_config()) not in naming.product_names(build_config())
+    names = [r["Properties"]["Name"] for r in of_type(templates["product"], "AWS::SSM::Parameter").values()]
+    assert not any(n.endswith("code-connection-arn") for n in names), f"default product template publishes {names}"
+
 
 
 # ---- a real create on moto -------------------------------------------------------------------
@@ -346,6 +436,9 @@ def deployed():
         key_arn = boto3.client("kms", region_name=MOTO_REGION).create_key()["KeyMetadata"]["Arn"]
         cfn = boto3.client("cloudformation", region_name=MOTO_REGION)
         account = boto3.client("sts", region_name=MOTO_REGION).get_caller_identity()["Account"]
+        # moto leaves {{resolve:ssm:...}} unresolved (and skips CodePipeline, the only reader of
+        # the connection), so the key and the connection are given explicitly; the empty-means-
+        # product path is checked on the template (If + Equals) and resolved for the sample team.
         cfn.create_stack(
             StackName="project-stack",
             TemplateBody=texts("connections")["project"],
@@ -394,33 +487,74 @@ needs_engine = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_
 
 @dataclass(frozen=True)
 class ConnectionsTeam(Team):
-    """The sample team on connections: the Studio form asks for the connection, not seed code."""
+    """The sample team on connections: the product stack is given the connection, Studio the repositories."""
+
+    connection: str = ""  # what the Studio user typed: nothing, as the form suggests
+
+    @property
+    def product_parameters(self) -> dict[str, str]:
+        return {**super().product_parameters, "CodeConnectionArn": connection_arn()}
 
     @property
     def project_parameters(self) -> dict[str, str]:
         values = {k: v for k, v in super().project_parameters.items() if not k.startswith("SeedCode")}
         values.update({
-            "CodeConnectionArn": connection_arn(),
+            "CodeConnectionArn": self.connection,
             "ModelBuildRepository": "acme/fraud-model-build",
             "ModelDeployRepository": "acme/fraud-model-deploy",
             "SourceBranch": BRANCH,
         })
         return values
 
+    def project_resolve_kwargs(self, region: str = REGION) -> dict:
+        kwargs = super().project_resolve_kwargs(region)
+        # The condition comes from the template's own Fn::Equals on the value typed, and the SSM
+        # parameter holds what the product template's CodeConnectionParameter writes.
+        from iamsim_client import resolve_intrinsics  # noqa: PLC0415
+
+        project, product = self.template("project"), self.product
+        condition = project["Conditions"]["UseProductConnection"]
+        kwargs["conditions"] = {**kwargs["conditions"], "UseProductConnection": resolve_intrinsics(
+            condition, where=f"{PROJECT}: UseProductConnection", parameters=self.project_parameters)}
+        published = resolve_intrinsics(product["Resources"]["CodeConnectionParameter"]["Properties"],
+                                       where=f"{PRODUCT}: CodeConnectionParameter", parameters=self.product_parameters)
+        kwargs["dynamic_refs"] = {**kwargs["dynamic_refs"], f"ssm:{published['Name']}": published["Value"]}
+        return kwargs
+
 
 TEAM = ConnectionsTeam(CONNECTIONS)
+# A Studio user who does type an ARN (another connection of the account) gets that one.
+TYPED_CONNECTION = connection_arn().replace(CONNECTION_ID, "11111111-2222-4333-8444-555555555555")
 
 
-def test_sample_team_resolves_the_source_actions():
+@pytest.mark.parametrize("team, expected", [(TEAM, connection_arn()),
+                                            (ConnectionsTeam(CONNECTIONS, connection=TYPED_CONNECTION), TYPED_CONNECTION)],
+                         ids=["empty: the product's connection", "typed: that connection"])
+def test_sample_team_resolves_the_source_actions(team, expected):
     from iamsim_client import resolve_intrinsics  # noqa: PLC0415
 
-    project = TEAM.template("project")
+    project = team.template("project")
     for logical_id in REPOSITORY_OF:
         stage = project["Resources"][logical_id]["Properties"]["Stages"][0]
         configuration = resolve_intrinsics(stage["Actions"][0]["Configuration"], where=f"{PROJECT}: {logical_id}",
-                                           **TEAM.project_resolve_kwargs())
-        assert configuration["ConnectionArn"] == connection_arn(), logical_id
+                                           **team.project_resolve_kwargs())
+        assert configuration["ConnectionArn"] == expected, f"{PROJECT}: {logical_id} reads {configuration['ConnectionArn']}"
         assert configuration["BranchName"] == BRANCH, logical_id
+
+
+@needs_engine
+def test_launch_role_may_read_the_published_connection_and_nothing_beside_it():
+    parameter = naming.code_connection_parameter(CONNECTIONS).pattern
+    arn = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{parameter}"
+    other_team = arn.replace(f"/{CONNECTIONS.namespace}/", "/other-team/")
+    check([
+        (TEAM.case("launch", Request("ssm:GetParameters", arn), "LaunchRole resolves the published connection"),
+         "Allowed"),
+        (TEAM.case("launch", Request("ssm:GetParameters", other_team), "LaunchRole reads another team's connection"),
+         "ImplicitlyDenied"),
+        (TEAM.case("launch", Request("ssm:PutParameter", arn), "LaunchRole rewrites the published connection"),
+         "ImplicitlyDenied"),
+    ])
 
 
 @needs_engine
