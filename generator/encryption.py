@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from awacs import s3
 from awacs.aws import Bool, Condition, Deny, Policy, Principal, Statement, StringNotEqualsIfExists
-from troposphere import Equals, GetAtt, If, Parameter, Ref, Sub, Template
+from troposphere import GetAtt, If, Parameter, Sub, Template
 from troposphere.codepipeline import ArtifactStore, EncryptionKey
 from troposphere.s3 import (
     BucketEncryption,
@@ -51,12 +51,13 @@ def add_key_parameter(template: Template, config: Config, group: str) -> If:
     )
     template.set_parameter_label(parameter, "KMS key ARN (optional)")
     template.add_parameter_to_group(parameter, group)
-    template.add_condition(USE_PRODUCT_KEY, Equals(Ref(parameter), ""))
-    return project_key_arn(config)
+    return naming.empty_means_published(
+        template, parameter, naming.key_arn_parameter(config), USE_PRODUCT_KEY
+    )
 
 
 def project_key_arn(config: Config) -> If:
-    return If(USE_PRODUCT_KEY, naming.key_arn_parameter(config).ssm_reference(), Ref(KEY_PARAM))
+    return naming.key_arn_parameter(config).or_parameter(USE_PRODUCT_KEY, KEY_PARAM)
 
 
 def bucket_encryption(key_arn) -> BucketEncryption:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from troposphere import Sub
+from troposphere import Equals, If, Parameter, Ref, Sub, Template
 
 from generator.config import PROJECT_NAME_MAX, Config
 
@@ -81,6 +81,20 @@ class DerivedName:
     def ssm_reference(self) -> str:
         """The value of the SSM parameter of this name, read by CloudFormation at deploy time."""
         return "{{resolve:ssm:" + self.pattern + "}}"
+
+    def or_parameter(self, condition: str, parameter: str) -> If:
+        """This SSM parameter's value when `condition` (the parameter is empty) holds, else the parameter."""
+        return If(condition, self.ssm_reference(), Ref(parameter))
+
+
+def empty_means_published(template: Template, parameter: Parameter, published: DerivedName,
+                          condition: str) -> If:
+    """A project parameter whose empty default means "what the product stack published in SSM".
+
+    Studio users then never copy an ARN or a bucket name; a value they do type wins.
+    """
+    template.add_condition(condition, Equals(Ref(parameter), ""))
+    return published.or_parameter(condition, parameter.title)
 
 
 # ---- product stack (one per team/namespace) -------------------------------------------------

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import yaml
 from troposphere import (
-    Equals,
-    If,
     Parameter,
     Ref,
     Sub,
@@ -225,18 +223,12 @@ def _add_seed_parameters(template: Template, config: Config) -> dict:
     for parameter, label in ((seed_bucket, "Seed code bucket"), (seed_prefix, "Seed code key prefix")):
         template.set_parameter_label(parameter, label)
         template.add_parameter_to_group(parameter, GROUP_SEED)
-    template.add_condition(USE_PRODUCT_SEED_BUCKET, Equals(Ref(seed_bucket), ""))
-    template.add_condition(USE_PRODUCT_SEED_PREFIX, Equals(Ref(seed_prefix), ""))
     return {
-        "seed_bucket": If(
-            USE_PRODUCT_SEED_BUCKET,
-            naming.seed_code_bucket_parameter(config).ssm_reference(),
-            Ref(seed_bucket),
+        "seed_bucket": naming.empty_means_published(
+            template, seed_bucket, naming.seed_code_bucket_parameter(config), USE_PRODUCT_SEED_BUCKET
         ),
-        "seed_prefix": If(
-            USE_PRODUCT_SEED_PREFIX,
-            naming.seed_code_prefix_parameter(config).ssm_reference(),
-            Ref(seed_prefix),
+        "seed_prefix": naming.empty_means_published(
+            template, seed_prefix, naming.seed_code_prefix_parameter(config), USE_PRODUCT_SEED_PREFIX
         ),
     }
 
@@ -284,12 +276,9 @@ def _add_git_parameters(template: Template, config: Config) -> dict:
         template.add_parameter(parameter)
         template.set_parameter_label(parameter, label)
         template.add_parameter_to_group(parameter, GROUP_GIT)
-    template.add_condition(USE_PRODUCT_CONNECTION, Equals(Ref(connection), ""))
     return {
-        "connection": If(
-            USE_PRODUCT_CONNECTION,
-            naming.code_connection_parameter(config).ssm_reference(),
-            Ref(connection),
+        "connection": naming.empty_means_published(
+            template, connection, naming.code_connection_parameter(config), USE_PRODUCT_CONNECTION
         ),
         "repositories": {kind: Ref(parameter) for kind, parameter in repositories.items()},
         "branch": Ref(branch),
