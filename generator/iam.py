@@ -190,74 +190,37 @@ def tag_guardrail(config: Config) -> PolicyDocument:
     statement per key: keys inside one ``Null`` block are ANDed, so a request carrying one of
     two required tags would slip through.
     """
+    def deny(sid: str, actions: list, *conditions) -> Statement:
+        return Statement(Sid=sid, Effect=Deny, Action=actions, Resource=["*"],
+                         Condition=Condition(list(conditions) if len(conditions) > 1 else conditions[0]))
+
+    creates = list(GUARDED_CREATES)
     statements: list[Statement] = []
     for tag in config.required_tags:
         request_key = f"aws:RequestTag/{tag.key}"
         name = _sid(tag.key)
         statements += [
-            Statement(
-                Sid=f"DenyCreateWithout{name}Tag",
-                Effect=Deny,
-                Action=list(GUARDED_CREATES),
-                Resource=["*"],
-                Condition=Condition(Null(request_key, "true")),
-            ),
-            Statement(
-                Sid=f"DenyCreateWithEmpty{name}Tag",
-                Effect=Deny,
-                Action=list(GUARDED_CREATES),
-                Resource=["*"],
-                Condition=Condition(StringEquals(request_key, "")),
-            ),
+            deny(f"DenyCreateWithout{name}Tag", creates, Null(request_key, "true")),
+            deny(f"DenyCreateWithEmpty{name}Tag", creates, StringEquals(request_key, "")),
             # IAM matches the key inside aws:RequestTag/<key> case-insensitively, cost reports
             # do not: demand the exact spelling through aws:TagKeys, which compares values.
-            Statement(
-                Sid=f"DenyCreateWithout{name}TagSpelledExactly",
-                Effect=Deny,
-                Action=list(GUARDED_CREATES),
-                Resource=["*"],
-                Condition=Condition(ForAllValuesStringNotEquals("aws:TagKeys", [tag.key])),
-            ),
+            deny(f"DenyCreateWithout{name}TagSpelledExactly", creates,
+                 ForAllValuesStringNotEquals("aws:TagKeys", [tag.key])),
         ]
         if tag.allowed_values:
             statements.append(
-                Statement(
-                    Sid=f"DenyCreateWith{name}TagOutsideAllowedValues",
-                    Effect=Deny,
-                    Action=list(GUARDED_CREATES),
-                    Resource=["*"],
-                    Condition=Condition(
-                        [
-                            Null(request_key, "false"),
-                            StringNotEquals(request_key, list(tag.allowed_values)),
-                        ]
-                    ),
-                )
+                deny(f"DenyCreateWith{name}TagOutsideAllowedValues", creates,
+                     Null(request_key, "false"),
+                     StringNotEquals(request_key, list(tag.allowed_values)))
             )
         statements.append(
-            Statement(
-                Sid=f"DenyOverwriting{name}TagOnExistingResources",
-                Effect=Deny,
-                Action=[sagemaker.AddTags],
-                Resource=["*"],
-                Condition=Condition(
-                    [
-                        Null(f"aws:ResourceTag/{tag.key}", "false"),
-                        ForAnyValueStringEqualsIgnoreCase("aws:TagKeys", [tag.key]),
-                    ]
-                ),
-            )
+            deny(f"DenyOverwriting{name}TagOnExistingResources", [sagemaker.AddTags],
+                 Null(f"aws:ResourceTag/{tag.key}", "false"),
+                 ForAnyValueStringEqualsIgnoreCase("aws:TagKeys", [tag.key]))
         )
     statements.append(
-        Statement(
-            Sid="DenyRemovingRequiredTags",
-            Effect=Deny,
-            Action=[sagemaker.DeleteTags],
-            Resource=["*"],
-            Condition=Condition(
-                ForAnyValueStringEqualsIgnoreCase("aws:TagKeys", list(config.tag_keys))
-            ),
-        )
+        deny("DenyRemovingRequiredTags", [sagemaker.DeleteTags],
+             ForAnyValueStringEqualsIgnoreCase("aws:TagKeys", list(config.tag_keys)))
     )
     return PolicyDocument(Version="2012-10-17", Statement=statements)
 
