@@ -13,21 +13,27 @@ NOT checked offline (listed for the README):
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import math
 import os
 import re
+import shlex
+import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
 from generator.config import build_config
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "seed_code" / "model_build"
+SEED_CODE = ROOT / "seed_code"
+SEED = SEED_CODE / "model_build"
 
 NOT_CHECKED_OFFLINE = (
     "moto has no SageMaker Projects: the project's ListTags answer is a botocore Stubber response "
@@ -192,6 +198,144 @@ def test_registration_condition_and_input(definition, env):
     assert others == [], f"seed pipeline reads or writes buckets other than the project's: {others}"
 
 
+def test_no_sagemaker_experiments_entities(definition):
+    """No PipelineExperimentConfig: executions create no experiment, trial or trial component.
+
+    The SDK's default (pipeline name, execution id) would have every execution create SageMaker
+    Experiments entities as the pipeline role, which no role of the project may do.
+    """
+    assert definition.get("PipelineExperimentConfig") is None
+
+
+def test_sdk_default_experiment_config_is_caught(seed, env, monkeypatch):
+    """The check above can fail: the pipeline built without `pipeline_experiment_config=None`
+    (the SDK's default, in this region) renders a PipelineExperimentConfig."""
+    from pipelines.abalone import pipeline as module
+
+    real = module.Pipeline
+
+    def sdk_default(**kwargs):
+        kwargs.pop("pipeline_experiment_config")  # KeyError if the seed no longer passes it
+        return real(**kwargs)
+
+    monkeypatch.setattr(module, "Pipeline", sdk_default)
+    rendered, _uploaded, _calls = seed.render(env)
+    assert rendered.get("PipelineExperimentConfig") == {
+        "ExperimentName": {"Get": "Execution.PipelineName"},
+        "TrialName": {"Get": "Execution.PipelineExecutionId"},
+    }
+
+
+# ---- buildspecs call modules, not freshly installed console scripts ------------------------
+# On CodeBuild's Amazon Linux images Python comes from pyenv: a console script that
+# `python -m pip install` has just created is not on PATH until `pyenv rehash`.
+
+SHELL_OPERATORS = {"&&", "||", ";", "|", "&", "(", ")"}
+
+
+def declared_console_scripts(folder: Path) -> set[str]:
+    """Console scripts the folder's setup.py (read with ast, not run) or pyproject.toml declares."""
+    scripts: set[str] = set()
+    if (folder / "setup.py").is_file():
+        for node in ast.walk(ast.parse((folder / "setup.py").read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setup":
+                for keyword in node.keywords:
+                    if keyword.arg == "entry_points":
+                        entries = ast.literal_eval(keyword.value).get("console_scripts", [])
+                        scripts |= {entry.split("=", 1)[0].strip() for entry in entries}
+    if (folder / "pyproject.toml").is_file():
+        project = tomllib.loads((folder / "pyproject.toml").read_text()).get("project", {})
+        scripts |= set(project.get("scripts", {}))
+    return scripts
+
+
+def command_words(command: str) -> list[str]:
+    """The first word of every simple command of a shell line (after `&&`, `;`, `|`, ...),
+    variable assignments skipped."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    words, expect = [], True
+    for token in lexer:
+        if token in SHELL_OPERATORS:
+            expect = True
+        elif expect and not ("=" in token and token.split("=", 1)[0].isidentifier()):
+            words.append(token)
+            expect = False
+    return words
+
+
+def buildspec_commands(buildspec: dict) -> list[str]:
+    commands = []
+    for body in (buildspec.get("phases") or {}).values():
+        commands += [*(body.get("commands") or []), *(body.get("finally") or [])]
+    return commands
+
+
+def seed_buildspecs() -> dict[Path, dict]:
+    """Every CodeBuild buildspec under seed_code/ (a YAML file with top-level `phases`)."""
+    found = {}
+    for path in sorted([*SEED_CODE.rglob("*.yml"), *SEED_CODE.rglob("*.yaml")]):
+        if not re.search(r"^phases:", path.read_text(), re.MULTILINE):
+            continue
+        found[path] = yaml.safe_load(path.read_text())
+    return found
+
+
+def console_script_calls(buildspec: dict, scripts: set[str]) -> list[str]:
+    return [
+        f"{word}: {' '.join(command.split())[:80]}"
+        for command in buildspec_commands(buildspec)
+        for word in command_words(command)
+        if word in scripts
+    ]
+
+
+def test_buildspecs_call_no_console_script_of_their_folder():
+    buildspecs = seed_buildspecs()
+    assert sorted(p.relative_to(SEED_CODE).as_posix() for p in buildspecs) == [
+        "model_build/codebuild-buildspec.yml", "model_deploy/buildspec.yml"
+    ]
+    problems = {}
+    for path, buildspec in buildspecs.items():
+        folder = SEED_CODE / path.relative_to(SEED_CODE).parts[0]
+        assert buildspec_commands(buildspec), f"{path}: no commands found"
+        if calls := console_script_calls(buildspec, declared_console_scripts(folder)):
+            problems[path.relative_to(ROOT).as_posix()] = calls
+    assert problems == {}, "buildspec commands that are console scripts (use python -m <module>)"
+    assert {"run-pipeline", "get-pipeline-definition"} <= declared_console_scripts(SEED)
+
+
+def test_console_script_in_a_buildspec_is_caught():
+    """The check above can fail: the model build calling `run-pipeline` (as it once did) is caught,
+    and so is a script behind `&&` or a variable assignment."""
+    text = (SEED / "codebuild-buildspec.yml").read_text()
+    assert "python -m pipelines.run_pipeline" in text
+    old = yaml.safe_load(text.replace("python -m pipelines.run_pipeline", "run-pipeline"))
+    scripts = declared_console_scripts(SEED)
+    assert [call.split(":")[0] for call in console_script_calls(old, scripts)] == ["run-pipeline"]
+    chained = {"phases": {"build": {"commands": ["cd . && X=1 get-pipeline-definition -f d.json"]}}}
+    assert [call.split(":")[0] for call in console_script_calls(chained, scripts)] == ["get-pipeline-definition"]
+
+
+def test_buildspec_module_runs_with_help(tmp_path):
+    """`python -m <module> --help` for the module the buildspec runs, with only the seed folder on
+    PYTHONPATH (run from elsewhere), exits 0 and knows every option the buildspec passes."""
+    buildspec = yaml.safe_load((SEED / "codebuild-buildspec.yml").read_text())
+    runs = [shlex.split(c) for c in buildspec_commands(buildspec) if c.split()[:2] == ["python", "-m"]]
+    runs = [words for words in runs if words[2] != "pip"]
+    assert len(runs) == 1 and runs[0][2] == "pipelines.run_pipeline", runs
+    env = {**os.environ, "PYTHONPATH": str(SEED), "SAGEMAKER_SUPPRESS_V2_WARNING": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", runs[0][2], "--help"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: run-pipeline"), result.stdout
+    options = {word for word in runs[0][3:] if word.startswith("--")}
+    unknown = {o for o in options if not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", result.stdout)}
+    assert options and unknown == set(), result.stdout
+
+
 def test_local_dry_run(seed, capsys):
     from pipelines.abalone import local_run
 
@@ -212,4 +356,7 @@ def test_notebook_is_valid_nbformat_v4():
     notebook = nbformat.read(SEED / "sagemaker-pipelines-project.ipynb", as_version=4)
     nbformat.validate(notebook)
     assert notebook.nbformat == 4
-    assert any("build_pipeline(" in cell.source for cell in notebook.cells if cell.cell_type == "code")
+    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    assert any("build_pipeline(" in source for source in code)
+    # It builds the pipeline with build_pipeline and does not turn SageMaker Experiments back on.
+    assert not [source for source in code if re.search(r"experiment_?config", source, re.IGNORECASE)]

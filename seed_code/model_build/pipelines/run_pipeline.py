@@ -4,6 +4,10 @@ Both build the pipeline from the project's settings (options, else environment v
 by the project's CodeBuild project) and the project's tags. `run-pipeline` creates or updates
 the pipeline with those tags and starts an execution; `get-pipeline-definition` prints the
 definition JSON.
+
+The build runs `python -m pipelines.run_pipeline` (the same as `run-pipeline`): a console script
+that `pip install` has just created is not on PATH under pyenv's shims (CodeBuild's Amazon Linux
+images) until `pyenv rehash`; the module needs nothing on PATH but `python`.
 """
 
 from __future__ import annotations
@@ -152,5 +156,5 @@ def get_pipeline_definition_main(
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m pipelines.run_pipeline (what the buildspec runs)
     sys.exit(run_pipeline_main())

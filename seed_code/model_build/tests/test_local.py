@@ -40,11 +40,14 @@ def test_notebook_is_valid_and_uses_the_pipeline():
     for source in code:
         ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%")))
     assert any("build_pipeline(" in source for source in code)
+    # The notebook builds the pipeline through build_pipeline; it must not set an experiment
+    # config again (pipeline.py passes pipeline_experiment_config=None).
+    assert not [source for source in code if re.search(r"experiment_?config", source, re.IGNORECASE)]
 
 
 def test_buildspec_uploads_where_the_pipeline_reads():
     spec = yaml.safe_load((ROOT / "codebuild-buildspec.yml").read_text())
     commands = " ".join(spec["phases"]["build"]["commands"])
     assert f"/{DATA_KEY}\"" in commands and "--sse aws:kms --sse-kms-key-id" in commands
-    assert "run-pipeline" in commands
+    assert "python -m pipelines.run_pipeline " in commands
     assert float(spec["phases"]["install"]["runtime-versions"]["python"]) >= 3.11

@@ -70,3 +70,12 @@ def test_training_matches_the_local_run(rendered):
     train = next(s for s in walk_steps(definition["Steps"]) if s["Type"] == "Training")["Arguments"]
     assert train["HyperParameters"] == {k: str(v) for k, v in model.HYPERPARAMETERS.items()}
     assert train["AlgorithmSpecification"]["TrainingImage"].endswith(f"sagemaker-xgboost:{model.XGBOOST_VERSION}")
+
+
+def test_no_sagemaker_experiments(rendered):
+    # With the SDK's default PipelineExperimentConfig every execution would create an experiment,
+    # a trial and trial components as the pipeline role, which the project's roles may not do.
+    # The SDK writes "PipelineExperimentConfig": {"ExperimentName": ..., "TrialName": ...} then,
+    # and null when the pipeline passes pipeline_experiment_config=None.
+    definition, _, _ = rendered
+    assert definition.get("PipelineExperimentConfig") is None, definition.get("PipelineExperimentConfig")

@@ -200,4 +200,13 @@ def get_pipeline(
         parameters=[processing_instance_type, training_instance_type, approval_status, input_data],
         steps=[step_process, step_train, step_eval, step_condition],
         sagemaker_session=session,
+        # Without this the SDK keeps its default PipelineExperimentConfig(PIPELINE_NAME,
+        # PIPELINE_EXECUTION_ID), and every execution creates SageMaker Experiments entities (an
+        # experiment for the pipeline, a trial per execution, a trial component per job) as the
+        # pipeline role, which no role of this project is allowed to do. The developer guide
+        # documents None as the way to create no experiment and no run group for a pipeline
+        # ("Amazon SageMaker Experiments Integration",
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-experiments.html).
+        # The definition then carries "PipelineExperimentConfig": null.
+        pipeline_experiment_config=None,
     )
