@@ -1,4 +1,4 @@
-"""Command line: `mlops-templates build | validate | ...`.
+"""Command line: `mlops-templates build | validate | ... | teardown`.
 
 Expected failures (bad configuration, a template that fails the gate, AWS errors) print one
 line and exit non-zero; `--debug` shows the traceback instead.
@@ -17,9 +17,10 @@ from generator.commands.docs import docs
 from generator.commands.package import package
 from generator.commands.publish import publish
 from generator.commands.seed_run import seed_run
+from generator.commands.teardown import teardown
 from generator.commands.validate import validate
 
-COMMANDS = (build, validate, package, publish, docs, seed_run)
+COMMANDS = (build, validate, package, publish, docs, seed_run, teardown)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

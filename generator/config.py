@@ -140,6 +140,17 @@ class Config(_Strict):
     instance_types: InstanceTypes = InstanceTypes()
     # Service Catalog provisioning artifact name shown in Studio.
     product_version: str = "v1.0"
+    # The artifact bucket is versioned; replaced and deleted object versions expire after this
+    # many days (S3 lifecycle NoncurrentVersionExpiration), so old data does not pile up forever.
+    noncurrent_version_expiration_days: int = 30
+
+    @field_validator("noncurrent_version_expiration_days", mode="before")
+    @classmethod
+    def _expiration(cls, value: object) -> int:
+        # Before pydantic's coercion: YAML `true` would otherwise become 1 day, "30" a number.
+        if type(value) is not int or not 1 <= value <= 3650:
+            raise ValueError("must be a whole number of days from 1 to 3650")
+        return value
 
     @field_validator("project_suffix")
     @classmethod

@@ -1,9 +1,8 @@
 """The customer key: where templates find it and how every store uses it.
 
 The product stack creates the key and publishes its ARN in an SSM parameter
-(``naming.key_arn_parameter``). A project stack takes a ``KmsArn`` parameter whose empty
-default means "the product stack's key", resolved through that SSM parameter, so a person
-creating a project in Studio never copies an ARN.
+(``naming.key_arn_parameter``); a project stack reads it from there (``project_key_arn``), so a
+person creating a project in Studio never sees or copies an ARN.
 
 Every store decides its encryption here: the artifact bucket (SSE-KMS + bucket key + a policy
 that refuses other keys and plain HTTP), CodePipeline artifact stores, CodeBuild projects,
@@ -14,7 +13,7 @@ from __future__ import annotations
 
 from awacs import s3
 from awacs.aws import Bool, Condition, Deny, Policy, Principal, Statement, StringNotEqualsIfExists
-from troposphere import GetAtt, If, Parameter, Sub, Template
+from troposphere import GetAtt, Sub
 from troposphere.codepipeline import ArtifactStore, EncryptionKey
 from troposphere.s3 import (
     BucketEncryption,
@@ -25,39 +24,20 @@ from troposphere.s3 import (
 from generator import naming
 from generator.config import Config
 
-KEY_PARAM = "KmsArn"
-USE_PRODUCT_KEY = "UseProductKey"
 KEY_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}"
 # A key ARN, required (endpoint stacks get the key the project stack resolved).
 KEY_ARN_PATTERN = rf"^{KEY_ARN}$"
-# A key ARN or empty: empty means the product stack's key (project stacks).
-KMS_KEY_ARN_PATTERN = rf"^({KEY_ARN})?$"
 
 
-def add_key_parameter(template: Template, config: Config, group: str) -> If:
-    """The project's key: ``KmsArn`` if given, else the product stack's key via SSM."""
-    parameter = template.add_parameter(
-        Parameter(
-            KEY_PARAM,
-            Type="String",
-            Default="",
-            AllowedPattern=KMS_KEY_ARN_PATTERN,
-            ConstraintDescription="empty (the product's key) or a KMS key ARN",
-            Description=(
-                "Customer-managed KMS key for everything the project stores. Leave empty to use "
-                "the key the product stack created."
-            ),
-        )
-    )
-    template.set_parameter_label(parameter, "KMS key ARN (optional)")
-    template.add_parameter_to_group(parameter, group)
-    return naming.empty_means_published(
-        template, parameter, naming.key_arn_parameter(config), USE_PRODUCT_KEY
-    )
+def project_key_arn(config: Config) -> str:
+    """The product stack's key, read from SSM when the project stack is created or updated.
 
-
-def project_key_arn(config: Config) -> If:
-    return naming.key_arn_parameter(config).or_parameter(USE_PRODUCT_KEY, KEY_PARAM)
+    Not a Studio parameter: the roles may use this team's key and no other, so any other ARN a
+    user typed would only fail later, at the first write. The SSM parameter outlives the product
+    stack (``DeletionPolicy: Retain``), so a re-created product stack cannot re-point existing
+    projects at a new key while their data stays under the old one.
+    """
+    return naming.key_arn_parameter(config).ssm_reference()
 
 
 def bucket_encryption(key_arn) -> BucketEncryption:

@@ -8,13 +8,14 @@ scopes come from ``generator.naming``: project resources are named
 name we cannot predict (jobs started by SageMaker Pipelines are named ``pipelines-...``), the
 scope is the request tag ``sagemaker:project-name`` instead.
 
-The tag guardrail is one managed policy, attached to every runtime role and exported so a
-platform team can attach it to Studio execution roles too.
+The tag guardrail is a set of managed policies (split to fit IAM's size quota), attached to
+every runtime role and exported so a platform team can attach them to Studio execution roles too.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from awacs import (
@@ -160,11 +161,25 @@ class Scope:
 # ---- trust ------------------------------------------------------------------------------------
 
 
-# Services whose documentation shows aws:SourceAccount in the role trust policy (confused
-# deputy protection). Service Catalog and CloudFormation do not document setting it when they
-# assume a launch or service role; a condition on a key a service never sends would lock the
-# service out of its role, so those two trust policies name the service principal only.
-SOURCE_ACCOUNT_IN_TRUST = ("codebuild", "codepipeline", "events", "sagemaker")
+# Condition keys a service documents sending when it assumes a role, each with the page that
+# documents it. A condition on a key the service never sends locks the service out of its role;
+# a missing one only costs some confused-deputy protection. So a trust policy carries a
+# condition only where a page says the key is sent: CodeBuild, CodePipeline, CloudFormation and
+# Service Catalog document none for their service roles, and trust their principal alone.
+TRUST_CONDITIONS: dict[str, tuple[str, str]] = {
+    # "Cross-service confused deputy prevention" shows aws:SourceAccount in the trust policy of
+    # roles SageMaker assumes for jobs, endpoints and pipelines.
+    "sagemaker": (
+        "aws:SourceAccount",
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/security-confused-deputy-prevention.html",
+    ),
+    # EventBridge sends aws:SourceAccount (the account of the rule) with the calls it makes to
+    # a target, the role assumption included.
+    "events": (
+        "aws:SourceAccount",
+        "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html",
+    ),
+}
 
 
 def trust_policy(purpose: str) -> PolicyDocument:
@@ -174,8 +189,9 @@ def trust_policy(purpose: str) -> PolicyDocument:
         Principal=Principal("Service", [SERVICE_PRINCIPALS[purpose]]),
         Action=[Action("sts", "AssumeRole")],
     )
-    if purpose in SOURCE_ACCOUNT_IN_TRUST:
-        statement["Condition"] = Condition(StringEquals("aws:SourceAccount", ACCOUNT))
+    if purpose in TRUST_CONDITIONS:
+        key, _documented_at = TRUST_CONDITIONS[purpose]
+        statement["Condition"] = Condition(StringEquals(key, ACCOUNT))
     return PolicyDocument(Version="2012-10-17", Statement=[Statement(**statement)])
 
 
@@ -213,10 +229,15 @@ def tag_guardrail(config: Config) -> PolicyDocument:
                      Null(request_key, "false"),
                      StringNotEquals(request_key, list(tag.allowed_values)))
             )
+        # CloudFormation re-sends every tag when it updates a resource (a second deployment of
+        # an endpoint stack): the same value again is no overwrite, a different one is. The
+        # policy variable stands for the resource's current value (IAM user guide, "IAM policy
+        # elements: Variables and tags": global condition keys can be used as variables).
         statements.append(
             deny(f"DenyOverwriting{name}TagOnExistingResources", [sagemaker.AddTags],
                  Null(f"aws:ResourceTag/{tag.key}", "false"),
-                 ForAnyValueStringEqualsIgnoreCase("aws:TagKeys", [tag.key]))
+                 ForAnyValueStringEqualsIgnoreCase("aws:TagKeys", [tag.key]),
+                 StringNotEquals(request_key, f"${{aws:ResourceTag/{tag.key}}}"))
         )
     statements.append(
         deny("DenyRemovingRequiredTags", [sagemaker.DeleteTags],
@@ -267,15 +288,36 @@ def _pass_role(scope: Scope, purpose: str, service: str) -> Statement:
     )
 
 
+# Using the key for data, and the services through which the roles do it.
+KEY_USE_ACTIONS = (
+    kms.Encrypt, kms.Decrypt, kms.ReEncryptFrom, kms.ReEncryptTo, kms.GenerateDataKey,
+    kms.GenerateDataKeyWithoutPlaintext, kms.DescribeKey,
+)
+KEY_VIA_SERVICES = ("s3", "sagemaker", "sns", "codebuild", "codepipeline", "logs")
+
+
+def key_via_services() -> list[str]:
+    return [f"{service}.{REGION}.amazonaws.com" for service in KEY_VIA_SERVICES]
+
+
 def _key_use(key_arn_sub: str, *, grants: bool = False) -> list[Statement]:
     statements = [
         Statement(
-            Sid="AllowUseOfProjectKey",
+            # Only as the storing service asks: a role's credentials used outside S3, SageMaker,
+            # SNS, CodeBuild, CodePipeline or Logs (a build's own code calling KMS) decrypt nothing.
+            Sid="AllowUseOfProjectKeyThroughProjectServices",
             Effect=Allow,
-            Action=[kms.Encrypt, kms.Decrypt, kms.ReEncryptFrom, kms.ReEncryptTo,
-                    kms.GenerateDataKey, kms.GenerateDataKeyWithoutPlaintext, kms.DescribeKey],
+            Action=[a for a in KEY_USE_ACTIONS if a != kms.DescribeKey],
             Resource=[key_arn_sub],
-        )
+            Condition=Condition(StringLike("kms:ViaService", key_via_services())),
+        ),
+        Statement(
+            # Handlers check the key before they name it in a resource (no data access).
+            Sid="AllowDescribingProjectKey",
+            Effect=Allow,
+            Action=[kms.DescribeKey],
+            Resource=[key_arn_sub],
+        ),
     ]
     if grants:
         # SageMaker attaches the key to job volumes and endpoint instances through grants
@@ -441,18 +483,18 @@ def codepipeline_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
     )
 
 
+def _document(*statements: Statement) -> PolicyDocument:
+    return PolicyDocument(Version="2012-10-17", Statement=list(statements))
+
+
 def events_policy(config: Config) -> PolicyDocument:
-    scope = Scope(config)
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Sid="AllowStartingProjectPipelines",
-                Effect=Allow,
-                Action=[codepipeline.StartPipelineExecution],
-                Resource=[scope.codepipeline()],
-            )
-        ],
+    return _document(
+        Statement(
+            Sid="AllowStartingProjectPipelines",
+            Effect=Allow,
+            Action=[codepipeline.StartPipelineExecution],
+            Resource=[Scope(config).codepipeline()],
+        )
     )
 
 
@@ -465,13 +507,16 @@ DEPLOY_PERMISSIONS: dict[str, dict[str, str]] = {
         "sagemaker:CreateModel": "the model of the approved package",
         "sagemaker:AddTags": "project and required tags on create",
         "sagemaker:DeleteModel": "replaced models (a new ConfigHash) and stack deletion",
+        "sagemaker:DeleteTags": "tag changes on update",
         "iam:PassRole": "the model runs as the SageMaker execution role",
     },
     "AWS::SageMaker::EndpointConfig": {
         "sagemaker:CreateEndpointConfig": "async config with the customer key",
         "sagemaker:AddTags": "tags on create",
         "sagemaker:DeleteEndpointConfig": "replaced configs and stack deletion",
+        "sagemaker:DeleteTags": "tag changes on update",
         "kms:DescribeKey": "the handler checks the customer key",
+        "iam:PassRole": "the create handler passes the SageMaker execution role",
     },
     "AWS::SageMaker::Endpoint": {
         "sagemaker:CreateEndpoint": "the endpoint",
@@ -489,6 +534,8 @@ DEPLOY_PERMISSIONS: dict[str, dict[str, str]] = {
         "sns:DeleteTopic": "stack deletion",
         "sns:UntagResource": "tag changes on update",
         "sns:ListTagsForResource": "the update handler reads tags",
+        "sns:ListSubscriptionsByTopic": "the update handler reads the topic's subscriptions",
+        "sns:GetDataProtectionPolicy": "the update handler reads the (absent) data protection policy",
     },
     "AWS::CloudWatch::Alarm": {
         "cloudwatch:PutMetricAlarm": "scale-from-zero alarm",
@@ -504,12 +551,18 @@ DEPLOY_PERMISSIONS: dict[str, dict[str, str]] = {
         "application-autoscaling:DeregisterScalableTarget": "stack deletion",
         "application-autoscaling:TagResource": "the target carries Tags",
         "application-autoscaling:ListTagsForResource": "the handler reads tags",
+        "application-autoscaling:UntagResource": "tag changes on update",
+        "application-autoscaling:DescribeScheduledActions": "the handler reads the (absent) scheduled actions",
         "iam:CreateServiceLinkedRole": "first scalable SageMaker target of the account",
+        "cloudwatch:PutMetricAlarm": "the handler manages the target's alarms (the project's and target tracking's)",
+        "cloudwatch:DeleteAlarms": "the same alarms on update",
+        "cloudwatch:DescribeAlarms": "the handler reads those alarms back",
     },
     "AWS::ApplicationAutoScaling::ScalingPolicy": {
         "application-autoscaling:PutScalingPolicy": "backlog tracking and scale-from-zero policies",
         "application-autoscaling:DescribeScalingPolicies": "the handler reads the policy back",
         "application-autoscaling:DeleteScalingPolicy": "stack deletion",
+        "cloudwatch:GetMetricData": "the handler reads the tracked metric",
     },
 }
 # Needed on the endpoint template's resources by a service other than the resource's own handler.
@@ -519,6 +572,94 @@ DEPLOY_EXTRA_PERMISSIONS = {
     "sagemaker:DescribeModel": "read back by CloudFormation drift detection and the stack's read handler",
     "sagemaker:DescribeEndpointConfig": "read back by CloudFormation drift detection and the stack's read handler",
     "sagemaker:ListTags": "the handlers read tags back",
+}
+
+
+# Every action a provider schema's create, update or delete handler lists and neither role is
+# granted, with the reason. Handlers read state back whatever the properties, so their read-only
+# actions are granted; a write is granted only for a property the template sets. With this table
+# the tests derive each role from the current schemas: an action AWS adds to a handler fails
+# them until it is granted above or left out here with its reason.
+_REPLICATION = "ReplicationConfiguration is not set"
+_METADATA = "MetadataConfiguration / MetadataTableConfiguration are not set"
+HANDLER_PERMISSIONS_LEFT_OUT: dict[str, dict[str, str]] = {
+    "AWS::S3::Bucket": {
+        "s3:PutBucketAbac": "AbacStatus is not set",
+        "s3:PutAnalyticsConfiguration": "AnalyticsConfigurations is not set",
+        "s3:DeleteBucketAnalyticsConfiguration": "AnalyticsConfigurations is not set",
+        "s3:PutBucketCORS": "CorsConfiguration is not set",
+        "s3:DeleteBucketCors": "CorsConfiguration is not set",
+        "s3:PutInventoryConfiguration": "InventoryConfigurations is not set",
+        "s3:PutMetricsConfiguration": "MetricsConfigurations is not set",
+        "s3:DeleteBucketMetricsConfiguration": "MetricsConfigurations is not set",
+        "s3:PutBucketNotification": "NotificationConfiguration is not set",
+        "s3:PutBucketReplication": _REPLICATION,
+        "s3:PutReplicationConfiguration": _REPLICATION,
+        "s3:DeleteBucketReplication": _REPLICATION,
+        "iam:PassRole": _REPLICATION + " (the replication role)",
+        "s3:PutBucketWebsite": "WebsiteConfiguration is not set",
+        "s3:DeleteBucketWebsite": "WebsiteConfiguration is not set",
+        "s3:PutAccelerateConfiguration": "AccelerateConfiguration is not set",
+        "s3:PutBucketAcl": "AccessControl is not set: BucketOwnerEnforced disables ACLs",
+        "s3:PutObjectAcl": "AccessControl is not set: BucketOwnerEnforced disables ACLs",
+        "s3:PutBucketObjectLockConfiguration": "ObjectLockConfiguration is not set",
+        "s3:PutObjectLockConfiguration": "ObjectLockConfiguration is not set",
+        "s3:DeleteObject": "no property the template sets writes objects; it would let the launch role delete project data",
+        "s3:PutBucketLogging": "LoggingConfiguration is not set (CloudTrail data events instead)",
+        "s3:PutIntelligentTieringConfiguration": "IntelligentTieringConfigurations is not set",
+        "s3:CreateBucketMetadataTableConfiguration": _METADATA,
+        "s3:DeleteBucketMetadataTableConfiguration": _METADATA,
+        "s3:UpdateBucketMetadataJournalTableConfiguration": _METADATA,
+        "s3:UpdateBucketMetadataInventoryTableConfiguration": _METADATA,
+        "s3:UpdateBucketMetadataAnnotationTableConfiguration": _METADATA,
+        **{f"s3tables:{action}": _METADATA + " (S3 Tables)" for action in (
+            "CreateNamespace", "CreateTable", "CreateTableBucket", "GetTable", "PutTableBucketPolicy",
+            "PutTableEncryption", "PutTablePolicy", "GetTableMetadataLocation", "UpdateTableMetadataLocation")},
+        "s3:DeleteBucketEncryption": "BucketEncryption is always set",
+        "s3:DeleteBucketLifecycle": "LifecycleConfiguration is always set",
+    },
+    "AWS::SageMaker::ModelPackageGroup": {
+        "sagemaker:PutModelPackageGroupPolicy": "ModelPackageGroupPolicy is not set",
+    },
+    "AWS::CodeCommit::Repository": {
+        "codecommit:PutRepositoryTriggers": "Triggers is not set (EventBridge rules start the pipelines)",
+        "codecommit:UpdateRepositoryName": "the name derives from the project name and id, which never change",
+        "codecommit:UpdateRepositoryEncryptionKey": "KmsKeyId is not set (CodeCommit keeps its AWS managed key)",
+    },
+    "AWS::CodePipeline::Pipeline": {
+        "codepipeline:DisableStageTransition": "DisableInboundStageTransitions is not set",
+        "codepipeline:EnableStageTransition": "DisableInboundStageTransitions is not set",
+        "codepipeline:StartPipelineExecution": "RestartExecutionOnUpdate is not set",
+    },
+    "AWS::Logs::LogGroup": {
+        "logs:PutDataProtectionPolicy": "DataProtectionPolicy is not set",
+        "logs:CreateLogDelivery": "no log delivery is configured",
+        "s3:REST.PUT.OBJECT": "no log delivery is configured",
+        "firehose:TagDeliveryStream": "no log delivery is configured",
+        "logs:PutResourcePolicy": "ResourcePolicyDocument is not set",
+        "logs:DeleteResourcePolicy": "ResourcePolicyDocument is not set",
+        "logs:PutIndexPolicy": "FieldIndexPolicies is not set",
+        "logs:DeleteIndexPolicy": "FieldIndexPolicies is not set",
+        "logs:PutBearerTokenAuthentication": "BearerTokenAuthenticationEnabled is not set",
+        "logs:DisassociateKmsKey": "KmsKeyId is always set",
+        "logs:DeleteRetentionPolicy": "RetentionInDays is always set",
+        "logs:PutLogGroupDeletionProtection": "DeletionProtectionEnabled is not set",
+    },
+    "AWS::SNS::Topic": {
+        "sns:Subscribe": "Subscription is not set: subscribers are the team's to add",
+        "sns:Unsubscribe": "Subscription is not set",
+        "sns:PutDataProtectionPolicy": "DataProtectionPolicy is not set",
+        "iam:GetRole": "no delivery status logging roles are set",
+        "iam:PassRole": "no delivery status logging roles are set",
+    },
+    "AWS::ApplicationAutoScaling::ScalableTarget": {
+        "application-autoscaling:PutScheduledAction": "ScheduledActions is not set",
+        "application-autoscaling:DeleteScheduledAction": "ScheduledActions is not set",
+        "iam:PassRole": "RoleARN is not set: the service-linked role is used",
+        "lambda:GetProvisionedConcurrencyConfig": "Lambda targets only",
+        "lambda:PutProvisionedConcurrencyConfig": "Lambda targets only",
+        "lambda:DeleteProvisionedConcurrencyConfig": "Lambda targets only",
+    },
 }
 
 
@@ -564,7 +705,8 @@ def cloudformation_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
                 Effect=Allow,
                 Action=[sns.CreateTopic, sns.DeleteTopic, sns.GetTopicAttributes,
                         sns.SetTopicAttributes, sns.TagResource, sns.UntagResource,
-                        sns.ListTagsForResource],
+                        sns.ListTagsForResource, sns.ListSubscriptionsByTopic,
+                        sns.GetDataProtectionPolicy],
                 Resource=[scope.topic()],
             ),
             Statement(
@@ -599,6 +741,14 @@ def cloudformation_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
                         application_autoscaling.UntagResource,
                         application_autoscaling.ListTagsForResource],
                 Resource=[f"arn:{PARTITION}:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/*"],
+            ),
+            Statement(
+                # The scaling policy handler reads the tracked metric; GetMetricData has no
+                # resource-level permissions for metrics.
+                Sid="AllowReadingScalingMetrics",
+                Effect=Allow,
+                Action=[cloudwatch.GetMetricData],
+                Resource=["*"],
             ),
             Statement(
                 # Describe actions have no resource-level permissions.
@@ -727,7 +877,11 @@ LAUNCH_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("s3:PutBucketPublicAccessBlock", "block public access"),
         ("s3:PutBucketOwnershipControls", "BucketOwnerEnforced: no ACLs"),
         ("s3:PutBucketTagging", "project and required tags"),
-        ("s3:PutLifecycleConfiguration", "expire old object versions"),
+        ("s3:TagResource", "the handlers tag through S3's resource tagging API as well"),
+        ("s3:UntagResource", "tag changes on update"),
+        ("s3:PutLifecycleConfiguration", "the rule expiring noncurrent versions and incomplete uploads"),
+        ("s3:GetBucketAcl", "the create handler reads the bucket's ACL back"),
+        ("s3:GetBucketMetadataTableConfiguration", "the handlers read the (absent) metadata configuration"),
     ),
     "AWS::S3::BucketPolicy": (
         ("s3:GetBucketPolicy", "read before write"),
@@ -739,6 +893,7 @@ LAUNCH_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("sagemaker:DescribeModelPackageGroup", "handlers read the group back"),
         ("sagemaker:DeleteModelPackageGroup", "delete with the project"),
         ("sagemaker:GetModelPackageGroupPolicy", "handlers read the (absent) group policy"),
+        ("sagemaker:DeleteModelPackageGroupPolicy", "the delete handler removes any group policy"),
         ("sagemaker:AddTags", "project tags on create and update"),
         ("sagemaker:DeleteTags", "tag changes on update"),
         ("sagemaker:ListTags", "handlers read tags back"),
@@ -787,6 +942,10 @@ LAUNCH_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("logs:UntagResource", "tag changes on update"),
         ("logs:ListTagsForResource", "the update handler reads tags"),
         ("logs:AssociateKmsKey", "the update handler sets the key"),
+        ("logs:GetDataProtectionPolicy", "the handlers read the (absent) data protection policy"),
+        ("logs:DeleteDataProtectionPolicy", "the delete handler removes any data protection policy"),
+        ("logs:DescribeResourcePolicies", "the create handler reads resource policies"),
+        ("logs:DescribeIndexPolicies", "the handlers read the (absent) field index policies"),
     ),
 }
 
@@ -836,6 +995,8 @@ def launch_resources(config: Config, resource_type: str) -> list[str]:
 UNSCOPED_LAUNCH_ACTIONS = {
     "codecommit:ListRepositories": "list actions have no resource-level permissions",
     "logs:DescribeLogGroups": "describe actions have no resource-level permissions",
+    "logs:DescribeResourcePolicies": "describe actions have no resource-level permissions",
+    "logs:DescribeIndexPolicies": "describe actions have no resource-level permissions",
 }
 # Actions a handler calls on another resource than the one it provisions: resource to use.
 FOREIGN_LAUNCH_ACTIONS = {
@@ -843,7 +1004,14 @@ FOREIGN_LAUNCH_ACTIONS = {
 }
 
 
-def launch_policy(config: Config, template_bucket_sub: str) -> PolicyDocument:
+# Service Catalog provisions from its own copy of the project template, in a bucket the service
+# owns, read with the launch role; the copy carries this tag. Service Catalog administrator
+# guide, "Launch constraints": the launch role needs s3:GetObject on "*" with exactly this condition.
+SERVICE_CATALOG_COPY_TAG = "servicecatalog:provisioning"
+SERVICE_CATALOG_COPY_URL = "https://docs.aws.amazon.com/servicecatalog/latest/adminguide/constraints-launch.html"
+
+
+def launch_policy(config: Config, seed_code_objects_sub: str) -> PolicyDocument:
     """The Service Catalog launch constraint: provision, update and terminate projects."""
     scope = Scope(config)
     statements = [
@@ -863,10 +1031,18 @@ def launch_policy(config: Config, template_bucket_sub: str) -> PolicyDocument:
             Resource=["*"],
         ),
         Statement(
-            Sid="AllowReadingPublishedTemplateAndSeedCode",
+            Sid="AllowReadingServiceCatalogsCopyOfTheTemplate",
+            Effect=Allow,
+            Action=[s3.GetObject],
+            Resource=["*"],
+            Condition=Condition(StringEquals(f"s3:ExistingObjectTag/{SERVICE_CATALOG_COPY_TAG}", "true")),
+        ),
+        Statement(
+            # CodeCommit reads the seed zips (Code.S3) with the credentials of the stack's caller.
+            Sid="AllowReadingPublishedSeedCode",
             Effect=Allow,
             Action=[s3.GetObject, s3.GetObjectVersion],
-            Resource=[template_bucket_sub],
+            Resource=[seed_code_objects_sub],
         ),
         Statement(
             Sid="AllowResolvingProductParameters",
@@ -923,6 +1099,19 @@ def launch_policy(config: Config, template_bucket_sub: str) -> PolicyDocument:
     return PolicyDocument(Version="2012-10-17", Statement=statements)
 
 
+def seed_code_key_policy(key_arn_sub: str) -> PolicyDocument:
+    """Decrypting seed zips published with ``publish --kms-key-id``, only as S3 reads them."""
+    return _document(
+        Statement(
+            Sid="AllowDecryptingSeedCodeThroughS3",
+            Effect=Allow,
+            Action=[kms.Decrypt],
+            Resource=[key_arn_sub],
+            Condition=Condition(StringEquals("kms:ViaService", f"s3.{REGION}.amazonaws.com")),
+        )
+    )
+
+
 def runtime_policy(config: Config, purpose: str, key_arn_sub: str) -> PolicyDocument:
     builders = {
         "codebuild": codebuild_policy,
@@ -935,11 +1124,16 @@ def runtime_policy(config: Config, purpose: str, key_arn_sub: str) -> PolicyDocu
     return builders[purpose](config, key_arn_sub)
 
 
+# IAM policy variables (``${aws:ResourceTag/env}``): Fn::Sub would read them as its own.
+_POLICY_VARIABLE = re.compile(r"\$\{(aws|sagemaker|s3|kms):")
+
+
 def to_cfn(document: PolicyDocument) -> dict:
     """The policy as template data: every string naming a pseudo parameter becomes Fn::Sub.
 
     awacs builds plain strings; CloudFormation needs Fn::Sub around `${AWS::Partition}` and
-    friends. No statement here uses IAM policy variables, whose syntax would collide.
+    friends. An IAM policy variable inside such a string is escaped (`${!aws:...}`) so it
+    reaches IAM as written; a string with policy variables only stays a plain string.
     """
 
     def convert(value):
@@ -948,7 +1142,8 @@ def to_cfn(document: PolicyDocument) -> dict:
         if isinstance(value, list):
             return [convert(item) for item in value]
         if isinstance(value, str) and "${" in value:
-            return {"Fn::Sub": value}
+            escaped = _POLICY_VARIABLE.sub(lambda m: "${!" + m.group(1) + ":", value)
+            return {"Fn::Sub": escaped} if "${" in escaped.replace("${!", "") else value
         return value
 
     return convert(json.loads(document.to_json()))

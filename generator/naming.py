@@ -103,9 +103,11 @@ ROLE_PURPOSES = ("launch", "codebuild", "codepipeline", "events", "cloudformatio
 
 
 def role_name(config: Config, purpose: str) -> DerivedName:
+    # IAM is global: the region keeps the same configuration's product stack deployable in a
+    # second region of the account (every other name it creates is regional already).
     if purpose not in ROLE_PURPOSES:
         raise KeyError(purpose)
-    return DerivedName(f"{config.namespace}-{config.project_suffix}-{purpose}", "iam-role")
+    return DerivedName(f"{config.namespace}-{config.project_suffix}-${{AWS::Region}}-{purpose}", "iam-role")
 
 
 def role_arn_pattern(config: Config, purpose: str) -> str:

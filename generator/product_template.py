@@ -13,13 +13,15 @@ from awacs.aws import (
     Allow,
     ArnLike,
     Bool,
+    BoolIfExists,
     Condition,
+    Deny,
     Policy,
     Principal,
     Statement,
     StringLike,
 )
-from troposphere import Export, GetAtt, Output, Parameter, Ref, Sub, Tags, Template
+from troposphere import Equals, Export, GetAtt, Not, Output, Parameter, Ref, Sub, Tags, Template
 from troposphere.iam import ManagedPolicy, Role, RolePolicy
 from troposphere.kms import Alias, Key
 from troposphere.servicecatalog import (
@@ -31,7 +33,7 @@ from troposphere.servicecatalog import (
 )
 from troposphere.ssm import Parameter as SsmParameter
 
-from generator import iam, naming
+from generator import encryption, iam, naming
 from generator.config import Config
 from generator.project_template import (
     CONNECTION_ARN_DESCRIPTION,
@@ -42,6 +44,8 @@ from generator.project_template import (
 from generator.tagging import STUDIO_VISIBILITY_TAG
 
 PROJECT_TEMPLATE_FILE = "MLOps-template-example.yml"
+SEED_KEY_PARAM = "SeedCodeKmsKeyArn"
+SEED_KEY_CONDITION = "SeedCodeIsKmsEncrypted"
 # Keeps the launch role's policy (which names the prefix) inside IAM's inline-policy budget.
 TEMPLATE_PREFIX_MAX = 200
 ROLE_IDS = {
@@ -61,13 +65,6 @@ KEY_ADMIN_ACTIONS = (
     kms.UntagResource, kms.UpdateKeyDescription, kms.ScheduleKeyDeletion,
     kms.CancelKeyDeletion,
 )
-KEY_USE_ACTIONS = (
-    kms.Encrypt, kms.Decrypt, kms.ReEncryptFrom, kms.ReEncryptTo, kms.GenerateDataKey,
-    kms.GenerateDataKeyWithoutPlaintext, kms.DescribeKey,
-)
-# Services that encrypt and decrypt with the key on the roles' behalf.
-KEY_VIA_SERVICES = ("s3", "sagemaker", "sns", "codebuild", "codepipeline", "logs")
-
 
 def _parameters(template: Template, config: Config) -> dict[str, Ref]:
     specs = [
@@ -109,6 +106,11 @@ def _parameters(template: Template, config: Config) -> dict[str, Ref]:
             AllowedPattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", MaxLength=TEMPLATE_PREFIX_MAX,
             ConstraintDescription="a key prefix without leading or trailing slash",
             Description="Versioned prefix printed by `mlops-templates publish`, e.g. releases/v0.1.0")),
+        ("Published templates", SEED_KEY_PARAM, "KMS key of the published seed code (optional)", dict(
+            Default="", AllowedPattern=rf"^({encryption.KEY_ARN})?$",
+            ConstraintDescription="empty (published with SSE-S3 or the AWS managed key) or a KMS key ARN",
+            Description="The key `mlops-templates publish --kms-key-id` encrypted the seed code with "
+                        "(publish prints it); the launch role may decrypt with it through S3 only")),
     ]
     if not config.uses_codecommit:
         # Made once per account and region by a console handshake no stack can do; the product
@@ -135,7 +137,6 @@ def _tags(config: Config, *extra: tuple[str, str]) -> Tags:
 
 def _key_policy(config: Config) -> Policy:
     runtime_role_arns = [GetAtt(ROLE_IDS[p], "Arn") for p in iam.RUNTIME_ROLES if p != "events"]
-    via_services = [f"{service}.${{AWS::Region}}.amazonaws.com" for service in KEY_VIA_SERVICES]
     log_groups = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/{naming.project_resource_glob(config)}"
     return Policy(
         Version="2012-10-17",
@@ -159,9 +160,9 @@ def _key_policy(config: Config) -> Policy:
                 Sid="AllowProjectRolesThroughProjectServices",
                 Effect=Allow,
                 Principal=Principal("AWS", runtime_role_arns),
-                Action=list(KEY_USE_ACTIONS),
+                Action=list(iam.KEY_USE_ACTIONS),
                 Resource=["*"],
-                Condition=Condition(StringLike("kms:ViaService", [Sub(s) for s in via_services])),
+                Condition=Condition(StringLike("kms:ViaService", [Sub(s) for s in iam.key_via_services()])),
             ),
             Statement(
                 # SageMaker attaches the key to job volumes and endpoint instances by grant.
@@ -174,11 +175,24 @@ def _key_policy(config: Config) -> Policy:
                 Condition=Condition(Bool("kms:GrantIsForAWSResource", "true")),
             ),
             Statement(
+                # Only grants that attach the key to an AWS resource (job volumes, endpoint
+                # instances): a grant to a principal would be a way around this policy.
+                Sid="DenyGrantsNotForAwsResources",
+                Effect=Deny,
+                Principal=Principal("AWS", "*"),
+                Action=[kms.CreateGrant],
+                Resource=["*"],
+                Condition=Condition(BoolIfExists("kms:GrantIsForAWSResource", "false")),
+            ),
+            Statement(
+                # The statement CloudWatch Logs documents for encrypted log groups, limited to
+                # the projects' build log groups ("Encrypt log data in CloudWatch Logs using
+                # AWS KMS": https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
                 Sid="AllowCloudWatchLogsForProjectBuildLogs",
                 Effect=Allow,
                 Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
-                Action=[kms.Encrypt, kms.Decrypt, kms.ReEncryptFrom, kms.ReEncryptTo,
-                        kms.GenerateDataKey, kms.DescribeKey],
+                Action=[kms.Action("Encrypt*"), kms.Action("Decrypt*"), kms.Action("ReEncrypt*"),
+                        kms.Action("GenerateDataKey*"), kms.Action("Describe*")],
                 Resource=["*"],
                 Condition=Condition(
                     ArnLike("kms:EncryptionContext:aws:logs:arn", Sub(log_groups))
@@ -222,13 +236,23 @@ def _roles(template: Template, config: Config, params: dict[str, Ref]) -> list[s
     # Permissions that name the key are separate resources, so the key policy can name the
     # roles and the roles' policies can name the key without a dependency cycle.
     key_arn = "${ProjectKey.Arn}"
-    template_objects = "arn:${AWS::Partition}:s3:::${TemplateBucket}/${TemplatePrefix}/*"
+    seed_code_objects = "arn:${AWS::Partition}:s3:::${TemplateBucket}/${TemplatePrefix}/seed_code/*"
     template.add_resource(
         RolePolicy(
             "LaunchRolePolicy",
             RoleName=Ref(ROLE_IDS["launch"]),
             PolicyName="provision-update-terminate-projects",
-            PolicyDocument=iam.to_cfn(iam.launch_policy(config, template_objects)),
+            PolicyDocument=iam.to_cfn(iam.launch_policy(config, seed_code_objects)),
+        )
+    )
+    template.add_condition(SEED_KEY_CONDITION, Not(Equals(Ref(SEED_KEY_PARAM), "")))
+    template.add_resource(
+        RolePolicy(
+            "LaunchRoleSeedCodeKeyPolicy",
+            Condition=SEED_KEY_CONDITION,
+            RoleName=Ref(ROLE_IDS["launch"]),
+            PolicyName="decrypt-published-seed-code",
+            PolicyDocument=iam.to_cfn(iam.seed_code_key_policy(f"${{{SEED_KEY_PARAM}}}")),
         )
     )
     for purpose in iam.RUNTIME_ROLES:
@@ -277,6 +301,10 @@ def _key(template: Template, config: Config) -> None:
              "ARN of the CodeConnections connection the project pipelines read through"),
         )
     for logical_id, name, value, description in ssm_values:
+        # Projects read the key ARN from here on every update. Kept when the product stack is
+        # deleted, so re-creating the stack fails on the existing name instead of silently
+        # pointing existing projects at a new key while their data stays under the old one.
+        retain = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"} if logical_id == "KeyArnParameter" else {}
         template.add_resource(
             SsmParameter(
                 logical_id,
@@ -285,6 +313,7 @@ def _key(template: Template, config: Config) -> None:
                 Value=value,
                 Description=description,
                 Tags={"mlops:namespace": config.namespace, "mlops:project-suffix": config.project_suffix},
+                **retain,
             )
         )
 

@@ -55,8 +55,12 @@ from troposphere.codepipeline import (
 from troposphere.events import Rule, Target
 from troposphere.logs import LogGroup
 from troposphere.s3 import (
+    AbortIncompleteMultipartUpload,
     Bucket,
     BucketPolicy,
+    LifecycleConfiguration,
+    LifecycleRule,
+    NoncurrentVersionExpiration,
     OwnershipControls,
     OwnershipControlsRule,
     PublicAccessBlockConfiguration,
@@ -114,22 +118,19 @@ DEPLOY_STAGES = ("Source", "Build", "DeployStaging", "TestStaging", "ApproveDepl
 BUILD_STAGES = ("Source", "Build")
 
 GROUP_PROJECT = "SageMaker project"
-GROUP_ENCRYPTION = "Encryption"
-GROUP_SEED = "Seed code (leave empty: the product's published copy)"
 GROUP_TAGS = "Required tags"
 GROUP_GIT = "Git repositories (AWS CodeConnections)"
 
 BUILD_LOG_RETENTION_DAYS = 365
+# Parts of an upload that never completed are invisible and billed: a week is longer than any
+# upload the pipelines make.
+ABORT_INCOMPLETE_UPLOAD_DAYS = 7
 ACCESS_LOG_SKIP_REASON = (
     "No server access log bucket per project: it would itself be unlogged (checkov flags it the "
     "same way); object-level access is recorded by CloudTrail S3 data events, which the account "
     "or organisation configures"
 )
 
-SEED_BUCKET_PARAM = "SeedCodeBucket"
-SEED_PREFIX_PARAM = "SeedCodeKeyPrefix"
-USE_PRODUCT_SEED_BUCKET = "UseProductSeedCodeBucket"
-USE_PRODUCT_SEED_PREFIX = "UseProductSeedCodePrefix"
 
 CONNECTION_PARAM = "CodeConnectionArn"
 USE_PRODUCT_CONNECTION = "UseProductConnection"
@@ -187,49 +188,21 @@ def _add_parameters(template: Template, config: Config) -> dict:
         template.set_parameter_label(parameter, label)
         template.add_parameter_to_group(parameter, GROUP_PROJECT)
 
-    key_arn = encryption.add_key_parameter(template, config, GROUP_ENCRYPTION)
-
     if config.uses_codecommit:
-        sources = _add_seed_parameters(template, config)
+        sources = _seed_code_location(config)
     else:
         sources = _add_git_parameters(template, config)
     tag_values = tagging.add_required_tag_parameters(template, config, GROUP_TAGS)
-    return {"key_arn": key_arn, "tag_values": tag_values, **sources}
+    return {"key_arn": encryption.project_key_arn(config), "tag_values": tag_values, **sources}
 
 
-def _add_seed_parameters(template: Template, config: Config) -> dict:
-    # Same trick as the key: empty means "what the product stack published", read through SSM
-    # when the stack is created, so Studio never shows a bucket name to copy.
-    seed_bucket = template.add_parameter(
-        Parameter(
-            SEED_BUCKET_PARAM,
-            Type="String",
-            Default="",
-            AllowedPattern=r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$",
-            ConstraintDescription="empty (the product's seed code bucket) or an S3 bucket name",
-            Description="Bucket holding seed_code/model_build.zip and seed_code/model_deploy.zip",
-        )
-    )
-    seed_prefix = template.add_parameter(
-        Parameter(
-            SEED_PREFIX_PARAM,
-            Type="String",
-            Default="",
-            AllowedPattern=r"^([A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$",
-            ConstraintDescription="empty (the product's prefix) or a key prefix without leading or trailing /",
-            Description="Key prefix in front of seed_code/*.zip",
-        )
-    )
-    for parameter, label in ((seed_bucket, "Seed code bucket"), (seed_prefix, "Seed code key prefix")):
-        template.set_parameter_label(parameter, label)
-        template.add_parameter_to_group(parameter, GROUP_SEED)
+def _seed_code_location(config: Config) -> dict:
+    # What the product stack published, read through SSM when the stack is created. Not a Studio
+    # parameter: the launch role reads the product's own published prefix and nothing else, so
+    # another bucket or prefix typed into the form could only fail late, at the repository.
     return {
-        "seed_bucket": naming.empty_means_published(
-            template, seed_bucket, naming.seed_code_bucket_parameter(config), USE_PRODUCT_SEED_BUCKET
-        ),
-        "seed_prefix": naming.empty_means_published(
-            template, seed_prefix, naming.seed_code_prefix_parameter(config), USE_PRODUCT_SEED_PREFIX
-        ),
+        "seed_bucket": naming.seed_code_bucket_parameter(config).ssm_reference(),
+        "seed_prefix": naming.seed_code_prefix_parameter(config).ssm_reference(),
     }
 
 
@@ -341,6 +314,20 @@ def build(config: Config) -> Template:
             BucketName=names["artifact_bucket"].sub(),
             BucketEncryption=encryption.bucket_encryption(key_arn),
             VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
+            LifecycleConfiguration=LifecycleConfiguration(
+                Rules=[
+                    LifecycleRule(
+                        Id="ExpireOldVersionsAndAbortIncompleteUploads",
+                        Status="Enabled",
+                        NoncurrentVersionExpiration=NoncurrentVersionExpiration(
+                            NoncurrentDays=config.noncurrent_version_expiration_days
+                        ),
+                        AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(
+                            DaysAfterInitiation=ABORT_INCOMPLETE_UPLOAD_DAYS
+                        ),
+                    )
+                ]
+            ),
             PublicAccessBlockConfiguration=PublicAccessBlockConfiguration(
                 BlockPublicAcls=True,
                 BlockPublicPolicy=True,
@@ -551,10 +538,11 @@ def build(config: Config) -> Template:
 
     artifact_store = encryption.pipeline_artifact_store(Ref(bucket), key_arn)
 
-    def pipeline(title: str, kind: str, stages: list[Stages]) -> Pipeline:
+    def pipeline(title: str, kind: str, stages: list[Stages], needs: tuple[str, ...] = ()) -> Pipeline:
         # Seeded before the pipeline exists, so its creation run finds code on `main`. A
         # connection's repositories are pushed by the platform team before the project exists.
-        seeded = {"DependsOn": [repositories[kind].title]} if repositories else {}
+        depends = [*([repositories[kind].title] if repositories else []), *needs]
+        seeded = {"DependsOn": depends} if depends else {}
         return template.add_resource(
             Pipeline(
                 title,
@@ -650,6 +638,8 @@ def build(config: Config) -> Template:
             ),
             Stages(Name="DeployProd", BeforeEntry=model_approved(), Actions=[deploy_action("prod")]),
         ],
+        # Its creation run lists the group's model packages: the group must exist by then.
+        needs=(group.title,),
     )
 
     # ---- triggers --------------------------------------------------------------------------

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from generator import __version__, naming, packaging, render
+from generator import __version__, aws, naming, packaging, render
 from generator.config import Config
 from generator.errors import AwsError, UserError
-from generator.product_template import PROJECT_TEMPLATE_FILE
+from generator.product_template import PROJECT_TEMPLATE_FILE, SEED_KEY_PARAM
 
 # Service Catalog reads the project template with this tag: bucket policies commonly grant
 # Service Catalog `s3:GetObject` on the condition `s3:ExistingObjectTag/servicecatalog:provisioning`.
@@ -58,6 +58,8 @@ class Outcome:
     partition: str
     uploaded: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # The key the objects were encrypted with (--kms-key-id): the product's SeedCodeKmsKeyArn.
+    kms_key_arn: str = ""
 
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}"
@@ -86,52 +88,20 @@ def _check_inputs(config: Config, bucket: str, prefix: str) -> None:
             )
 
 
-def _error_code(error) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _describe(error) -> str:
-    detail = error.response.get("Error", {})
-    return f"{detail.get('Code', 'error')}: {detail.get('Message') or 'no message'}"
-
-
-def _session(profile: str | None, region: str | None):
-    try:
-        import boto3
-        import botocore.exceptions as botocore_errors
-    except ImportError as error:  # boto3 is only needed to publish
-        raise UserError("publish needs boto3: pip install boto3") from error
-    try:
-        session = boto3.Session(profile_name=profile, region_name=region)
-    except botocore_errors.ProfileNotFound as error:
-        raise UserError(f"AWS profile {profile!r} not found in the AWS config files") from error
-    if not session.region_name:
-        raise UserError("no AWS region: pass --region (or set AWS_REGION or a profile region)")
-    try:
-        credentials = session.get_credentials()
-    except botocore_errors.BotoCoreError as error:
-        raise AwsError(f"cannot load AWS credentials: {error}") from error
-    if credentials is None:
-        raise AwsError(
-            "no AWS credentials found: configure a profile (--profile) or the AWS_* environment variables"
-        )
-    return session
-
-
 def _check_bucket(s3, bucket: str, region: str) -> None:
     from botocore.exceptions import ClientError
 
     try:
         response = s3.head_bucket(Bucket=bucket)
     except ClientError as error:
-        code = _error_code(error)
+        code = aws.error_code(error)
         if code in ("404", "NoSuchBucket"):
             raise AwsError(f"bucket {bucket!r} does not exist; create it first (in {region})") from error
         if code in ("403", "AccessDenied"):
             raise AwsError(
                 f"access denied to bucket {bucket!r}: the caller needs s3:ListBucket on it"
             ) from error
-        raise AwsError(f"bucket {bucket!r}: {_describe(error)}") from error
+        raise AwsError(f"bucket {bucket!r}: {aws.describe(error)}") from error
     located = response.get("BucketRegion") or response["ResponseMetadata"]["HTTPHeaders"].get(
         "x-amz-bucket-region"
     )
@@ -146,7 +116,7 @@ def _resolve_key(kms, key_id: str, region: str) -> str:
     try:
         metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
     except ClientError as error:
-        code = _error_code(error)
+        code = aws.error_code(error)
         if code == "NotFoundException":
             raise AwsError(f"KMS key {key_id!r} does not exist in {region}") from error
         if code in ("AccessDeniedException", "AccessDenied"):
@@ -154,7 +124,7 @@ def _resolve_key(kms, key_id: str, region: str) -> str:
                 f"access denied to KMS key {key_id!r}: the caller needs kms:DescribeKey and "
                 "kms:GenerateDataKey on it"
             ) from error
-        raise AwsError(f"KMS key {key_id!r}: {_describe(error)}") from error
+        raise AwsError(f"KMS key {key_id!r}: {aws.describe(error)}") from error
     if metadata.get("KeyState") != "Enabled":
         raise AwsError(f"KMS key {key_id!r} is {metadata.get('KeyState')}; an Enabled key is needed")
     if metadata.get("KeyUsage", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT" or metadata.get(
@@ -171,7 +141,7 @@ def _existing(s3, bucket: str, key: str, item: packaging.Artifact) -> str:
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        code = _error_code(error)
+        code = aws.error_code(error)
         if code in ("404", "NoSuchKey", "NotFound"):
             return "absent"
         if code in ("403", "AccessDenied"):
@@ -179,7 +149,7 @@ def _existing(s3, bucket: str, key: str, item: packaging.Artifact) -> str:
                 f"access denied reading s3://{bucket}/{key}: the caller needs s3:GetObject "
                 "(and s3:ListBucket) on the prefix"
             ) from error
-        raise AwsError(f"s3://{bucket}/{key}: {_describe(error)}") from error
+        raise AwsError(f"s3://{bucket}/{key}: {aws.describe(error)}") from error
     recorded = head.get("Metadata", {}).get(SHA256_METADATA)
     if recorded is not None:
         return "same" if recorded == item.sha256 else "different"
@@ -229,7 +199,7 @@ def publish(
     if missing:
         raise UserError(f"{dist} lacks {', '.join(missing)}; run `mlops-templates package` first")
 
-    session = _session(profile, region)
+    session = aws.session(profile, region, "publish")
     outcome = Outcome(bucket, prefix, session.region_name, session.get_partition_for_region(session.region_name))
     if outcome.region not in config.regions:
         raise UserError(
@@ -246,6 +216,7 @@ def publish(
         states = {name: _existing(s3, bucket, outcome.key(name), items[name]) for name in PUBLISHED}
     except BotoCoreError as error:  # endpoint unreachable, expired credentials, ...
         raise AwsError(f"AWS request failed before anything was uploaded: {error}") from error
+    outcome.kms_key_arn = kms_key_arn or ""
     conflicts = [outcome.key(name) for name in PUBLISHED if states[name] == "different"]
     if conflicts:
         raise AwsError(
@@ -261,8 +232,8 @@ def publish(
         except (ClientError, BotoCoreError) as error:
             reason = (
                 "another upload created it meanwhile" if isinstance(error, ClientError)
-                and _error_code(error) == "PreconditionFailed"
-                else _describe(error) if isinstance(error, ClientError) else str(error)
+                and aws.error_code(error) == "PreconditionFailed"
+                else aws.describe(error) if isinstance(error, ClientError) else str(error)
             )
             pending = [outcome.key(n) for n in PUBLISHED[PUBLISHED.index(name):] if states[n] != "same"]
             raise AwsError(
@@ -284,6 +255,7 @@ def next_steps(config: Config, outcome: Outcome) -> str:
             "stackName": product_stack_name(config),
             "param_TemplateBucket": outcome.bucket,
             "param_TemplatePrefix": outcome.prefix,
+            **({f"param_{SEED_KEY_PARAM}": outcome.kms_key_arn} if outcome.kms_key_arn else {}),
         },
         quote_via=quote,
     )
@@ -295,6 +267,8 @@ def next_steps(config: Config, outcome: Outcome) -> str:
         name for name, spec in _template_parameters(config).items()
         if "Default" not in spec and name not in ("TemplateBucket", "TemplatePrefix")
     ]
+    # The launch role may decrypt the seed code only with the key the product stack is given.
+    seed_key = [f"     {SEED_KEY_PARAM} = {outcome.kms_key_arn}"] if outcome.kms_key_arn else []
     return "\n".join([
         f"Published to s3://{outcome.bucket}/{outcome.prefix}/ "
         f"({len(outcome.uploaded)} uploaded, {len(outcome.unchanged)} already there with the same bytes).",
@@ -304,6 +278,7 @@ def next_steps(config: Config, outcome: Outcome) -> str:
         "2. Create the product stack in the CloudFormation console with these parameter values:",
         f"     TemplateBucket = {outcome.bucket}",
         f"     TemplatePrefix = {outcome.prefix}",
+        *seed_key,
         f"   and fill in: {', '.join(to_fill)}.",
         "   Quick-create link (opens the form with the values above):",
         f"   {link}",

@@ -66,6 +66,8 @@ class Team:
     project_name: str = "fraud-custom-project"
     project_id: str = "p-abcdefghijkl"
     key_id: str = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    # The product stack's SeedCodeKmsKeyArn (empty: seed code published without a KMS key).
+    seed_code_key_arn: str = ""
 
     # ---- rendered templates
     @functools.cached_property
@@ -93,7 +95,8 @@ class Team:
         return f"{self.config.namespace}-{self.project_id}-{ACCOUNT}"
 
     def role_arn(self, purpose: str) -> str:
-        return f"arn:aws:iam::{ACCOUNT}:role/{naming.role_name(self.config, purpose).pattern}"
+        name = naming.role_name(self.config, purpose).pattern.replace("${AWS::Region}", REGION)
+        return f"arn:aws:iam::{ACCOUNT}:role/{name}"
 
     def sm(self, kind: str, name: str) -> str:
         return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name}"
@@ -132,16 +135,18 @@ class Team:
             "SupportUrl": "https://wiki.example.com/ml",
             "TemplateBucket": "org-mlops-templates",
             "TemplatePrefix": "releases/v0.1.0",
+            "SeedCodeKmsKeyArn": self.seed_code_key_arn,
         }
+
+    @property
+    def product_conditions(self) -> dict[str, bool]:
+        return {"SeedCodeIsKmsEncrypted": bool(self.seed_code_key_arn)}
 
     @property
     def project_parameters(self) -> dict[str, str]:
         values = {
             "SageMakerProjectName": self.project_name,
             "SageMakerProjectId": self.project_id,
-            "KmsArn": "",
-            "SeedCodeBucket": "",
-            "SeedCodeKeyPrefix": "",
         }
         for tag in self.config.required_tags:
             values[tag_parameter(tag.key)] = self.required_tags[tag.key]
@@ -156,7 +161,7 @@ class Team:
             region=region,
             partition=PARTITION,
             resources={"ArtifactBucket": self.bucket, "ArtifactBucket.Arn": f"arn:aws:s3:::{self.bucket}"},
-            conditions={"UseProductKey": True, "UseProductSeedCodeBucket": True, "UseProductSeedCodePrefix": True},
+            conditions={},
             dynamic_refs={
                 f"ssm:{base}/kms-key-arn": self.key_arn,
                 f"ssm:{base}/seed-code-bucket": "org-mlops-templates",
@@ -179,6 +184,7 @@ class Team:
             region=REGION,
             partition=PARTITION,
             resources={"ProjectKey": self.key_id, "ProjectKey.Arn": self.key_arn},
+            conditions=self.product_conditions,
         )
         where = f"product template ({self.label})"
         collected = role_policies(self.product, role_id, template_name=where, **kwargs)
@@ -191,6 +197,8 @@ class Team:
             if properties.get("RoleName") not in ({"Ref": r} for r in ROLE_IDS.values()):
                 raise IntrinsicError(f"{where}: {logical_id}.RoleName {properties.get('RoleName')!r} is not a Ref to a role")
             if properties["RoleName"] != {"Ref": role_id}:
+                continue
+            if not self.product_conditions.get(resource.get("Condition"), True):
                 continue
             document = resolve_intrinsics(properties["PolicyDocument"], where=f"{where}: {logical_id}", **kwargs)
             collected.append({"name": logical_id, "policy": document})

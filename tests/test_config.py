@@ -79,3 +79,52 @@ def test_config_is_immutable():
     with pytest.raises(Exception):
         build_config().namespace = "other"  # type: ignore[misc]
     assert Config.model_config["frozen"] is True
+
+
+# ---- day one in a real account ---------------------------------------------------------------
+
+
+def test_noncurrent_version_expiration_defaults_to_30_days_and_takes_the_bounds():
+    assert build_config().noncurrent_version_expiration_days == 30
+    for days in (1, 365, 3650):
+        assert build_config({"noncurrent_version_expiration_days": days}).noncurrent_version_expiration_days == days
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        0,
+        3651,
+        "x",
+        # YAML `true` and a quoted number: refused before pydantic would coerce them to 1 and 30.
+        True,
+        "30",
+        -1,
+        1.5,
+        None,
+    ],
+    ids=["0", "3651", "x", "true", "quoted", "-1", "1.5", "null"],
+)
+def test_noncurrent_version_expiration_days_outside_1_to_3650_is_refused(value):
+    with pytest.raises(UserError) as error:
+        build_config({"noncurrent_version_expiration_days": value})
+    message = str(error.value)
+    assert message.startswith("config field noncurrent_version_expiration_days:"), message
+    assert "\n" not in message, message
+
+
+@pytest.mark.parametrize(
+    "namespace, suffix, accepted",
+    [("n" * 20, "s" * 13, True), ("n" * 20, "s" * 14, False), ("n" * 3, "s" * 30, True), ("n" * 4, "s" * 30, False)],
+)
+def test_namespace_and_suffix_together_leave_room_for_the_region_in_role_names(namespace, suffix, accepted):
+    """<namespace>-<suffix>-<region, up to 14>-cloudformation must fit IAM's 64: 33 characters together."""
+    values = {"namespace": namespace, "project_suffix": suffix}
+    if accepted:
+        build_config(values)
+        return
+    with pytest.raises(UserError) as error:
+        build_config(values)
+    message = str(error.value)
+    assert message.startswith("config: namespace and project_suffix together are too long"), message
+    assert "\n" not in message and "iam-role" in message, message

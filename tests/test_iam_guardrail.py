@@ -187,6 +187,23 @@ def test_required_tags_cannot_be_removed_or_overwritten_on_existing_resources():
     check(cases)
 
 
+def test_resending_the_same_required_tags_on_update_is_no_overwrite():
+    """CloudFormation re-sends every tag when it updates an endpoint stack: the same values pass,
+    one changed value is still denied (the other case of the test above)."""
+    existing = existing_resource(DEFAULT.all_tags)
+    cases = []
+    for kind, name in (("endpoint", f"{DEFAULT.prefix}-staging"), ("endpoint-config", f"{DEFAULT.prefix}-staging-abc1234"),
+                       ("model", f"{DEFAULT.prefix}-staging-abc1234")):
+        arn = DEFAULT.sm(kind, name)
+        cases.append((DEFAULT.case("cloudformation", Request("sagemaker:AddTags", arn, tags=DEFAULT.all_tags, context=existing),
+                                   label=f"CloudFormationRole re-sends the {kind}'s tags"), "Allowed"))
+        for tag in DEFAULT.config.required_tags:
+            changed = {**DEFAULT.all_tags, tag.key: "someone-else"}
+            cases.append((DEFAULT.case("cloudformation", Request("sagemaker:AddTags", arn, tags=changed, context=existing),
+                                       label=f"CloudFormationRole changes the {kind}'s {tag.key} among its tags"), "ExplicitlyDenied"))
+    check(cases)
+
+
 def test_non_required_tags_can_be_added_where_the_role_may_tag():
     existing = existing_resource(DEFAULT.all_tags)
     owner = {"owner": "alice"}

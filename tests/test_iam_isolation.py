@@ -14,12 +14,14 @@ import pytest
 
 from generator import iam
 from generator.product_template import ROLE_IDS
-from iam_project import DEFAULT, Team, run, team
+from iam_project import DEFAULT, REGION, Team, run, team
 from iamsim_client import Request, engine_ready
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
 
 RISK = team("riskteam", "risk-project", "credit-risk-project", "p-mnopqrstuvwx", "0f0e0d0c-0b0a-4909-8807-060504030201")
+
+S3_VIA = f"s3.{REGION}.amazonaws.com"
 
 # label -> request on a team's resource; every probe must be possible for some role of the owner.
 PROBES: dict[str, Callable[[Team], Request]] = {
@@ -29,8 +31,9 @@ PROBES: dict[str, Callable[[Team], Request]] = {
     "read its bucket objects": lambda t: Request("s3:GetObject", f"arn:aws:s3:::{t.bucket}/model/model.tar.gz"),
     "write its bucket objects": lambda t: Request("s3:PutObject", f"arn:aws:s3:::{t.bucket}/data/train.csv"),
     "list its bucket": lambda t: Request("s3:ListBucket", f"arn:aws:s3:::{t.bucket}"),
-    "decrypt with its key": lambda t: Request("kms:Decrypt", t.key_arn),
-    "encrypt with its key": lambda t: Request("kms:GenerateDataKey", t.key_arn),
+    # The roles use the key only as a project service asks (iam.key_via_services()): S3 here.
+    "decrypt with its key": lambda t: Request("kms:Decrypt", t.key_arn, context={"kms:ViaService": S3_VIA}),
+    "encrypt with its key": lambda t: Request("kms:GenerateDataKey", t.key_arn, context={"kms:ViaService": S3_VIA}),
     "start its SageMaker pipeline": lambda t: Request("sagemaker:StartPipelineExecution", t.sm("pipeline", t.prefix)),
     "register a model in its group": lambda t: Request("sagemaker:CreateModelPackage", t.sm("model-package", f"{t.prefix}/4"),
                                                        tags=t.all_tags),
@@ -77,6 +80,17 @@ def test_each_team_can_do_its_job_and_nothing_on_the_other_teams_project(owner: 
     foreign = allowed_roles(actor, owner)
     leaks = {label: sorted(roles) for label, roles in foreign.items() if roles}
     assert not leaks, f"{actor.label} roles are allowed on {owner.label}'s project: {leaks}"
+
+
+def test_no_role_uses_its_own_key_outside_the_project_services():
+    """Key use without kms:ViaService (a build's own code calling KMS) is denied to every role."""
+    for t in (DEFAULT, RISK):
+        cases = [t.case(purpose, Request(action, t.key_arn), label=f"{t.label} {ROLE_IDS[purpose]}: {action} directly")
+                 for purpose in iam.SERVICE_PRINCIPALS for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt")]
+        cases += [t.case(purpose, Request("kms:Decrypt", t.key_arn, context={"kms:ViaService": f"lambda.{REGION}.amazonaws.com"}),
+                         label=f"{t.label} {ROLE_IDS[purpose]}: kms:Decrypt via Lambda") for purpose in iam.SERVICE_PRINCIPALS]
+        allowed = [case.label for case, result in zip(cases, run(cases)) if result["overallResult"] == "Allowed"]
+        assert not allowed, f"key use outside {iam.key_via_services()} is allowed: {allowed}"
 
 
 def test_teams_do_not_share_names():

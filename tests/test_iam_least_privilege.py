@@ -5,6 +5,9 @@
   those resource types (the engine's own action catalogue), nothing outside that list and the
   documented extras.
 * The CloudFormation role of the deploy pipeline: the same against the endpoint template.
+* Every role is derived from the current provider schemas: each permission of a type's create,
+  update and delete handlers is granted or in ``iam.HANDLER_PERMISSIONS_LEFT_OUT`` with a reason,
+  and what is left out is denied on the sample project's resources.
 * Privilege escalation is denied for every role.
 """
 
@@ -19,8 +22,9 @@ import cfnlint
 import pytest
 
 from generator import iam
+from generator.config import build_config
 from generator.product_template import ROLE_IDS
-from iam_project import ACCOUNT, DEFAULT, OUTSIDE_ROLES, PARTITION, REGION, check, run
+from iam_project import ACCOUNT, DEFAULT, OUTSIDE_ROLES, PARTITION, REGION, Team, check, run
 from iamsim_client import IAMSIM_DIR, Case, Request, engine_ready, load_template, resolve_intrinsics
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
@@ -150,15 +154,38 @@ def launch_target(resource_type: str, arn: str, action: str) -> list[str]:
     return [arn]
 
 
+# Service Catalog's own copy of the provisioned template: a bucket the service owns, the object
+# tagged servicecatalog:provisioning=true (iam.SERVICE_CATALOG_COPY_URL).
+SERVICE_CATALOG_COPY = f"arn:aws:s3:::sc-{ACCOUNT}-{REGION}-provisioning/port-abcdefghij123/prod-abcdefghijklm/template.yml"
+PROVISIONING_TAG = {f"s3:ExistingObjectTag/{iam.SERVICE_CATALOG_COPY_TAG}": "true"}
+# What the product stack published under TemplateBucket/TemplatePrefix besides the seed code.
+PUBLISHED_TEMPLATE = "arn:aws:s3:::org-mlops-templates/releases/v0.1.0/MLOps-template-example.yml"
+
+
+def seed_code_objects(t=DEFAULT) -> list[str]:
+    """The seed zips the project's repositories are created from (Code.S3), as object ARNs."""
+    project = t.template("project")
+    objects = []
+    for logical_id, resource in project["Resources"].items():
+        code = resource["Properties"].get("Code", {}) if resource["Type"] == "AWS::CodeCommit::Repository" else {}
+        if "S3" in code:
+            s3 = resolve_intrinsics(code["S3"], where=f"project template: {logical_id}.Code.S3", **t.project_resolve_kwargs())
+            objects.append(f"arn:aws:s3:::{s3['Bucket']}/{s3['Key']}")
+    return objects
+
+
 def launch_extras(t=DEFAULT) -> list[tuple[str, str, dict]]:
     """(action, ARN, context) the launch role needs besides the per-type table: documented in iam.launch_policy."""
     stack = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/SC-{ACCOUNT}-pp-abcdefghijklm/0f0e0d0c-0b0a-4909-8807-060504030201"
-    template_object = "arn:aws:s3:::org-mlops-templates/releases/v0.1.0/MLOps-template-example.yml"
     parameter = t.arn("ssm", f"parameter/{t.config.namespace}/{t.config.project_suffix}/kms-key-arn")
     extras = [(a, stack, {}) for a in ("cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
                                        "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents")]
     extras += [("cloudformation:GetTemplateSummary", "*", {}), ("cloudformation:ValidateTemplate", "*", {})]
-    extras += [("s3:GetObject", template_object, {}), ("ssm:GetParameters", parameter, {}), ("ssm:GetParameter", parameter, {})]
+    extras += [("s3:GetObject", SERVICE_CATALOG_COPY, PROVISIONING_TAG),
+               ("ssm:GetParameters", parameter, {}), ("ssm:GetParameter", parameter, {})]
+    seed_objects = seed_code_objects(t)
+    assert seed_objects, "project template: no repository is created from the published seed code (Code.S3)"
+    extras += [(a, obj, {}) for obj in seed_objects for a in ("s3:GetObject", "s3:GetObjectVersion")]
     for purpose in ("codebuild", "codepipeline", "events"):
         extras.append(("iam:PassRole", t.role_arn(purpose), {"iam:PassedToService": iam.SERVICE_PRINCIPALS[purpose]}))
     return extras
@@ -216,7 +243,52 @@ def test_launch_role_denies_what_the_schemas_list_but_the_template_never_needs()
         ("lambda:CreateFunction", DEFAULT.arn("lambda", "function:seed")),
         ("cloudformation:CreateStack", DEFAULT.arn("cloudformation", "stack/any-stack/0f0e0d0c-0b0a-4909-8807-060504030201")),
     ]
-    check((DEFAULT.case("launch", Request(a, arn), label="LaunchRole outside its list"), NOT_ALLOWED) for a, arn in samples)
+    cases = [(DEFAULT.case("launch", Request(a, arn), label="LaunchRole outside its list"), NOT_ALLOWED) for a, arn in samples]
+    # Reading objects: only Service Catalog's tagged copy and the published seed code.
+    untagged = [
+        (SERVICE_CATALOG_COPY, {}, "Service Catalog's copy without its tag"),
+        (SERVICE_CATALOG_COPY, {f"s3:ExistingObjectTag/{iam.SERVICE_CATALOG_COPY_TAG}": "false"}, "an object tagged false"),
+        (f"{bucket}/model.tar.gz", {}, "a project object"),
+        (PUBLISHED_TEMPLATE, {}, "the published template, outside seed_code/"),
+        ("arn:aws:s3:::org-mlops-templates/releases/v0.2.0/seed_code/model_build.zip", {}, "another release's seed code"),
+        ("arn:aws:s3:::somebody-elses-bucket/releases/v0.1.0/seed_code/model_build.zip", {}, "another bucket's seed code"),
+    ]
+    cases += [(DEFAULT.case("launch", Request("s3:GetObject", arn, context=ctx), label=f"LaunchRole reading {what}"), NOT_ALLOWED)
+              for arn, ctx, what in untagged]
+    cases += [(DEFAULT.case("launch", Request("s3:PutObject", SERVICE_CATALOG_COPY),
+                            label="LaunchRole writing Service Catalog's copy"), NOT_ALLOWED)]
+    cases += [(DEFAULT.case("launch", Request(a, obj), label="LaunchRole writing seed code"), NOT_ALLOWED)
+              for obj in seed_code_objects() for a in ("s3:PutObject", "s3:DeleteObject")]
+    check(cases)
+
+
+def test_launch_role_decrypts_published_seed_code_only_through_s3_and_only_when_given_the_key():
+    seed_key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f0e0d0c-0b0a-4909-8807-0605040302aa"
+    with_key = Team(DEFAULT.config, seed_code_key_arn=seed_key)
+    via_s3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+    # The publisher's key keeps KMS's default key policy: IAM policies of the account decide.
+    default_key_policy = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": "kms:*", "Resource": "*"}]}
+
+    def on_seed_key(team, request, label):
+        case = team.case("launch", request, label=label)
+        if request.resource_arn != seed_key:
+            return case
+        return Case(case.policies, case.request, case.label, case.principal, resource_policy=default_key_policy)
+
+    cases = [
+        (on_seed_key(with_key, Request("kms:Decrypt", seed_key, context=via_s3), "LaunchRole seed key via S3"), "Allowed"),
+        (on_seed_key(with_key, Request("kms:Decrypt", seed_key), "LaunchRole seed key directly"), NOT_ALLOWED),
+        (on_seed_key(with_key, Request("kms:Decrypt", seed_key, context={"kms:ViaService": f"sagemaker.{REGION}.amazonaws.com"}),
+                     "LaunchRole seed key via SageMaker"), NOT_ALLOWED),
+        (on_seed_key(with_key, Request("kms:GenerateDataKey", seed_key, context=via_s3), "LaunchRole encrypting with the seed key"),
+         NOT_ALLOWED),
+        (on_seed_key(with_key, Request("kms:Decrypt", DEFAULT.key_arn, context=via_s3), "LaunchRole project key via S3"), NOT_ALLOWED),
+        (on_seed_key(DEFAULT, Request("kms:Decrypt", seed_key, context=via_s3), "LaunchRole seed key, no SeedCodeKmsKeyArn"),
+         NOT_ALLOWED),
+    ]
+    check(cases)
 
 
 # ---------------------------------------------------------------- CloudFormation role (deploy pipeline)
@@ -272,21 +344,27 @@ def endpoint_resource_arns(t=DEFAULT, stage: str = "staging") -> dict[str, list[
     return out
 
 
-def deploy_target(t, arn: str, action: str) -> tuple[str, dict]:
+def deploy_target(t, arn: str, action: str, alarms: list[str] = ()) -> list[tuple[str, dict]]:
+    """Where ``action``, needed for the resource at ``arn``, acts. ``alarms``: the alarms a
+    scalable target's handler manages, when ``arn`` is the scalable target."""
     service = action.split(":")[0]
+    if action == "cloudwatch:GetMetricData":
+        return [("*", {})]  # metrics have no ARN
+    if service == "cloudwatch" and arn == SCALABLE_TARGET:
+        return [(alarm, {}) for alarm in alarms]
     if action == "iam:PassRole":
-        return t.role_arn("sagemaker"), {"iam:PassedToService": "sagemaker.amazonaws.com"}
+        return [(t.role_arn("sagemaker"), {"iam:PassedToService": "sagemaker.amazonaws.com"})]
     if action == "iam:CreateServiceLinkedRole":
-        return SCALING_LINKED_ROLE, {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}
+        return [(SCALING_LINKED_ROLE, {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"})]
     if service == "kms":
-        return t.key_arn, {}
+        return [(t.key_arn, {})]
     if service == "application-autoscaling":
         if action not in actions_on(SCALABLE_TARGET):
-            return "*", {}
+            return [("*", {})]
         keys = _service_data(service)[0][action.split(":")[1].lower()]["conditionKeys"]
         namespace_key = "application-autoscaling:service-namespace"
-        return SCALABLE_TARGET, ({namespace_key: "sagemaker"} if namespace_key in keys else {})
-    return arn, {}
+        return [(SCALABLE_TARGET, ({namespace_key: "sagemaker"} if namespace_key in keys else {}))]
+    return [(arn, {})]
 
 
 def test_deploy_needs_are_picked_from_the_provider_schemas():
@@ -300,14 +378,26 @@ def test_deploy_needs_are_picked_from_the_provider_schemas():
 @pytest.mark.parametrize("stage", ["staging", "prod"])
 def test_cloudformation_role_allows_what_the_endpoint_template_needs(stage):
     cases = []
-    for resource_type, pairs in endpoint_resource_arns(stage=stage).items():
+    arns = endpoint_resource_arns(stage=stage)
+    for resource_type, pairs in arns.items():
         for logical_id, arn in pairs:
             for action, reason in DEPLOY_NEEDS[resource_type].items():
-                target, context = deploy_target(DEFAULT, arn, action)
                 tags = DEFAULT.all_tags if action in {a.JSONrepr() for a in iam.GUARDED_CREATES} else None
-                cases.append((DEFAULT.case("cloudformation", Request(action, target, tags=tags, context=context),
-                                   label=f"CloudFormationRole endpoint template {logical_id} ({reason})"), "Allowed"))
+                for target, context in deploy_target(DEFAULT, arn, action, alarms=scalable_target_alarms(arns)):
+                    cases.append((DEFAULT.case("cloudformation", Request(action, target, tags=tags, context=context),
+                                       label=f"CloudFormationRole endpoint template {logical_id} ({reason})"), "Allowed"))
     check(cases)
+
+
+def scalable_target_alarms(arns: dict[str, list[tuple[str, str]]]) -> list[str]:
+    """The alarms the scalable target's handler manages: the template's own and target tracking's."""
+    alarms = [arn for _, arn in arns.get("AWS::CloudWatch::Alarm", [])]
+    for _, endpoint in arns.get("AWS::SageMaker::Endpoint", []):
+        name = endpoint.split("/", 1)[1]
+        # Target tracking names its alarms TargetTracking-<resource id>-AlarmHigh|Low-<uuid>.
+        alarms += [DEFAULT.arn("cloudwatch", f"alarm:TargetTracking-endpoint/{name}/variant/AllTraffic-Alarm{side}-"
+                                             "0f0e0d0c-0b0a-4909-8807-060504030201") for side in ("High", "Low")]
+    return alarms
 
 
 def test_cloudformation_role_allows_nothing_else_on_the_endpoint_resources():
@@ -322,6 +412,169 @@ def test_cloudformation_role_allows_nothing_else_on_the_endpoint_resources():
             service = arn.split(":")[2]
             expected.setdefault(arn, set()).update(a for a in allowed if a.startswith(service + ":"))
     assert_sweep("cloudformation", expected)
+
+
+# ---------------------------------------------------------------- every role from the current provider schemas
+
+CHANGING_HANDLERS = ("create", "update", "delete")
+CONNECTIONS_CONFIG = build_config({"source_provider": "codeconnections"})
+
+
+def handler_permissions(resource_type: str, operations=CHANGING_HANDLERS) -> set[str]:
+    base = Path(cfnlint.__file__).parent / "data" / "schemas"
+    providers = json.loads((base / "providers" / "us-east-1.json").read_text())
+    handlers = json.loads((base / "resources" / f"{providers[resource_type]}.json").read_text()).get("handlers", {})
+    return {p for op in operations for p in handlers.get(op, {}).get("permissions", [])}
+
+
+def launch_other_grants(config) -> dict[str, dict[str, str]]:
+    """Type -> {handler action: Sid of the launch policy statement granting it outside the per-type table}."""
+    grants = {
+        "AWS::CodeCommit::Repository": {"s3:GetObject": "AllowReadingPublishedSeedCode",
+                                        "s3:GetObjectVersion": "AllowReadingPublishedSeedCode"},
+        "AWS::CodeBuild::Project": {"iam:PassRole": "AllowPassCodebuildRoleToCodebuild"},
+        "AWS::CodePipeline::Pipeline": {"iam:PassRole": "AllowPassCodepipelineRoleToCodepipeline",
+                                        **{a: "AllowHandlersToGetRole" for a in iam.FOREIGN_LAUNCH_ACTIONS}},
+        "AWS::Events::Rule": {"iam:PassRole": "AllowPassEventsRoleToEvents"},
+    }
+    if not config.uses_codecommit:
+        grants["AWS::CodePipeline::Pipeline"]["codestar-connections:PassConnection"] = \
+            "AllowPassingThisAccountsConnectionsToPipelines"
+    return grants
+
+
+# Not granted because of the configuration, which HANDLER_PERMISSIONS_LEFT_OUT (one table for
+# every configuration) cannot say: a CodeCommit source has no connection to pass. Checked below
+# by simulation: the launch role of such a configuration passes no connection.
+CONFIG_LEFT_OUT = {
+    "AWS::CodePipeline::Pipeline": {
+        "codestar-connections:PassConnection": lambda config: config.uses_codecommit,
+    },
+}
+
+
+def schema_derivation_problems(template: str, template_types: set[str], granted: dict[str, set[str]],
+                               other: dict[str, dict[str, str]], policy: dict, config=None) -> list[str]:
+    """Every create/update/delete handler permission of every type is granted or left out with a reason."""
+    sids = {statement.get("Sid"): set(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+            for statement in policy["Statement"] if statement.get("Effect") == "Allow"}
+    problems = []
+    missing_types = sorted(template_types - set(granted))
+    if missing_types:
+        problems.append(f"{template}: {missing_types} have no row in the role's table")
+    for resource_type in sorted(template_types & set(granted)):
+        schema = handler_permissions(resource_type)
+        where = f"{template}: {resource_type}"
+        if not handler_permissions(resource_type, ("create", "read", "update", "delete", "list")):
+            # No handler data published (AWS::CodeBuild::Project): its row is hand-written.
+            continue
+        by_statement = other.get(resource_type, {})
+        for action, sid in by_statement.items():
+            if action not in sids.get(sid, set()):
+                problems.append(f"{where}: {action} is counted as granted by statement {sid!r}, which does not grant it")
+        given = granted[resource_type] | set(by_statement)
+        left_out = iam.HANDLER_PERMISSIONS_LEFT_OUT.get(resource_type, {})
+        by_config = {a for a, applies in CONFIG_LEFT_OUT.get(resource_type, {}).items() if config is not None and applies(config)}
+        uncovered = sorted(schema - given - set(left_out) - by_config)
+        if uncovered:
+            problems.append(f"{where}: the schema's handlers list {uncovered}, neither granted nor in "
+                            "iam.HANDLER_PERMISSIONS_LEFT_OUT with a reason")
+        both = sorted(given & set(left_out))
+        if both:
+            problems.append(f"{where}: {both} are granted and listed as left out")
+        both = sorted(given & by_config)
+        if both:
+            problems.append(f"{where}: {both} are granted although the configuration leaves them out")
+        unreasoned = sorted(a for a, reason in left_out.items() if not str(reason).strip())
+        if unreasoned:
+            problems.append(f"{where}: {unreasoned} are left out without a reason")
+        stale = sorted(set(left_out) - schema)
+        if stale:
+            problems.append(f"{where}: {stale} are left out but no create/update/delete handler lists them")
+    return problems
+
+
+def test_every_role_is_derived_from_the_current_provider_schemas():
+    problems = []
+    skipped = []
+    project_types: set[str] = set()
+    for label, config in (("project template (default config)", DEFAULT.config),
+                          ("project template (source_provider: codeconnections)", CONNECTIONS_CONFIG)):
+        types = {r["Type"] for r in Team(config).template("project")["Resources"].values()}
+        project_types |= types
+        table = {kind: {a for a, _ in entries} for kind, entries in iam.launch_permissions(config).items()}
+        policy = json.loads(iam.launch_policy(config, "arn:aws:s3:::bucket/prefix/seed_code/*").to_json())
+        problems += schema_derivation_problems(label, types, table, launch_other_grants(config), policy, config)
+        skipped += [f"{label}: {t}" for t in sorted(types) if not handler_permissions(t, ("create", "read", "update", "delete", "list"))]
+    endpoint_types = set(endpoint_resource_arns())
+    policy = json.loads(iam.cloudformation_policy(DEFAULT.config, "arn:aws:kms:us-east-1:111122223333:key/k").to_json())
+    problems += schema_derivation_problems("endpoint template", endpoint_types,
+                                           {k: set(v) for k, v in iam.DEPLOY_PERMISSIONS.items()}, {}, policy)
+    strays = sorted(set(iam.HANDLER_PERMISSIONS_LEFT_OUT) - project_types - endpoint_types)
+    if strays:
+        problems.append(f"iam.HANDLER_PERMISSIONS_LEFT_OUT has rows for {strays}, which no template creates")
+    note = f" (skipped, no handler data in the provider schemas: {skipped})" if skipped else ""
+    assert not problems, "roles not derived from the provider schemas" + note + ":\n  " + "\n  ".join(problems)
+    assert "AWS::CodeBuild::Project" in " ".join(skipped), "AWS::CodeBuild::Project has handler data now: check its row against it"
+
+
+def actions_on_type(service: str, kind: str) -> set[str]:
+    """Actions of ``service`` that act on its resource type ``kind`` (for ARNs that also match a parent's pattern)."""
+    return {f"{service}:{d['name']}" for d in _service_data(service)[0].values() if kind in {r["name"] for r in d["resourceTypes"]}}
+
+
+def test_what_the_schemas_list_but_is_left_out_is_not_allowed():
+    """Every HANDLER_PERMISSIONS_LEFT_OUT action on a project resource's type is denied there:
+    the launch role on the project template's resources, the CloudFormation role on the endpoint's.
+    Left-out actions without any resource type are denied on '*'."""
+    project = project_resource_arns()
+    # Resources inside the sample resources: (logical id, ARN, actions acting on that ARN's type).
+    # Their ARNs also match the parent's pattern, so the actions come from the type, not the ARN.
+    inner = {
+        "AWS::S3::Bucket": [(lid, f"{arn}/model/model.tar.gz", actions_on_type("s3", "object"))
+                            for lid, arn in project.get("AWS::S3::Bucket", [])],
+        "AWS::CodePipeline::Pipeline": [(lid, f"{arn}/Build", actions_on_type("codepipeline", "stage"))
+                                        for lid, arn in project.get("AWS::CodePipeline::Pipeline", [])],
+    }
+    sources = [("launch", "project template", project, inner)]
+    sources += [("cloudformation", f"endpoint template ({stage})", endpoint_resource_arns(stage=stage), {})
+                for stage in ("staging", "prod")]
+    cases = []
+    simulated: dict[str, set[str]] = {}
+
+    def deny(purpose, template, resource_type, logical_id, action, reason, target, context):
+        simulated.setdefault(resource_type, set()).add(action)
+        cases.append((DEFAULT.case(purpose, Request(action, target, context=context),
+                                   label=f"{ROLE_IDS[purpose]} {template} {resource_type} {logical_id}: left out ({reason})"),
+                      NOT_ALLOWED))
+
+    for purpose, template, arns, more in sources:
+        for resource_type, left_out in iam.HANDLER_PERMISSIONS_LEFT_OUT.items():
+            if resource_type not in arns:
+                continue
+            entries = [(lid, arn, set(actions_on(arn))) for lid, arn in arns[resource_type]] + more.get(resource_type, [])
+            for logical_id, arn, on_type in entries:
+                for action, reason in left_out.items():
+                    if action not in on_type:
+                        continue
+                    targets = deploy_target(DEFAULT, arn, action) if purpose == "cloudformation" else [(arn, {})]
+                    for target, context in targets:
+                        if target == arn:  # else the action acts elsewhere than this resource: not this check
+                            deny(purpose, template, resource_type, logical_id, action, reason, target, context)
+            for action, reason in left_out.items():
+                service = action.split(":")[0]
+                if (IAM_DATA / "actions" / f"{service}.json").is_file() and action in unscoped_actions(service):
+                    deny(purpose, template, resource_type, "(no resource type)", action, reason, "*", {})
+    # The configuration's own leave-out: a CodeCommit project's launch role passes no connection.
+    assert DEFAULT.config.uses_codecommit
+    for action in CONFIG_LEFT_OUT["AWS::CodePipeline::Pipeline"]:
+        connection = f"arn:aws:{action.split(':')[0]}:{REGION}:{ACCOUNT}:connection/0f0e0d0c-0b0a-4909-8807-060504030201"
+        deny("launch", "project template (CodeCommit)", "AWS::CodePipeline::Pipeline", "PassConnection", action,
+             "left out by the configuration", connection, {})
+    for kind in ("AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::CodePipeline::Pipeline", "AWS::SNS::Topic",
+                 "AWS::SageMaker::ModelPackageGroup", "AWS::ApplicationAutoScaling::ScalableTarget"):
+        assert simulated.get(kind), f"no left-out action of {kind} acts on the sample resource: the check sees nothing there"
+    check(cases)
 
 
 # ---------------------------------------------------------------- privilege escalation, every role

@@ -12,7 +12,7 @@ from generator.config import build_config
 CONFIGS = {
     "default": build_config(),
     # The longest namespace and suffix the configuration accepts together.
-    "longest": build_config({"namespace": "n" * 20, "project_suffix": "s" * 21}),
+    "longest": build_config({"namespace": "n" * 20, "project_suffix": "s" * 13}),
 }
 
 

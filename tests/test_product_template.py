@@ -11,6 +11,7 @@ import pytest
 
 from conftest import resources_of
 from generator import iam, naming
+from generator.product_template import ROLE_IDS
 
 PRODUCT = "templates_out/create-async-endpoint-product.yaml"
 
@@ -107,9 +108,11 @@ def test_roles_are_one_per_service_and_namespaced(product, config):
             f"{PRODUCT}: {logical_id} must trust exactly one service, trusts {services}"
         )
         principals.add(services[0][0])
+        # IAM is global: the name carries the region (Fn::Sub) so a second region cannot collide.
         name = role["Properties"]["RoleName"]
-        assert name.startswith(f"{config.namespace}-{config.project_suffix}-"), (
-            f"{PRODUCT}: {logical_id} name {name!r} is not derived from the namespace (defect B12)"
+        assert isinstance(name, dict) and set(name) == {"Fn::Sub"}, f"{PRODUCT}: {logical_id} name {name!r}"
+        assert name["Fn::Sub"].startswith(f"{config.namespace}-{config.project_suffix}-${{AWS::Region}}-"), (
+            f"{PRODUCT}: {logical_id} name {name!r} is not derived from the namespace and region (defect B12)"
         )
     assert principals == set(iam.SERVICE_PRINCIPALS.values())
 
@@ -263,7 +266,10 @@ _WORST_CASE = {
     "${AWS::AccountId}": "123456789012",
     "${ProjectKey.Arn}": "arn:aws-us-gov:kms:ap-southeast-2:123456789012:key/" + "k" * 36,
     "${TemplateBucket}": "b" * 63,
+    "${SeedCodeKmsKeyArn}": "arn:aws-us-gov:kms:ap-southeast-2:123456789012:key/" + "k" * 36,
 }
+# IAM policy variables (``${aws:ResourceTag/env}``) reach IAM as written and count as written.
+_POLICY_VARIABLE = re.compile(r"\$\{(aws|sagemaker|s3|kms):[^}]*\}")
 
 
 def _worst_case_size(document, product) -> int:
@@ -273,7 +279,8 @@ def _worst_case_size(document, product) -> int:
     for placeholder, value in worst.items():
         text = text.replace(placeholder, value)
     text = re.sub(r'\{"Fn::Sub":("[^"]*")\}', r"\1", text)
-    assert "${" not in text and "Fn::" not in text, f"unresolved placeholder left in {text[:200]}"
+    text = text.replace("${!", "${")  # Fn::Sub's escape of a policy variable
+    assert "${" not in _POLICY_VARIABLE.sub("", text) and "Fn::" not in text, f"unresolved placeholder left in {text[:200]}"
     return len(text)
 
 
@@ -302,3 +309,145 @@ def test_policies_fit_iam_size_limits(tags):
     for logical_id, role in roles.items():
         attached = role["Properties"].get("ManagedPolicyArns", [])
         assert len(attached) <= 10, f"{PRODUCT}: {logical_id} attaches {len(attached)} managed policies (IAM default quota 10)"
+
+
+# ---- day one in a real account ---------------------------------------------------------------
+
+
+def _sub_for_region(value, region: str, where: str) -> str:
+    """A RoleName as CloudFormation resolves it in ``region`` (AWS::Region is its only variable)."""
+    assert isinstance(value, dict) and list(value) == ["Fn::Sub"] and isinstance(value["Fn::Sub"], str), (
+        f"{where}: {value!r} is not a Fn::Sub string"
+    )
+    resolved = value["Fn::Sub"].replace("${AWS::Region}", region)
+    assert "${" not in resolved, f"{where}: {value!r} has variables beside AWS::Region"
+    return resolved
+
+
+def test_role_names_carry_the_region_so_two_regions_do_not_collide(product, config):
+    roles = resources_of(product, "AWS::IAM::Role")
+    assert len(roles) == len(naming.ROLE_PURPOSES), f"{PRODUCT}: roles {sorted(roles)}"
+    per_region = {}
+    for region in ("us-east-1", "eu-west-1"):
+        names = {}
+        for logical_id, role in roles.items():
+            name = role["Properties"]["RoleName"]
+            where = f"{PRODUCT}: {logical_id}.RoleName"
+            assert "${AWS::Region}" in json.dumps(name), f"{where} {name!r} lacks ${{AWS::Region}} (IAM is global)"
+            resolved = _sub_for_region(name, region, where)
+            assert len(resolved) <= 64, f"{where} is {len(resolved)} characters in {region}, over IAM's 64"
+            names[logical_id] = resolved
+        assert len(set(names.values())) == len(names), f"{PRODUCT}: role names collide in {region}: {names}"
+        per_region[region] = names
+    shared = set(per_region["us-east-1"].values()) & set(per_region["eu-west-1"].values())
+    assert not shared, f"{PRODUCT}: the product stack in us-east-1 and eu-west-1 would both create {sorted(shared)}"
+
+
+def test_project_template_names_the_roles_the_product_creates_in_each_region(templates, config):
+    """The project's role ARNs resolve to the names the product stack of the same region gives its roles."""
+    product_roles = {
+        purpose: templates["product"]["Resources"][logical_id]["Properties"]["RoleName"]
+        for purpose, logical_id in ROLE_IDS.items()
+    }
+    for purpose in ("codebuild", "codepipeline", "events", "cloudformation", "sagemaker"):
+        arn = naming.role_arn_pattern(config, purpose)
+        assert "${AWS::Region}" in arn, f"MLOps-template-example.yml: {purpose} role ARN {arn} lacks the region"
+        for region in ("us-east-1", "eu-west-1"):
+            expected = _sub_for_region(product_roles[purpose], region, f"{PRODUCT}: {purpose} role")
+            assert arn.replace("${AWS::Region}", region).endswith(f":role/{expected}"), (
+                f"MLOps-template-example.yml: {purpose} role ARN {arn} does not name {expected} in {region}"
+            )
+
+
+def test_key_arn_parameter_is_retained_and_is_what_projects_resolve(product, config):
+    parameter = product["Resources"].get("KeyArnParameter")
+    assert parameter and parameter["Type"] == "AWS::SSM::Parameter", f"{PRODUCT}: no KeyArnParameter"
+    where = f"{PRODUCT}: KeyArnParameter"
+    assert parameter.get("DeletionPolicy") == "Retain", f"{where}: DeletionPolicy {parameter.get('DeletionPolicy')}"
+    assert parameter.get("UpdateReplacePolicy") == "Retain", (
+        f"{where}: UpdateReplacePolicy {parameter.get('UpdateReplacePolicy')}"
+    )
+    assert parameter["Properties"]["Name"] == naming.key_arn_parameter(config).pattern, where
+    assert parameter["Properties"]["Value"] == {"Fn::GetAtt": ["ProjectKey", "Arn"]}, where
+
+
+SEED_KEY_ARNS = [
+    "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+]
+
+
+@pytest.mark.parametrize(
+    "value, accepted",
+    [("", True), *[(arn, True) for arn in SEED_KEY_ARNS],
+     ("arn:aws:kms:eu-west-1:123456789012:alias/seed-code", False),  # an alias ARN
+     ("alias/seed-code", False),
+     ("my-templates.example", False),  # the template bucket's name
+     ("arn:aws:s3:::my-templates.example", False),
+     ("1234abcd-12ab-34cd-56ef-1234567890ab", False),  # a bare key id
+     (SEED_KEY_ARNS[0] + " ", False)],
+)
+def test_seed_code_key_parameter_takes_empty_or_a_key_arn(product, value, accepted):
+    parameter = product["Parameters"].get("SeedCodeKmsKeyArn")
+    assert parameter, f"{PRODUCT}: no SeedCodeKmsKeyArn parameter"
+    assert parameter.get("Default") == "", f"{PRODUCT}: SeedCodeKmsKeyArn must default to empty (SSE-S3)"
+    matched = re.fullmatch(parameter["AllowedPattern"], value) is not None
+    assert matched == accepted, f"{PRODUCT}: SeedCodeKmsKeyArn {'refuses' if accepted else 'accepts'} {value!r}"
+
+
+def test_seed_code_key_is_granted_only_when_given_and_only_through_s3(product):
+    conditions = product.get("Conditions", {})
+    # Fn::Equals is symmetric (cfn-lint's reader may list its operands either way round).
+    assert conditions.get("SeedCodeIsKmsEncrypted") in (
+        {"Fn::Not": [{"Fn::Equals": [{"Ref": "SeedCodeKmsKeyArn"}, ""]}]},
+        {"Fn::Not": [{"Fn::Equals": ["", {"Ref": "SeedCodeKmsKeyArn"}]}]},
+    ), f"{PRODUCT}: SeedCodeIsKmsEncrypted is {conditions.get('SeedCodeIsKmsEncrypted')}"
+    policy = product["Resources"].get("LaunchRoleSeedCodeKeyPolicy")
+    where = f"{PRODUCT}: LaunchRoleSeedCodeKeyPolicy"
+    assert policy and policy["Type"] == "AWS::IAM::RolePolicy", f"{where} missing"
+    assert policy.get("Condition") == "SeedCodeIsKmsEncrypted", f"{where}: granted without a seed code key"
+    assert policy["Properties"]["RoleName"] == {"Ref": "LaunchRole"}, where
+    (statement,) = _statements(policy["Properties"]["PolicyDocument"])
+    assert statement["Effect"] == "Allow" and _actions(statement) == ["kms:Decrypt"], f"{where}: {statement}"
+    assert statement["Resource"] in ([{"Fn::Sub": "${SeedCodeKmsKeyArn}"}], [{"Ref": "SeedCodeKmsKeyArn"}]), (
+        f"{where}: resource {statement['Resource']}"
+    )
+    assert statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
+    }, f"{where}: not limited to S3 reads: {statement.get('Condition')}"
+    # Nothing else names the seed code key, with or without the condition.
+    for logical_id, resource in product["Resources"].items():
+        if logical_id != "LaunchRoleSeedCodeKeyPolicy":
+            assert "SeedCodeKmsKeyArn" not in json.dumps(resource), f"{PRODUCT}: {logical_id} names SeedCodeKmsKeyArn"
+
+
+def test_launch_role_reads_only_the_published_seed_code_and_service_catalogs_copy(product):
+    document = product["Resources"]["LaunchRolePolicy"]["Properties"]["PolicyDocument"]
+    reads = [s for s in _statements(document) if any(a.startswith("s3:GetObject") for a in _actions(s))]
+    where = f"{PRODUCT}: LaunchRolePolicy"
+    by_resource = {json.dumps(s["Resource"]): s for s in reads}
+    seed = by_resource.pop(json.dumps(
+        [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${TemplateBucket}/${TemplatePrefix}/seed_code/*"}]), None)
+    assert seed and not seed.get("Condition"), f"{where}: no read of <TemplatePrefix>/seed_code/* ({reads})"
+    copy_ = by_resource.pop(json.dumps(["*"]), None)
+    assert copy_ and _actions(copy_) == ["s3:GetObject"], f"{where}: Service Catalog's copy: {copy_}"
+    assert copy_["Condition"] == {"StringEquals": {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}}, (
+        f"{where}: s3:GetObject on * without the provisioning tag condition"
+    )
+    assert not by_resource, f"{where}: other S3 object reads {sorted(by_resource)}"
+
+
+def test_key_policy_denies_grants_not_for_aws_resources(product):
+    statements = _statements(product["Resources"]["ProjectKey"]["Properties"]["KeyPolicy"])
+    where = f"{PRODUCT}: ProjectKey.KeyPolicy"
+    denies = [s for s in statements if s["Effect"] == "Deny" and "kms:CreateGrant" in _actions(s)]
+    assert denies, f"{where}: no Deny of kms:CreateGrant; a grant to a principal would bypass the key policy"
+    (deny,) = denies
+    assert deny["Principal"] in ({"AWS": "*"}, "*"), f"{where}: {deny['Sid']} does not apply to everyone"
+    assert deny["Resource"] in (["*"], "*"), where
+    assert deny["Condition"] == {"BoolIfExists": {"kms:GrantIsForAWSResource": "false"}}, (
+        f"{where}: {deny['Sid']} condition {deny['Condition']} (must also deny when the key is absent)"
+    )
+    allows = [s for s in statements if s["Effect"] == "Allow" and "kms:CreateGrant" in _actions(s)]
+    for allow in allows:
+        assert allow.get("Condition") == {"Bool": {"kms:GrantIsForAWSResource": "true"}}, f"{where}: {allow['Sid']}"

@@ -78,8 +78,16 @@ def resources(d: dict, type_: str) -> dict[str, dict]:
     return found
 
 
-def key_expr(config: Config) -> dict:
-    return json.loads(json.dumps(encryption.project_key_arn(config).to_dict()))
+def ssm_ref(parameter: naming.DerivedName) -> str:
+    """A CloudFormation dynamic reference to the SSM parameter the product stack writes."""
+    return "{{resolve:ssm:" + parameter.pattern + "}}"
+
+
+def key_expr(config: Config) -> str:
+    """The project key: always the product stack's key, read from its SSM parameter."""
+    expected = ssm_ref(naming.key_arn_parameter(config))
+    assert encryption.project_key_arn(config) == expected, f"{TEMPLATE}: project key is not {expected}"
+    return expected
 
 
 def role(config: Config, purpose: str) -> dict:
@@ -201,11 +209,10 @@ def test_repositories_are_seeded_from_the_published_zips(config_key):
         code = repo["Properties"]["Code"]
         where = f"{TEMPLATE}: {logical_id}"
         assert code["BranchName"] == project_template.SOURCE_BRANCH, where
-        bucket = code["S3"]["Bucket"]
-        assert bucket["Fn::If"][1] == "{{resolve:ssm:" + naming.seed_code_bucket_parameter(config).pattern + "}}", where
+        # Always the product's published copy: no parameter can point the seed elsewhere.
+        assert code["S3"]["Bucket"] == ssm_ref(naming.seed_code_bucket_parameter(config)), where
         key_template, variables = code["S3"]["Key"]["Fn::Sub"]
-        prefix = variables["Prefix"]["Fn::If"][1]
-        assert prefix == "{{resolve:ssm:" + naming.seed_code_prefix_parameter(config).pattern + "}}", where
+        assert variables == {"Prefix": ssm_ref(naming.seed_code_prefix_parameter(config))}, where
         keys.append(key_template)
     assert sorted(keys) == sorted(f"${{Prefix}}/{k}" for k in naming.SEED_CODE_KEYS.values())
     # Nothing read from AWS-owned buckets (B3/B4).
@@ -453,8 +460,6 @@ def test_arns_are_partition_safe_with_no_account_or_region_written_in(config_key
     region = re.search(r"\b[a-z]{2}(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d\b", text)
     assert not region, f"{TEMPLATE}: region written in: {region and region[0]}"
     for arn in re.findall(r"arn:[^'\s]*", text):
-        if arn.startswith("arn:aws[a-z-]*"):  # the KmsArn AllowedPattern
-            continue
         assert arn.startswith("arn:${AWS::Partition}:"), f"{TEMPLATE}: ARN {arn} not partition-safe"
 
 
@@ -614,8 +619,11 @@ MOTO_CANNOT_CHECK = {
     "AWS::S3::Bucket VersioningConfiguration": "ignored",
     "AWS::S3::Bucket PublicAccessBlockConfiguration": "ignored",
     "AWS::S3::Bucket BucketKeyEnabled": "ignored (reads back false)",
-    "{{resolve:ssm:...}} dynamic references": "left unresolved: the empty-parameter defaults "
-    "(product key, seed code location) are not exercised; the smoke test passes explicit values",
+    "{{resolve:ssm:...}} dynamic references": "left unresolved by moto's CloudFormation: the smoke "
+    "test writes the product stack's SSM parameters into moto's SSM and resolves each reference "
+    "from there (resolve_ssm_references), failing on a parameter the product stack does not write",
+    "AWS::S3::Bucket LifecycleConfiguration": "ignored (get_bucket_lifecycle_configuration reads back "
+    "NoSuchLifecycleConfiguration): the template is the evidence for the rule",
     "AWS::IAM::Role": "none in this template: the product stack creates the roles",
     "Parameter constraints": "AllowedPattern/MaxLength not enforced (pattern tests above cover them)",
 }
@@ -631,6 +639,20 @@ def test_moto_cannot_check_list_names_types_the_template_uses():
         if entry.startswith("AWS::") and entry != "AWS::IAM::Role":
             assert entry.split()[0] in types, entry
     assert "AWS::IAM::Role" not in types
+
+
+_SSM_REFERENCE = re.compile(r"\{\{resolve:ssm:([^}]+)\}\}")
+
+
+def resolve_ssm_references(body: str, ssm) -> str:
+    """What CloudFormation does with ``{{resolve:ssm:NAME}}`` and moto does not: read SSM.
+
+    A reference to a parameter missing from SSM raises, as CloudFormation fails the stack.
+    """
+    names = set(_SSM_REFERENCE.findall(body))
+    assert names, f"{TEMPLATE}: no {{{{resolve:ssm:...}}}} reference to resolve"
+    values = {name: ssm.get_parameter(Name=name)["Parameter"]["Value"] for name in names}
+    return _SSM_REFERENCE.sub(lambda m: values[m.group(1)], body)
 
 
 @pytest.fixture(scope="module")
@@ -651,16 +673,14 @@ def deployed():
             ssm.put_parameter(Name=parameter.pattern, Value=value, Type="String")
         cfn = boto3.client("cloudformation", region_name=REGION)
         body = render.render(next(t for t in render.TARGETS if t.name == "project"), DEFAULT)
+        # The values come from SSM, where the product stack wrote them (moto's CloudFormation
+        # does not read dynamic references itself); Studio passes no key or seed location.
         cfn.create_stack(
             StackName="project-stack",
-            TemplateBody=body,
+            TemplateBody=resolve_ssm_references(body, ssm),
             Parameters=[
                 {"ParameterKey": "SageMakerProjectName", "ParameterValue": PROJECT},
                 {"ParameterKey": "SageMakerProjectId", "ParameterValue": PROJECT_ID},
-                # moto leaves {{resolve:ssm:...}} unresolved: pass the values explicitly.
-                {"ParameterKey": "KmsArn", "ParameterValue": key_arn},
-                {"ParameterKey": "SeedCodeBucket", "ParameterValue": "published-seed-bucket"},
-                {"ParameterKey": "SeedCodeKeyPrefix", "ParameterValue": "mlops/v1.0"},
                 {"ParameterKey": "TagProject", "ParameterValue": "fraud"},
             ],
         )
@@ -682,9 +702,19 @@ def deployed():
             "account": account,
             "key_arn": key_arn,
             "encryption": s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"],
+            "lifecycle": _lifecycle_or_error_code(s3, bucket),
             "bucket_tags": s3.get_bucket_tagging(Bucket=bucket)["TagSet"],
             "rules": rules,
         }
+
+
+def _lifecycle_or_error_code(s3, bucket: str):
+    from botocore.exceptions import ClientError
+
+    try:
+        return s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    except ClientError as error:
+        return error.response["Error"]["Code"]
 
 
 def test_moto_stack_reaches_create_complete(deployed):
@@ -723,7 +753,7 @@ def test_moto_rules_read_back_and_match_only_the_intended_events(deployed):
     rules = deployed["rules"]
     assert set(rules) == {f"{prefix}-build-push", f"{prefix}-deploy-push", f"{prefix}-model-approved"}, sorted(rules)
     pipeline_arn = f"arn:aws:codepipeline:{REGION}:{account}:{prefix}-model-%s"
-    events_role = f"arn:aws:iam::{account}:role/{naming.role_name(DEFAULT, 'events').pattern}"
+    events_role = f"arn:aws:iam::{account}:role/{naming.role_name(DEFAULT, 'events').pattern.replace('${AWS::Region}', REGION)}"
     for rule_name, pipeline in (
         (f"{prefix}-build-push", "build"),
         (f"{prefix}-deploy-push", "deploy"),
@@ -781,3 +811,106 @@ def test_every_build_logs_to_its_own_group_under_the_customer_key(config_key):
             f"{TEMPLATE}: {ref} is not encrypted with the customer key"
         )
         assert group["Properties"]["RetentionInDays"] > 0 and group.get("DeletionPolicy") == "Retain", ref
+
+
+# ---- day one in a real account -------------------------------------------------------------
+
+CONNECTIONS = build_config({"source_provider": "codeconnections"})
+# Properties (and the env var) through which a resource is told which key to use.
+_KEY_PROPERTIES = ("KMSMasterKeyID", "EncryptionKey", "KmsKeyId", "s3:x-amz-server-side-encryption-aws-kms-key-id")
+
+
+def _key_uses(node, path: str = ""):
+    """(where, value) of every key setting in the resources, the KMS_KEY_ARN env var included."""
+    if isinstance(node, dict):
+        if node.get("Name") == "KMS_KEY_ARN" and "Value" in node:
+            yield f"{path}.KMS_KEY_ARN", node["Value"]
+        for k, v in node.items():
+            if k in _KEY_PROPERTIES:
+                # CodePipeline's artifact store: {"Id": <key>, "Type": "KMS"}
+                yield f"{path}.{k}", v["Id"] if isinstance(v, dict) and v.get("Type") == "KMS" else v
+            else:
+                yield from _key_uses(v, f"{path}.{k}" if path else k)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _key_uses(item, f"{path}[{i}]")
+
+
+@pytest.mark.parametrize("config", [DEFAULT, OTHER, CONNECTIONS], ids=["default", "other", "connections"])
+def test_no_free_text_key_or_seed_parameter_and_every_key_use_is_the_products(config):
+    d = json.loads(json.dumps(project_template.build(config).to_dict()))
+    for gone in ("KmsArn", "SeedCodeBucket", "SeedCodeKeyPrefix"):
+        assert gone not in d["Parameters"], f"{TEMPLATE}: Parameters.{gone} lets Studio type a value the roles refuse"
+    for gone in ("UseProductKey", "UseProductSeedCodeBucket", "UseProductSeedCodePrefix"):
+        assert gone not in d.get("Conditions", {}), f"{TEMPLATE}: Conditions.{gone} is left over"
+    studio = {"SageMakerProjectName", "SageMakerProjectId", *(tag_param(t.key) for t in config.required_tags)}
+    if not config.uses_codecommit:
+        studio |= {"CodeConnectionArn", "ModelBuildRepository", "ModelDeployRepository", "SourceBranch"}
+    assert set(d["Parameters"]) == studio, f"{TEMPLATE}: Studio parameters {sorted(d['Parameters'])}"
+    expected = ssm_ref(naming.key_arn_parameter(config))
+    uses = list(_key_uses(d["Resources"]))
+    for where, value in uses:
+        assert value == expected, f"{TEMPLATE}: {where} is {value!r}, not the product's key {expected}"
+    # Bucket, bucket policy, 2 pipeline stores, and per build: project key, KMS_KEY_ARN, log group.
+    builds = len(resources(d, "AWS::CodeBuild::Project"))
+    assert len(uses) == 4 + 3 * builds, f"{TEMPLATE}: key uses found {[w for w, _ in uses]}"
+    # The references name the parameters the product stack of the same configuration writes.
+    from generator import product_template  # noqa: PLC0415
+
+    written = {
+        r["Properties"]["Name"] for r in product_template.build(config).to_dict()["Resources"].values()
+        if r["Type"] == "AWS::SSM::Parameter"
+    }
+    for name in re.findall(r"\{\{resolve:ssm:([^}]+)\}\}", json.dumps(d)):
+        assert name in written, f"{TEMPLATE}: resolves {name}, which the product stack does not write ({sorted(written)})"
+
+
+@pytest.mark.parametrize("days", [None, 1, 365, 3650], ids=["default", "1", "365", "3650"])
+def test_artifact_bucket_expires_noncurrent_versions_and_aborts_stale_uploads(days):
+    """From the template: moto ignores LifecycleConfiguration (see the moto test below)."""
+    config = build_config({} if days is None else {"noncurrent_version_expiration_days": days})
+    expected_days = 30 if days is None else days
+    assert config.noncurrent_version_expiration_days == expected_days
+    buckets = resources(json.loads(json.dumps(project_template.build(config).to_dict())), "AWS::S3::Bucket")
+    for logical_id, bucket in buckets.items():
+        where = f"{TEMPLATE}: {logical_id}.LifecycleConfiguration"
+        lifecycle = bucket["Properties"].get("LifecycleConfiguration")
+        assert lifecycle, f"{where} missing: old versions would pile up forever"
+        (rule,) = lifecycle["Rules"]
+        assert rule["Status"] == "Enabled", f"{where}: rule {rule}"
+        assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": expected_days}, f"{where}: rule {rule}"
+        assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}, f"{where}: rule {rule}"
+        # The whole bucket, and current objects never expire (only replaced or deleted versions).
+        assert not {"Prefix", "TagFilters", "ObjectSizeGreaterThan", "ObjectSizeLessThan"} & set(rule), where
+        assert not {"ExpirationInDays", "ExpirationDate", "ExpiredObjectDeleteMarker", "Transitions",
+                    "NoncurrentVersionTransitions"} & set(rule), f"{where}: expires or moves current data: {rule}"
+
+
+def test_moto_lifecycle_reads_back_or_is_listed_as_unchecked(deployed):
+    lifecycle = deployed["lifecycle"]
+    if isinstance(lifecycle, str):  # moto's CloudFormation does not apply the property
+        assert lifecycle == "NoSuchLifecycleConfiguration", f"{TEMPLATE}: ArtifactBucket lifecycle on moto: {lifecycle}"
+        assert "AWS::S3::Bucket LifecycleConfiguration" in MOTO_CANNOT_CHECK
+        return
+    (rule,) = lifecycle
+    where = f"{TEMPLATE}: ArtifactBucket lifecycle on moto"
+    assert rule["Status"] == "Enabled", f"{where}: {rule}"
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == DEFAULT.noncurrent_version_expiration_days, where
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}, f"{where}: {rule}"
+    assert "AWS::S3::Bucket LifecycleConfiguration" not in MOTO_CANNOT_CHECK, (
+        "moto now applies LifecycleConfiguration: drop it from MOTO_CANNOT_CHECK"
+    )
+
+
+@pytest.mark.parametrize("config", [DEFAULT, OTHER, CONNECTIONS], ids=["default", "other", "connections"])
+def test_deploy_pipeline_waits_for_the_model_package_group(config):
+    d = json.loads(json.dumps(project_template.build(config).to_dict()))
+    (group,) = resources(d, "AWS::SageMaker::ModelPackageGroup")
+    depends = d["Resources"]["ModelDeployPipeline"].get("DependsOn", [])
+    depends = [depends] if isinstance(depends, str) else depends
+    assert group in depends, (
+        f"{TEMPLATE}: ModelDeployPipeline DependsOn {depends}: its creation run may list the packages of "
+        f"{group} before it exists"
+    )
+    if config.uses_codecommit:
+        assert "ModelDeployRepository" in depends, f"{TEMPLATE}: ModelDeployPipeline DependsOn {depends}"

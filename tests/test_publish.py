@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import boto3
 import pytest
@@ -44,15 +44,21 @@ def dist(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture
-def aws(monkeypatch):
+def use_dummy_credentials(monkeypatch) -> None:
+    """Credentials and a region that reach no real account, and no profile or endpoint of the machine's."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    use_dummy_credentials(monkeypatch)
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -91,6 +97,15 @@ def test_publish_uploads_every_object_encrypted_with_the_given_key(aws, dist):
         tags = {t["Key"]: t["Value"] for t in aws.get_object_tagging(Bucket=BUCKET, Key=s3_key)["TagSet"]}
         expected = {"servicecatalog:provisioning": "true"} if s3_key.endswith(PROJECT_TEMPLATE_FILE) else {}
         assert tags == expected, f"{s3_key}: tags {tags}"
+    # The product stack must be told the key, or its launch role cannot read the seed code.
+    assert f"SeedCodeKmsKeyArn = {key['Arn']}" in result.output, result.output
+    assert f"param_SeedCodeKmsKeyArn={quote(key['Arn'], safe='')}" in result.output, result.output
+
+
+def test_without_a_key_publish_asks_for_no_seed_code_key(aws, dist):
+    result = _publish(dist)
+    assert result.exit_code == 0, result.output
+    assert "SeedCodeKmsKeyArn" not in result.output, result.output
 
 
 def test_default_key_is_sse_kms(aws, dist):

@@ -249,6 +249,21 @@ def test_tag_rule_leaves_the_product_template_alone(rendered):
     assert "SageMakerProjectName" not in template.get("Parameters", {})
 
 
+def _condition_key_regex(key: str) -> re.Pattern[str]:
+    """A reference condition key as a case-insensitive pattern: a template slot matches one tag key."""
+    parts = re.split(r"(\$\{[^}]+\}|<[^>]+>)", key)
+    pattern = "".join(r"[^/\s]+" if re.fullmatch(r"\$\{[^}]+\}|<[^>]+>", part) else re.escape(part) for part in parts)
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def test_condition_key_templates_match_only_their_slot():
+    assert _condition_key_regex("s3:ExistingObjectTag/<key>").fullmatch("s3:ExistingObjectTag/servicecatalog:provisioning")
+    assert _condition_key_regex("aws:RequestTag/${TagKey}").fullmatch("aws:requesttag/env")
+    assert not _condition_key_regex("s3:ExistingObjectTag/<key>").fullmatch("s3:ExistingObjectTag/")
+    assert not _condition_key_regex("s3:ExistingObjectTag/<key>").fullmatch("s3:RequestObjectTag/servicecatalog:provisioning")
+    assert not _condition_key_regex("cloudwatch:namespace").fullmatch("cloudwatch:namespaces")
+
+
 def test_resource_star_allow_list_matches_the_service_authorization_reference():
     """Each allow-listed action exists, needs no resource type unless its ARN is generated, and
     supports the condition key the rule demands with it."""
@@ -268,8 +283,10 @@ def test_resource_star_allow_list_matches_the_service_authorization_reference():
         required = [t["name"] for t in entry["resourceTypes"] if t.get("required")]
         if required and action not in GENERATED_ARN_ACTIONS:
             problems.append(f"{action}: has resource-level permissions on {required}; name the resources")
-        # A condition on a key the action never sends makes the statement never match.
-        if condition and condition.lower() not in {k.lower() for k in entry["conditionKeys"]}:
+        # A condition on a key the action never sends makes the statement never match. The
+        # reference writes a key with a name part as a template (`aws:RequestTag/${TagKey}`,
+        # `s3:ExistingObjectTag/<key>`): the named key must fill that template's one slot.
+        if condition and not any(_condition_key_regex(k).fullmatch(condition) for k in entry["conditionKeys"]):
             problems.append(f"{action}: does not support the condition key {condition}")
         if not required and action in GENERATED_ARN_ACTIONS:
             problems.append(f"{action}: no longer needs a resource; drop it from GENERATED_ARN_ACTIONS")

@@ -159,8 +159,15 @@ def test_no_codecommit_anywhere_in_the_project_template(key):
     assert not codecommit, f"{PROJECT}: CodeCommit resources {codecommit}"
     text = texts(key)["project"].lower()
     assert "codecommit" not in text, f"{PROJECT}: still names CodeCommit (rule, ARN or provider)"
-    for seed in (project_template.SEED_BUCKET_PARAM, project_template.SEED_PREFIX_PARAM):
+    # No repositories to seed: neither asked for (those parameters are gone in every variant)
+    # nor resolved from the product's SSM parameters.
+    for seed in ("SeedCodeBucket", "SeedCodeKeyPrefix"):
         assert seed not in project["Parameters"], f"{PROJECT}: {seed} is asked for but nothing reads it"
+    config = CONFIGS[key]
+    for published in (naming.seed_code_bucket_parameter(config), naming.seed_code_prefix_parameter(config)):
+        assert published.ssm_reference() not in texts(key)["project"], (
+            f"{PROJECT}: resolves {published.pattern} but has no repository to seed"
+        )
 
 
 def _pipelines(key: str) -> dict[str, dict]:
@@ -216,7 +223,10 @@ def test_source_actions_read_the_connection_repository_and_branch_parameters(key
         assert [a["Name"] for a in action["OutputArtifacts"]] == [project_template.SOURCE_ARTIFACT], where
         later = [a for stage in stages[1:] for a in stage["Actions"]]
         assert all(a["ActionTypeId"]["Category"] != "Source" for a in later), f"{where}: a second source"
-        assert "DependsOn" not in pipeline, f"{where}: depends on {pipeline.get('DependsOn')}"
+        # No repository to wait for; the deploy pipeline's creation run lists the model group's
+        # packages, so it (only) waits for the group.
+        expected = ["ModelPackageGroup"] if logical_id == "ModelDeployPipeline" else None
+        assert pipeline.get("DependsOn") == expected, f"{where}: depends on {pipeline.get('DependsOn')}"
         assert pipeline["Properties"]["PipelineType"] == "V2", f"{where}: triggers need a V2 pipeline"
 
 
@@ -433,20 +443,26 @@ def deployed():
 
     with warnings.catch_warnings(), mock_aws():
         warnings.simplefilter("ignore", UserWarning)  # moto skips CodeBuild/CodePipeline with a warning
+        from test_project_template import resolve_ssm_references  # noqa: PLC0415
+
         key_arn = boto3.client("kms", region_name=MOTO_REGION).create_key()["KeyMetadata"]["Arn"]
         cfn = boto3.client("cloudformation", region_name=MOTO_REGION)
         account = boto3.client("sts", region_name=MOTO_REGION).get_caller_identity()["Account"]
-        # moto leaves {{resolve:ssm:...}} unresolved (and skips CodePipeline, the only reader of
-        # the connection), so the key and the connection are given explicitly; the empty-means-
-        # product path is checked on the template (If + Equals) and resolved for the sample team.
+        # The product stack's SSM parameters, read where CloudFormation would read them (moto's
+        # CloudFormation leaves {{resolve:ssm:...}} alone). CodeConnectionArn stays empty, as
+        # Studio suggests; moto skips CodePipeline, the only reader of the connection.
+        ssm = boto3.client("ssm", region_name=MOTO_REGION)
+        for parameter, value in (
+            (naming.key_arn_parameter(CONNECTIONS), key_arn),
+            (naming.code_connection_parameter(CONNECTIONS), connection_arn(account=account, region=MOTO_REGION)),
+        ):
+            ssm.put_parameter(Name=parameter.pattern, Value=value, Type="String")
         cfn.create_stack(
             StackName="project-stack",
-            TemplateBody=texts("connections")["project"],
+            TemplateBody=resolve_ssm_references(texts("connections")["project"], ssm),
             Parameters=[
                 {"ParameterKey": "SageMakerProjectName", "ParameterValue": PROJECT_NAME},
                 {"ParameterKey": "SageMakerProjectId", "ParameterValue": PROJECT_ID},
-                {"ParameterKey": "KmsArn", "ParameterValue": key_arn},
-                {"ParameterKey": "CodeConnectionArn", "ParameterValue": connection_arn(account=account, region=MOTO_REGION)},
                 {"ParameterKey": "ModelBuildRepository", "ParameterValue": "acme/fraud-model-build"},
                 {"ParameterKey": "ModelDeployRepository", "ParameterValue": "acme/fraud-model-deploy"},
                 {"ParameterKey": "TagProject", "ParameterValue": "fraud"},

@@ -18,6 +18,16 @@ STAR_RESOURCE_ACTIONS: dict[str, tuple[str, str | None]] = {
         "called with a template URL before any stack exists (the stack type is optional)", None),
     "codecommit:ListRepositories": ("a list action with no resource type", None),
     "logs:DescribeLogGroups": ("a list action with no resource type", None),
+    "logs:DescribeResourcePolicies": ("a describe action with no resource type", None),
+    "logs:DescribeIndexPolicies": ("a describe action with no resource type", None),
+    "cloudwatch:GetMetricData": (
+        "metrics have no ARN (only the optional dataset type); a read of the tracked metric", None),
+    # Service Catalog's copy of the project template lives in a bucket the service owns, whose
+    # name the template cannot know; the documented tag condition is what scopes it (Service
+    # Catalog administrator guide, "Launch constraints").
+    "s3:GetObject": (
+        "the service-owned copy of a provisioned template; scoped by its provisioning tag",
+        "s3:ExistingObjectTag/servicecatalog:provisioning"),
     "sagemaker:ListModelPackages": (
         "a list action; its resource type is optional and the group is a request parameter", None),
     # Application Auto Scaling's describe actions take no resource and no condition key, so a
