@@ -12,7 +12,17 @@ SNS topics, SageMaker jobs and endpoints.
 from __future__ import annotations
 
 from awacs import s3
-from awacs.aws import Bool, Condition, Deny, Policy, Principal, Statement, StringNotEqualsIfExists
+from awacs.aws import (
+    Bool,
+    BoolIfExists,
+    Condition,
+    Deny,
+    Null,
+    Policy,
+    Principal,
+    Statement,
+    StringNotEquals,
+)
 from troposphere import GetAtt, Sub
 from troposphere.codepipeline import ArtifactStore, EncryptionKey
 from troposphere.s3 import (
@@ -23,6 +33,7 @@ from troposphere.s3 import (
 
 from generator import naming
 from generator.config import Config
+from generator.tagging import TEAM_TAG
 
 KEY_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}"
 # A key ARN, required (endpoint stacks get the key the project stack resolved).
@@ -54,17 +65,34 @@ def bucket_encryption(key_arn) -> BucketEncryption:
     )
 
 
-def bucket_policy_document(bucket_logical_id: str, key_arn) -> Policy:
-    """Deny plain HTTP, and uploads that name any encryption other than the customer key.
+def bucket_policy_document(bucket_logical_id: str, key_arn, team: str) -> Policy:
+    """Deny plain HTTP, uploads that name any encryption other than the customer key, and
+    every principal that is not the team's.
 
-    Uploads without an encryption header are encrypted by the bucket default (the same key),
-    which is why the key condition uses the *IfExists* form.
+    Uploads without an encryption header are encrypted by the bucket default (the same key), so
+    the two key conditions deny only a header that is present and names something else (a
+    ``*IfExists`` form would deny every upload without the header). The team's roles and people carry
+    the team tag (``tagging.TEAM_TAG``); any other principal of the account is refused whatever
+    its identity policy allows (a job role with AWS's AmazonSageMakerJobFullAccess may read any
+    bucket of its account). AWS services acting as themselves are not principals of the
+    account and are left to the other statements.
     """
     bucket_arn = GetAtt(bucket_logical_id, "Arn")
     objects = Sub("${%s.Arn}/*" % bucket_logical_id)
     return Policy(
         Version="2012-10-17",
         Statement=[
+            Statement(
+                Sid="DenyPrincipalsOutsideTheTeam",
+                Effect=Deny,
+                Principal=Principal("*"),
+                Action=[s3.Action("*")],
+                Resource=[bucket_arn, objects],
+                Condition=Condition([
+                    StringNotEquals(f"aws:PrincipalTag/{TEAM_TAG}", team),
+                    BoolIfExists("aws:PrincipalIsAWSService", "false"),
+                ]),
+            ),
             Statement(
                 Sid="DenyInsecureTransport",
                 Effect=Deny,
@@ -79,9 +107,10 @@ def bucket_policy_document(bucket_logical_id: str, key_arn) -> Policy:
                 Principal=Principal("*"),
                 Action=[s3.PutObject],
                 Resource=[objects],
-                Condition=Condition(
-                    StringNotEqualsIfExists("s3:x-amz-server-side-encryption", "aws:kms")
-                ),
+                Condition=Condition([
+                    Null("s3:x-amz-server-side-encryption", "false"),
+                    StringNotEquals("s3:x-amz-server-side-encryption", "aws:kms"),
+                ]),
             ),
             Statement(
                 Sid="DenyUploadsWithAnotherKey",
@@ -89,11 +118,10 @@ def bucket_policy_document(bucket_logical_id: str, key_arn) -> Policy:
                 Principal=Principal("*"),
                 Action=[s3.PutObject],
                 Resource=[objects],
-                Condition=Condition(
-                    StringNotEqualsIfExists(
-                        "s3:x-amz-server-side-encryption-aws-kms-key-id", key_arn
-                    )
-                ),
+                Condition=Condition([
+                    Null("s3:x-amz-server-side-encryption-aws-kms-key-id", "false"),
+                    StringNotEquals("s3:x-amz-server-side-encryption-aws-kms-key-id", key_arn),
+                ]),
             ),
         ],
     )

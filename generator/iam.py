@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from awacs import (
     application_autoscaling,
@@ -53,8 +54,9 @@ from awacs.aws import (
     StringNotEquals,
 )
 
-from generator import naming
+from generator import naming, tagging
 from generator.config import Config
+from generator.errors import UserError
 
 PARTITION = "${AWS::Partition}"
 REGION = "${AWS::Region}"
@@ -156,6 +158,24 @@ class Scope:
 
     def project(self) -> str:
         return f"arn:{PARTITION}:sagemaker:{REGION}:{ACCOUNT}:project/*-{self.config.project_suffix}"
+
+
+# AWS's accounts that publish SageMaker's built-in images, per region (the SDK's table).
+IMAGE_ACCOUNTS_FILE = Path(__file__).with_name("data") / "sagemaker_image_accounts.json"
+
+
+def image_repositories(config: Config) -> list[str]:
+    """ECR repositories the execution role may pull from: this account's and AWS's image accounts
+    of the configured regions, never `*` (an outsider's `sagemaker-*` repository)."""
+    accounts = json.loads(IMAGE_ACCOUNTS_FILE.read_text(encoding="utf-8"))["accounts"]
+    unknown = [region for region in config.regions if region not in accounts]
+    if unknown:
+        raise UserError(
+            f"regions {', '.join(unknown)}: no SageMaker image account known in {IMAGE_ACCOUNTS_FILE.name}; "
+            f"use regions from: {', '.join(sorted(accounts))}"
+        )
+    owners = [ACCOUNT, *sorted({accounts[region] for region in config.regions})]
+    return [f"arn:{PARTITION}:ecr:{REGION}:{owner}:repository/sagemaker-*" for owner in owners]
 
 
 # ---- trust ------------------------------------------------------------------------------------
@@ -294,10 +314,16 @@ KEY_USE_ACTIONS = (
     kms.GenerateDataKeyWithoutPlaintext, kms.DescribeKey,
 )
 KEY_VIA_SERVICES = ("s3", "sagemaker", "sns", "codebuild", "codepipeline", "logs")
+# What the key policy never delegates to the account's IAM policies: reading and writing data.
+KEY_DATA_ACTIONS = (
+    kms.Encrypt, kms.Decrypt, kms.ReEncryptFrom, kms.ReEncryptTo, kms.GenerateDataKey,
+    kms.GenerateDataKeyWithoutPlaintext, kms.GenerateDataKeyPair,
+    kms.GenerateDataKeyPairWithoutPlaintext, kms.CreateGrant,
+)
 
 
-def key_via_services() -> list[str]:
-    return [f"{service}.{REGION}.amazonaws.com" for service in KEY_VIA_SERVICES]
+def key_via_services(services: tuple[str, ...] = KEY_VIA_SERVICES) -> list[str]:
+    return [f"{service}.{REGION}.amazonaws.com" for service in services]
 
 
 def _key_use(key_arn_sub: str, *, grants: bool = False) -> list[Statement]:
@@ -334,6 +360,12 @@ def _key_use(key_arn_sub: str, *, grants: bool = False) -> list[Statement]:
     return statements
 
 
+def in_this_account() -> Condition:
+    """Bucket names are global: `<namespace>-p-...-<account>` can be created by anyone, in any
+    account. The bucket's owner must be this account (a key S3 sends with every request)."""
+    return Condition(StringEquals("s3:ResourceAccount", ACCOUNT))
+
+
 def _bucket_read_write(scope: Scope) -> list[Statement]:
     return [
         Statement(
@@ -342,14 +374,31 @@ def _bucket_read_write(scope: Scope) -> list[Statement]:
             Action=[s3.GetObject, s3.GetObjectVersion, s3.PutObject, s3.DeleteObject,
                     s3.AbortMultipartUpload],
             Resource=[scope.objects()],
+            Condition=in_this_account(),
         ),
         Statement(
             Sid="AllowListProjectBucket",
             Effect=Allow,
             Action=[s3.ListBucket, s3.GetBucketLocation, s3.GetBucketVersioning],
             Resource=[scope.bucket()],
+            Condition=in_this_account(),
         ),
     ]
+
+
+def _no_self_approval() -> Statement:
+    """Separation of duties: approving a model version is a person's decision, never a role's.
+
+    Approval starts the deploy pipeline; a build or job running a data scientist's code must
+    not be able to register a version as Approved or move one there.
+    """
+    return Statement(
+        Sid="DenyApprovingModelVersions",
+        Effect=Deny,
+        Action=[sagemaker.CreateModelPackage, sagemaker.UpdateModelPackage],
+        Resource=["*"],
+        Condition=Condition(StringEquals("sagemaker:ModelApprovalStatus", "Approved")),
+    )
 
 
 def _logs(scope: Scope, service: str) -> Statement:
@@ -421,6 +470,7 @@ def codebuild_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
                 Resource=[scope.stack()],
             ),
             _pass_role(scope, "sagemaker", "sagemaker.amazonaws.com"),
+            _no_self_approval(),
         ],
     )
 
@@ -479,6 +529,7 @@ def codepipeline_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
                 Resource=["*"],
             ),
             _pass_role(scope, "cloudformation", "cloudformation.amazonaws.com"),
+            _no_self_approval(),
         ],
     )
 
@@ -775,6 +826,7 @@ def cloudformation_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
                 ),
             ),
             _pass_role(scope, "sagemaker", "sagemaker.amazonaws.com"),
+            _no_self_approval(),
         ],
     )
 
@@ -852,9 +904,10 @@ def sagemaker_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
                 Effect=Allow,
                 Action=[ecr.BatchGetImage, ecr.GetDownloadUrlForLayer,
                         ecr.BatchCheckLayerAvailability],
-                Resource=[f"arn:{PARTITION}:ecr:{REGION}:*:repository/sagemaker-*"],
+                Resource=image_repositories(config),
             ),
             _pass_role(scope, "sagemaker", "sagemaker.amazonaws.com"),
+            _no_self_approval(),
         ],
     )
 
@@ -1056,12 +1109,14 @@ def launch_policy(config: Config, seed_code_objects_sub: str) -> PolicyDocument:
         special = UNSCOPED_LAUNCH_ACTIONS.keys() | FOREIGN_LAUNCH_ACTIONS.keys()
         scoped = [a for a, _ in entries if a not in special]
         unscoped += [a for a, _ in entries if a in UNSCOPED_LAUNCH_ACTIONS]
+        pinned = {"Condition": in_this_account()} if resource_type.startswith("AWS::S3::") else {}
         statements.append(
             Statement(
                 Sid=f"AllowProvisioning{resource_type.split('::', 1)[1].replace('::', '')}",
                 Effect=Allow,
                 Action=[Action(*a.split(":")) for a in scoped],
                 Resource=launch_resources(config, resource_type),
+                **pinned,
             )
         )
     statements += [
@@ -1109,6 +1164,98 @@ def seed_code_key_policy(key_arn_sub: str) -> PolicyDocument:
             Resource=[key_arn_sub],
             Condition=Condition(StringEquals("kms:ViaService", f"s3.{REGION}.amazonaws.com")),
         )
+    )
+
+
+# ---- the team's people -----------------------------------------------------------------------
+
+# Services whose resources carry the team tag: acting on another team's is refused.
+TEAM_TAGGED_SERVICES = ("sagemaker", "codepipeline", "codebuild", "events", "logs")
+
+
+def studio_user_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
+    """For the Studio execution roles of this team's people (output ``StudioUserPolicyArn``).
+
+    With AWS's AmazonSageMakerFullAccess a Studio role may do almost anything in SageMaker and
+    pass any role to it. This policy adds what that managed policy lacks for the team's own
+    projects (their bucket and key) and refuses what it allows across the team boundary:
+    passing another team's roles, acting on another team's tagged resources, approving model
+    versions outside the team or without being a designated approver, re-labelling the team tag.
+    """
+    scope = Scope(config)
+    team = tagging.team(config)
+    other_team = Condition([
+        Null(f"aws:ResourceTag/{tagging.TEAM_TAG}", "false"),
+        StringNotEquals(f"aws:ResourceTag/{tagging.TEAM_TAG}", team),
+    ])
+    approving = StringEquals("sagemaker:ModelApprovalStatus", "Approved")
+    return _document(
+        Statement(
+            Sid="AllowTeamProjectData",
+            Effect=Allow,
+            Action=[s3.GetObject, s3.GetObjectVersion, s3.PutObject, s3.DeleteObject,
+                    s3.AbortMultipartUpload, s3.ListBucket, s3.GetBucketLocation],
+            Resource=[scope.bucket(), scope.objects()],
+            Condition=in_this_account(),
+        ),
+        Statement(
+            # The key policy admits team-tagged principals through S3 and SageMaker only.
+            Sid="AllowTeamKeyThroughS3AndSageMaker",
+            Effect=Allow,
+            Action=[a for a in KEY_USE_ACTIONS if a != kms.DescribeKey],
+            Resource=[key_arn_sub],
+            Condition=Condition(StringLike("kms:ViaService", key_via_services(("s3", "sagemaker")))),
+        ),
+        Statement(
+            Sid="DenyPassingOtherTeamsRoles",
+            Effect=Deny,
+            Action=[iam.PassRole],
+            Resource=["*"],
+            Condition=Condition([
+                Null(f"iam:ResourceTag/{tagging.TEAM_TAG}", "false"),
+                StringNotEquals(f"iam:ResourceTag/{tagging.TEAM_TAG}", team),
+            ]),
+        ),
+        Statement(
+            Sid="DenyActingOnOtherTeamsResources",
+            Effect=Deny,
+            Action=[Action(service, "*") for service in
+                    (*TEAM_TAGGED_SERVICES, *(["codecommit"] if config.uses_codecommit else []))],
+            Resource=["*"],
+            Condition=other_team,
+        ),
+        Statement(
+            # Group names are the only thing a model version's ARN says about its team.
+            Sid="DenyApprovingModelVersionsOutsideTheTeam",
+            Effect=Deny,
+            Action=[sagemaker.UpdateModelPackage, sagemaker.CreateModelPackage],
+            NotResource=[scope.sagemaker("model-package", scope.glob + "/*")],
+            Condition=Condition(approving),
+        ),
+        Statement(
+            Sid="DenyApprovingUnlessADesignatedApprover",
+            Effect=Deny,
+            Action=[sagemaker.UpdateModelPackage, sagemaker.CreateModelPackage],
+            Resource=["*"],
+            Condition=Condition([approving, StringNotEquals(f"aws:PrincipalTag/{tagging.APPROVER_TAG}", "true")]),
+        ),
+        Statement(
+            Sid="DenyRelabellingTheTeamTag",
+            Effect=Deny,
+            Action=[sagemaker.DeleteTags, iam.TagRole, iam.UntagRole, iam.TagUser, iam.UntagUser],
+            Resource=["*"],
+            Condition=Condition(ForAnyValueStringEqualsIgnoreCase("aws:TagKeys", [tagging.TEAM_TAG])),
+        ),
+        Statement(
+            Sid="DenyRetaggingResourcesIntoAnotherTeam",
+            Effect=Deny,
+            Action=[sagemaker.AddTags],
+            Resource=["*"],
+            Condition=Condition([
+                ForAnyValueStringEqualsIgnoreCase("aws:TagKeys", [tagging.TEAM_TAG]),
+                StringNotEquals(f"aws:RequestTag/{tagging.TEAM_TAG}", team),
+            ]),
+        ),
     )
 
 

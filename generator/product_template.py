@@ -19,6 +19,7 @@ from awacs.aws import (
     Policy,
     Principal,
     Statement,
+    StringEquals,
     StringLike,
 )
 from troposphere import Equals, Export, GetAtt, Not, Output, Parameter, Ref, Sub, Tags, Template
@@ -33,7 +34,7 @@ from troposphere.servicecatalog import (
 )
 from troposphere.ssm import Parameter as SsmParameter
 
-from generator import encryption, iam, naming
+from generator import encryption, iam, naming, tagging
 from generator.config import Config
 from generator.project_template import (
     CONNECTION_ARN_DESCRIPTION,
@@ -60,7 +61,7 @@ ROLE_IDS = {
 KEY_ADMIN_ACTIONS = (
     kms.CreateAlias, kms.UpdateAlias, kms.DeleteAlias, kms.DescribeKey, kms.EnableKey,
     kms.DisableKey, kms.EnableKeyRotation, kms.DisableKeyRotation, kms.GetKeyPolicy,
-    kms.PutKeyPolicy, kms.GetKeyRotationStatus, kms.RotateKeyOnDemand, kms.ListKeyPolicies,
+    kms.GetKeyRotationStatus, kms.RotateKeyOnDemand, kms.ListKeyPolicies,
     kms.ListResourceTags, kms.ListGrants, kms.RevokeGrant, kms.TagResource,
     kms.UntagResource, kms.UpdateKeyDescription, kms.ScheduleKeyDeletion,
     kms.CancelKeyDeletion,
@@ -131,23 +132,53 @@ def _parameters(template: Template, config: Config) -> dict[str, Ref]:
 
 def _tags(config: Config, *extra: tuple[str, str]) -> Tags:
     return Tags(
-        {"mlops:namespace": config.namespace, "mlops:project-suffix": config.project_suffix, **dict(extra)}
+        {"mlops:namespace": config.namespace, "mlops:project-suffix": config.project_suffix,
+         tagging.TEAM_TAG: tagging.team(config), **dict(extra)}
     )
 
 
 def _key_policy(config: Config) -> Policy:
     runtime_role_arns = [GetAtt(ROLE_IDS[p], "Arn") for p in iam.RUNTIME_ROLES if p != "events"]
+    account_root = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
     log_groups = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/{naming.project_resource_glob(config)}"
     return Policy(
         Version="2012-10-17",
         Statement=[
             Statement(
                 # Without it nobody could repair the key policy if the administrator is gone.
-                Sid="EnableIamPoliciesOfThisAccount",
+                # Administration only: data use is never delegated to the account's IAM
+                # policies, so a principal of the account whose identity policy allows kms:*
+                # (a job role with a broad managed policy) still cannot decrypt.
+                Sid="EnableIamPoliciesOfThisAccountForAdministration",
                 Effect=Allow,
-                Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
-                Action=[kms.Action("*")],
+                Principal=Principal("AWS", account_root),
+                NotAction=list(iam.KEY_DATA_ACTIONS),
                 Resource=["*"],
+            ),
+            Statement(
+                # The team's people (their Studio roles carry the team tag) read and write the
+                # projects' data, as S3 and SageMaker do it for them; their identity policy
+                # (the product's Studio user policy) must allow it too.
+                Sid="AllowTeamPrincipalsThroughS3AndSageMaker",
+                Effect=Allow,
+                Principal=Principal("AWS", account_root),
+                Action=list(iam.KEY_USE_ACTIONS),
+                Resource=["*"],
+                Condition=Condition([
+                    StringEquals(f"aws:PrincipalTag/{tagging.TEAM_TAG}", tagging.team(config)),
+                    StringLike("kms:ViaService", [Sub(s) for s in iam.key_via_services(("s3", "sagemaker"))]),
+                ]),
+            ),
+            Statement(
+                Sid="AllowTeamPrincipalsToGrantKeyToAwsResources",
+                Effect=Allow,
+                Principal=Principal("AWS", account_root),
+                Action=[kms.CreateGrant],
+                Resource=["*"],
+                Condition=Condition([
+                    StringEquals(f"aws:PrincipalTag/{tagging.TEAM_TAG}", tagging.team(config)),
+                    Bool("kms:GrantIsForAWSResource", "true"),
+                ]),
             ),
             Statement(
                 Sid="AllowKeyAdministrationWithoutDataAccess",
@@ -287,6 +318,17 @@ def _key(template: Template, config: Config) -> None:
     template.add_resource(
         Alias("ProjectKeyAlias", AliasName=naming.key_alias(config).sub(), TargetKeyId=Ref(key))
     )
+    # The team's people: attach to their Studio execution roles, which also carry the team tag.
+    template.add_resource(
+        ManagedPolicy(
+            "StudioUserPolicy",
+            Description=(
+                f"Studio execution roles of team {tagging.team(config)}: their projects' data and key, "
+                "nothing of another team's, approval only by designated approvers"
+            ),
+            PolicyDocument=iam.to_cfn(iam.studio_user_policy(config, "${ProjectKey.Arn}")),
+        )
+    )
     ssm_values = (
         ("KeyArnParameter", naming.key_arn_parameter(config), GetAtt(key, "Arn"),
          "ARN of the projects' customer-managed key"),
@@ -363,13 +405,15 @@ def _product(template: Template, config: Config, params: dict[str, Ref]) -> None
     )
 
 
-def _outputs(template: Template, guardrail_ids: list[str]) -> None:
+def _outputs(template: Template, config: Config, guardrail_ids: list[str]) -> None:
     outputs = [
         ("ProductId", Ref("Product"), "Service Catalog product id"),
         ("ProductName", GetAtt("Product", "ProductName"), "Service Catalog product name"),
         ("PortfolioId", Ref("PortfolioId"), "Portfolio the product belongs to"),
         ("KmsKeyArn", GetAtt("ProjectKey", "Arn"), "Customer-managed key of the projects"),
         ("KmsKeyAlias", Ref("ProjectKeyAlias"), "Alias of the key"),
+        ("StudioUserPolicyArn", Ref("StudioUserPolicy"),
+         f"Attach to the Studio execution roles of the team's people, tagged {tagging.TEAM_TAG}={tagging.team(config)}"),
         *[(f"{logical_id}Arn", Ref(logical_id),
            "Attach to Studio execution roles to enforce the required tags there too")
           for logical_id in guardrail_ids],
@@ -395,5 +439,5 @@ def build(config: Config) -> Template:
     guardrail_ids = _roles(template, config, params)
     _key(template, config)
     _product(template, config, params)
-    _outputs(template, guardrail_ids)
+    _outputs(template, config, guardrail_ids)
     return template

@@ -347,7 +347,7 @@ def build(config: Config) -> Template:
         BucketPolicy(
             "ArtifactBucketPolicy",
             Bucket=Ref(bucket),
-            PolicyDocument=encryption.bucket_policy_document(bucket.title, key_arn),
+            PolicyDocument=encryption.bucket_policy_document(bucket.title, key_arn, tagging.team(config)),
         )
     )
 

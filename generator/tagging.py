@@ -5,6 +5,12 @@ Two kinds of tags travel together:
   to show resources under their project;
 - the organisation's required tags (``Config.required_tags``), which the roles' guardrail
   demands on every SageMaker create (see ``generator/iam.py``).
+
+And one tag draws the team boundary: ``mlops:team`` (``<namespace>/<suffix>``) on the product's
+roles and the project's resources, and on the Studio execution roles of the team's people (the
+platform team sets it). The bucket and key policies admit only principals carrying this team's
+value, and the Studio user policy refuses acting on what carries another team's value: names
+can overlap between teams (a shared namespace, prefixes of each other), the tag cannot.
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ from generator.config import TAG_VALUE_RE, Config, RequiredTag
 PROJECT_NAME_TAG = "sagemaker:project-name"
 PROJECT_ID_TAG = "sagemaker:project-id"
 STUDIO_VISIBILITY_TAG = "sagemaker:studio-visibility"
+TEAM_TAG = "mlops:team"
+# Set to "true" on the Studio execution roles of the people who may approve model versions.
+APPROVER_TAG = "mlops:model-approver"
 PROJECT_NAME_PARAM = "SageMakerProjectName"
 PROJECT_ID_PARAM = "SageMakerProjectId"
 
@@ -63,11 +72,17 @@ def required_tag_pairs(config: Config, values: dict) -> list[tuple[str, object]]
     return [(tag.key, values[tag.key]) for tag in config.required_tags]
 
 
+def team(config: Config) -> str:
+    """The team's value of ``TEAM_TAG``: one product stack, one team."""
+    return f"{config.namespace}/{config.project_suffix}"
+
+
 def project_tags(config: Config, values: dict, *extra: tuple[str, object]) -> Tags:
-    """Project tags + required tags (+ any extra pairs), sorted by key."""
+    """Project tags + the team tag + required tags (+ any extra pairs), sorted by key."""
     pairs: list[tuple[str, object]] = [
         (PROJECT_NAME_TAG, Ref(PROJECT_NAME_PARAM)),
         (PROJECT_ID_TAG, Ref(PROJECT_ID_PARAM)),
+        (TEAM_TAG, team(config)),
         *required_tag_pairs(config, values),
         *extra,
     ]

@@ -11,6 +11,7 @@ naming every case whose result differs. Used by ``test_iam_guardrail``,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib.util
 import json
@@ -27,6 +28,7 @@ from generator import naming, render
 from generator.config import Config, build_config
 from generator.product_template import ROLE_IDS
 from iamsim_client import (
+    IAMSIM_DIR,
     Case,
     IntrinsicError,
     Request,
@@ -96,7 +98,15 @@ class Team:
 
     def role_arn(self, purpose: str) -> str:
         name = naming.role_name(self.config, purpose).pattern.replace("${AWS::Region}", REGION)
-        return f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        _ROLE_OWNERS.setdefault(arn, (self, purpose))
+        return arn
+
+    @functools.cache
+    def role_tags(self, purpose: str) -> dict[str, str]:
+        """The tags the product template gives the role: what AWS sends as aws:PrincipalTag/*."""
+        tags = self.product["Resources"][ROLE_IDS[purpose]]["Properties"].get("Tags", [])
+        return {tag["Key"]: tag["Value"] for tag in tags}
 
     def sm(self, kind: str, name: str) -> str:
         return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name}"
@@ -242,9 +252,51 @@ class Counter:
     total = 0
 
 
+# Role ARN -> (team, purpose) of every sample role a test has named, for its principal tags.
+_ROLE_OWNERS: dict[str, tuple["Team", str]] = {}
+
+
+def principal_tags(principal: str) -> dict[str, str]:
+    owner = _ROLE_OWNERS.get(principal)
+    return owner[0].role_tags(owner[1]) if owner else {}
+
+
+@functools.cache
+def _service_actions(service: str) -> dict[str, Any]:
+    path = IAMSIM_DIR / "node_modules" / "@cloud-copilot" / "iam-data" / "data" / "actions" / f"{service}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _condition_keys(action: str) -> list[str]:
+    """The condition keys IAM's action catalogue lists for ``action`` (S3 sends s3:ResourceAccount where listed)."""
+    service, _, name = action.partition(":")
+    return _service_actions(service.lower()).get(name.lower(), {}).get("conditionKeys", [])
+
+
+def with_request_keys(case: Case) -> Case:
+    """The case with the keys AWS sends with every request, which the engine does not fill in.
+
+    The caller's ARN, account and tags (a sample role's tags are read from the product
+    template), the resource's account, and for S3 ``s3:ResourceAccount``. A key the test set
+    itself is kept, so a test can model another account's bucket or an untagged principal.
+    """
+    context = dict(case.request.context or {})
+    if case.principal.startswith("arn:"):
+        context.setdefault("aws:PrincipalArn", case.principal)
+        context.setdefault("aws:PrincipalAccount", case.principal.split(":")[4])
+        for key, value in principal_tags(case.principal).items():
+            context.setdefault(f"aws:PrincipalTag/{key}", value)
+    parts = case.request.resource_arn.split(":")
+    owner = parts[4] if len(parts) > 5 and re.fullmatch(r"\d{12}", parts[4]) else case.account
+    context.setdefault("aws:ResourceAccount", owner)
+    if "s3:ResourceAccount" in _condition_keys(case.request.action):
+        context.setdefault("s3:ResourceAccount", owner)
+    return dataclasses.replace(case, request=dataclasses.replace(case.request, context=context))
+
+
 def run(cases: list[Case], **options: Any) -> list[dict[str, Any]]:
     Counter.total += len(cases)
-    return simulate_detailed(cases, **options)
+    return simulate_detailed([with_request_keys(case) for case in cases], **options)
 
 
 def check(cases: Iterable[tuple[Case, str | set[str]]], **options: Any) -> None:

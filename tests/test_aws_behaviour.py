@@ -232,9 +232,9 @@ def matching_statements(policy: dict[str, Any], principal: str, action: str, con
     for statement in policy["Statement"]:
         services = statement.get("Principal", {}).get("Service", [])
         services = [services] if isinstance(services, str) else services
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if statement["Effect"] != "Allow" or principal not in services:
             continue
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in actions):
             continue
         conditions = statement.get("Condition", {})

@@ -177,9 +177,10 @@ def test_no_wildcard_actions_and_passrole_is_scoped(product):
 def test_arns_are_partition_safe(rendered):
     text = rendered["product"]
     assert not re.search(r"arn:aws[:-]", text), f"{PRODUCT}: hard-coded partition (defect B4)"
-    assert "us-east-1" not in text and not re.search(r"\b\d{12}\b", text), (
-        f"{PRODUCT}: a region or account id is written in"
-    )
+    # The only account ids written in: AWS's SageMaker image accounts (ECR pulls pinned to them).
+    image_accounts = set(json.loads(iam.IMAGE_ACCOUNTS_FILE.read_text())["accounts"].values())
+    written = set(re.findall(r"\b\d{12}\b", text)) - image_accounts
+    assert "us-east-1" not in text and not written, f"{PRODUCT}: a region or account id is written in: {written}"
 
 
 def test_no_code_downloads_or_fixed_global_resources(product):
@@ -450,4 +451,4 @@ def test_key_policy_denies_grants_not_for_aws_resources(product):
     )
     allows = [s for s in statements if s["Effect"] == "Allow" and "kms:CreateGrant" in _actions(s)]
     for allow in allows:
-        assert allow.get("Condition") == {"Bool": {"kms:GrantIsForAWSResource": "true"}}, f"{where}: {allow['Sid']}"
+        assert (allow.get("Condition") or {}).get("Bool") == {"kms:GrantIsForAWSResource": "true"}, f"{where}: {allow['Sid']}"

@@ -136,6 +136,7 @@ def test_every_taggable_resource_carries_project_and_required_tags(config_key):
     expected = {
         tagging.PROJECT_NAME_TAG: {"Ref": tagging.PROJECT_NAME_PARAM},
         tagging.PROJECT_ID_TAG: {"Ref": tagging.PROJECT_ID_PARAM},
+        tagging.TEAM_TAG: tagging.team(config),
         **{t.key: {"Ref": tagging.tag_parameter_name(t.key)} for t in config.required_tags},
     }
     checked = []
@@ -191,8 +192,14 @@ def test_bucket_policy_denies_plain_http_and_other_keys(config_key):
         assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, where
         other_key = by_sid.get("DenyUploadsWithAnotherKey")
         assert other_key and other_key["Effect"] == "Deny", f"{where}: no deny for other keys"
-        cond = other_key["Condition"]["StringNotEqualsIfExists"]
+        # Only a header that is present and names another key is refused (the bucket default
+        # encrypts uploads without one under the same key).
+        assert other_key["Condition"]["Null"] == {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"}, where
+        cond = other_key["Condition"]["StringNotEquals"]
         assert cond["s3:x-amz-server-side-encryption-aws-kms-key-id"] == key_expr(config), where
+        team = by_sid.get("DenyPrincipalsOutsideTheTeam")
+        assert team and team["Effect"] == "Deny" and team["Principal"] == "*", f"{where}: no deny for principals outside the team"
+        assert team["Condition"]["StringNotEquals"] == {f"aws:PrincipalTag/{tagging.TEAM_TAG}": tagging.team(config)}, where
 
 
 def test_model_package_group_is_the_project_prefix():
@@ -735,6 +742,7 @@ def test_moto_bucket_reads_back_the_project_tags(deployed):
         "sagemaker:project-id": PROJECT_ID,
         "project": "fraud",
         "env": "dev",
+        tagging.TEAM_TAG: tagging.team(DEFAULT),
     }, f"{TEMPLATE}: ArtifactBucket tags on moto"
 
 
@@ -826,6 +834,8 @@ def _key_uses(node, path: str = ""):
         if node.get("Name") == "KMS_KEY_ARN" and "Value" in node:
             yield f"{path}.KMS_KEY_ARN", node["Value"]
         for k, v in node.items():
+            if k in _KEY_PROPERTIES and path.endswith(".Null"):
+                continue  # "is the header present" names no key
             if k in _KEY_PROPERTIES:
                 # CodePipeline's artifact store: {"Id": <key>, "Type": "KMS"}
                 yield f"{path}.{k}", v["Id"] if isinstance(v, dict) and v.get("Type") == "KMS" else v

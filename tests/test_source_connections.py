@@ -267,6 +267,7 @@ def test_every_taggable_resource_is_tagged_and_every_name_is_budgeted(key):
     expected = {
         tagging.PROJECT_NAME_TAG: {"Ref": tagging.PROJECT_NAME_PARAM},
         tagging.PROJECT_ID_TAG: {"Ref": tagging.PROJECT_ID_PARAM},
+        tagging.TEAM_TAG: tagging.team(config),
         **{t.key: {"Ref": tagging.tag_parameter_name(t.key)} for t in config.required_tags},
     }
     tagged = 0
