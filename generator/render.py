@@ -3,11 +3,17 @@
 Rendering is deterministic: troposphere's YAML (sorted keys through cfn-flip) behind a fixed
 header, so the same configuration always gives the same bytes and a diff of the output shows
 exactly what a change did.
+
+Besides the CloudFormation templates (``TARGETS``, linted by cfn-lint) the build writes policy
+documents that are not CloudFormation (``POLICY_TARGETS``: the organisation's SCP). They are
+JSON (sorted keys, one-space indent, no header: a policy has no comments), checked by
+``validation.check_policies`` instead of cfn-lint, and written in the same all-or-nothing step.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -32,6 +38,8 @@ class Target:
     path: str  # relative to the repository (or --output-dir) root
 
     def builder(self) -> Callable[[Config], Template]:
+        """The module's ``build(config)``: a troposphere Template (or, for a policy target, an
+        awacs PolicyDocument)."""
         return importlib.import_module(self.module).build
 
 
@@ -39,6 +47,12 @@ TARGETS = (
     Target("product", "generator.product_template", "templates_out/create-async-endpoint-product.yaml"),
     Target("project", "generator.project_template", "templates_out/MLOps-template-example.yml"),
     Target("endpoint", "generator.endpoint_template", "seed_code/model_deploy/endpoint-config-template.yml"),
+)
+
+# Policy documents the organisation attaches outside CloudFormation: not linted by cfn-lint, not
+# documented by `docs`, not in the release's template list.
+POLICY_TARGETS = (
+    Target("organisation-scp", "generator.scp", "templates_out/organisation-scp.json"),
 )
 
 
@@ -120,6 +134,19 @@ def render(target: Target, config: Config) -> str:
 
 def render_all(config: Config) -> dict[Target, str]:
     return {target: render(target, config) for target in available_targets()}
+
+
+def policy_json(document) -> str:
+    """Deterministic policy JSON: sorted keys, one-space indent, ASCII, trailing newline."""
+    return json.dumps(json.loads(document.to_json()), sort_keys=True, indent=1, ensure_ascii=True) + "\n"
+
+
+def render_policy(target: Target, config: Config) -> str:
+    return policy_json(target.builder()(config))
+
+
+def render_policies(config: Config) -> dict[Target, str]:
+    return {target: render_policy(target, config) for target in POLICY_TARGETS}
 
 
 def write_outputs(root: Path, texts: dict[Target, str]) -> list[Path]:

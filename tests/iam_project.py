@@ -4,7 +4,8 @@
 SageMaker project (``fraud-custom-project`` / ``p-abcdefghijkl`` by default) and the policies the
 product template gives each role, intrinsics resolved for account 111122223333, us-east-1,
 partition aws. ``check`` simulates a batch with npm ``@cloud-copilot/iam-simulate`` and fails
-naming every case whose result differs. Used by ``test_iam_guardrail``,
+naming every case whose result differs. ``sagemaker_condition_keys`` derives the condition keys IAM
+fills from a SageMaker create's request parameters (key ARNs, network isolation). Used by ``test_iam_guardrail``,
 ``test_iam_least_privilege``, ``test_iam_isolation`` and ``test_iam_runtime_roles``.
 """
 
@@ -42,8 +43,9 @@ from iamsim_client import (
 
 __all__ = [
     "ACCOUNT", "DEFAULT", "GUARDRAIL", "OUTSIDE_ROLES", "PARTITION", "REGION", "ROOT", "SEED_BUILD", "SEED_DEPLOY", "SEED_OFFLINE",
-    "Counter", "Team", "build_environment", "check", "codebuild_environment", "engine_ready", "existing_resource",
-    "run", "seed_module", "seed_pipeline_definition", "seed_pipeline_steps", "tag_parameter", "team",
+    "Counter", "Team", "build_environment", "deploy_build_environment", "check", "codebuild_environment", "engine_ready", "existing_resource",
+    "run", "sagemaker_condition_keys", "sagemaker_parameter_roots", "project_request_parameters", "seed_module",
+    "seed_pipeline_definition", "seed_pipeline_steps", "tag_parameter", "team",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,6 +275,121 @@ def _condition_keys(action: str) -> list[str]:
     return _service_actions(service.lower()).get(name.lower(), {}).get("conditionKeys", [])
 
 
+# ============================================================================ SageMaker request keys
+
+# Action -> condition key -> where the API request carries its value. IAM fills these keys from the
+# request parameters (Service Authorization Reference for SageMaker); iam-simulate does not derive
+# them, so every test that simulates a SageMaker create sends them through
+# ``sagemaker_condition_keys`` from the real request (pipeline step Arguments, endpoint template
+# properties, recorded boto3 calls). Marked "same shape": not spelled out in the brief's reference
+# list, read from the API's parameter of the same meaning (the catalogue lists the key for the action).
+SAGEMAKER_REQUEST_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
+    "CreateProcessingJob": {
+        "sagemaker:VolumeKmsKeyArn": ("ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"),
+        "sagemaker:OutputKmsKeyArn": ("ProcessingOutputConfig", "KmsKeyId"),
+        "sagemaker:NetworkIsolation": ("NetworkConfig", "EnableNetworkIsolation"),  # same shape
+    },
+    "CreateTrainingJob": {
+        "sagemaker:VolumeKmsKeyArn": ("ResourceConfig", "VolumeKmsKeyId"),
+        "sagemaker:OutputKmsKeyArn": ("OutputDataConfig", "KmsKeyId"),
+        "sagemaker:NetworkIsolation": ("EnableNetworkIsolation",),
+    },
+    "CreateEndpointConfig": {
+        "sagemaker:VolumeKmsKeyArn": ("KmsKeyId",),
+        "sagemaker:NetworkIsolation": ("EnableNetworkIsolation",),  # same shape
+    },
+    "CreateModel": {
+        "sagemaker:NetworkIsolation": ("EnableNetworkIsolation",),
+    },
+    "CreateHyperParameterTuningJob": {  # same shape: the training job definition
+        "sagemaker:VolumeKmsKeyArn": ("TrainingJobDefinition", "ResourceConfig", "VolumeKmsKeyId"),
+        "sagemaker:OutputKmsKeyArn": ("TrainingJobDefinition", "OutputDataConfig", "KmsKeyId"),
+        "sagemaker:NetworkIsolation": ("TrainingJobDefinition", "EnableNetworkIsolation"),
+    },
+    "CreateTransformJob": {  # same shape
+        "sagemaker:VolumeKmsKeyArn": ("TransformResources", "VolumeKmsKeyId"),
+        "sagemaker:OutputKmsKeyArn": ("TransformOutput", "KmsKeyId"),
+    },
+    "CreateAutoMLJobV2": {  # same shape
+        "sagemaker:VolumeKmsKeyArn": ("SecurityConfig", "VolumeKmsKeyId"),
+        "sagemaker:OutputKmsKeyArn": ("OutputDataConfig", "KmsKeyId"),
+    },
+    "CreateNotebookInstance": {  # same shape: the notebook's ML storage volume key
+        "sagemaker:VolumeKmsKeyArn": ("KmsKeyId",),
+    },
+}
+# The request keys this table maps; an action whose catalogue entry lists one of them but which the
+# table does not know cannot be simulated faithfully: sagemaker_condition_keys refuses it.
+SAGEMAKER_MAPPED_KEYS = ("sagemaker:VolumeKmsKeyArn", "sagemaker:OutputKmsKeyArn", "sagemaker:NetworkIsolation")
+
+
+def _request_key_map(action: str) -> dict[str, tuple[str, ...]]:
+    service, _, name = action.rpartition(":")
+    assert service in ("", "sagemaker"), f"{action}: not a SageMaker action"
+    listed = set(_condition_keys(f"sagemaker:{name}"))
+    mapping = next((keys for known, keys in SAGEMAKER_REQUEST_KEYS.items() if known.lower() == name.lower()), {})
+    unknown = sorted(set(mapping) - listed)
+    assert not unknown, f"sagemaker:{name}: IAM's catalogue lists no {unknown}: fix SAGEMAKER_REQUEST_KEYS"
+    unmapped = sorted((listed & set(SAGEMAKER_MAPPED_KEYS)) - set(mapping))
+    assert not unmapped, (
+        f"sagemaker:{name}: IAM sends {unmapped} from its request, SAGEMAKER_REQUEST_KEYS does not say from which "
+        "parameter: add it before simulating this action"
+    )
+    return mapping
+
+
+def sagemaker_parameter_roots(action: str) -> set[str]:
+    """The top-level request parameters ``sagemaker_condition_keys`` reads for ``action``."""
+    return {path[0] for path in _request_key_map(action).values()}
+
+
+def sagemaker_condition_keys(action: str, parameters: Mapping[str, Any]) -> dict[str, str]:
+    """The condition keys IAM derives from a SageMaker request's ``parameters`` (API names, as boto3,
+    a pipeline step's Arguments or the CloudFormation resource's properties give them).
+
+    A parameter absent from the request gives no key (IAM then has none to compare). Booleans are
+    sent as "true"/"false". A value only known at run time (a pipeline expression) fails the test.
+    """
+    keys: dict[str, str] = {}
+    for key, path in _request_key_map(action).items():
+        value: Any = parameters
+        for part in path:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            keys[key] = "true" if value else "false"
+        elif isinstance(value, str):
+            keys[key] = value
+        else:
+            raise AssertionError(f"{action}: {'.'.join(path)} is {value!r}, not a value IAM would see in the request")
+    return keys
+
+
+def project_request_parameters(t: "Team", action: str) -> dict[str, Any]:
+    """The encryption and isolation parameters a correct request of this project carries for ``action``.
+
+    For requests a test builds from scratch (no seed or template request to read them from): every
+    key parameter names the project key (as the seed pipeline and the endpoint template do), network
+    isolation is on where the project turns it on (training, models: seed training step and endpoint
+    template) and absent elsewhere (the seed's processing steps leave it unset).
+    """
+    parameters: dict[str, Any] = {}
+    name = action.rpartition(":")[2]
+    for key, path in _request_key_map(action).items():
+        if key == "sagemaker:NetworkIsolation":
+            if name.lower() not in ("createtrainingjob", "createmodel"):
+                continue
+            value: Any = True
+        else:
+            value = t.key_arn
+        node = parameters
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return parameters
+
+
 def with_request_keys(case: Case) -> Case:
     """The case with the keys AWS sends with every request, which the engine does not fill in.
 
@@ -336,6 +453,31 @@ def codebuild_environment(t: Team, buildspec: str) -> dict[str, str]:
     assert len(builds) == 1, f"project template: expected one CodeBuild project running {buildspec}, found {len(builds)}"
     variables = resolve_intrinsics(builds[0]["Properties"]["Environment"]["EnvironmentVariables"],
                                    where=f"project template: {buildspec} build environment", **t.project_resolve_kwargs(REGION))
+    return {"AWS_REGION": REGION, **{v["Name"]: v["Value"] for v in variables}}
+
+
+def deploy_build_environment(t: Team) -> dict[str, str]:
+    """The environment of the CodeBuild project that runs the deploy repository's ``build.py``: the
+    seed's ``buildspec.yml`` or a buildspec the project template gives inline."""
+    import yaml
+
+    project = t.template("project")
+
+    def runs_build_py(spec: str) -> bool:
+        if spec == "buildspec.yml":
+            return True
+        try:
+            phases = (yaml.safe_load(spec) or {}).get("phases", {}) if "\n" in spec else {}
+        except yaml.YAMLError:
+            return False
+        return any(str(c).startswith("python build.py") for phase in phases.values() for c in phase.get("commands", []))
+
+    builds = [r for r in project["Resources"].values()
+              if r["Type"] == "AWS::CodeBuild::Project" and isinstance(r["Properties"]["Source"].get("BuildSpec"), str)
+              and runs_build_py(r["Properties"]["Source"]["BuildSpec"])]
+    assert len(builds) == 1, f"project template: expected one CodeBuild project running build.py, found {len(builds)}"
+    variables = resolve_intrinsics(builds[0]["Properties"]["Environment"]["EnvironmentVariables"],
+                                   where="project template: deploy build environment", **t.project_resolve_kwargs(REGION))
     return {"AWS_REGION": REGION, **{v["Name"]: v["Value"] for v in variables}}
 
 

@@ -107,13 +107,19 @@ def resource_policy(action: str, arn: str) -> dict[str, Any] | None:
 
 
 def tags_of(kind: str | None) -> tuple[dict[str, str] | None, dict[str, str]]:
-    """(request tags, context of the existing resource) for ``tags: same|changed``."""
+    """(request tags, context of the existing resource) for ``tags: same|changed|new``.
+
+    ``new``: a create carrying every required tag (no resource exists yet), so the tag guardrail
+    does not decide and the entry shows what the role's own permissions say.
+    """
     if kind is None:
         return None, {}
     current = DEFAULT.all_tags
+    if kind == "new":
+        return current, {}
     if kind == "same":
         return current, existing_resource(current)
-    assert kind == "changed", f"tags: {kind!r} is neither same nor changed"
+    assert kind == "changed", f"tags: {kind!r} is none of same, changed, new"
     changed = dict(current)
     tag = next(tag for tag in DEFAULT.config.required_tags if tag.allowed_values and len(tag.allowed_values) > 1)
     changed[tag.key] = next(v for v in tag.allowed_values if v != current[tag.key])

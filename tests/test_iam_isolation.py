@@ -14,7 +14,7 @@ import pytest
 
 from generator import iam
 from generator.product_template import ROLE_IDS
-from iam_project import DEFAULT, REGION, Team, run, team
+from iam_project import DEFAULT, REGION, Team, project_request_parameters, run, sagemaker_condition_keys, team
 from iamsim_client import Request, engine_ready
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
@@ -41,9 +41,13 @@ PROBES: dict[str, Callable[[Team], Request]] = {
     "create its endpoint": lambda t: Request("sagemaker:CreateEndpoint", t.sm("endpoint", f"{t.prefix}-staging"), tags=t.all_tags),
     "update its endpoint": lambda t: Request("sagemaker:UpdateEndpoint", t.sm("endpoint", f"{t.prefix}-staging")),
     "invoke its endpoint": lambda t: Request("sagemaker:InvokeEndpoint", t.sm("endpoint", f"{t.prefix}-staging")),
+    # Built from scratch: the keys a correct training request of the project carries (its key for
+    # volume and output, network isolation), as IAM derives them from the request parameters.
     "create a job for its project": lambda t: Request("sagemaker:CreateTrainingJob",
                                                       t.sm("training-job", "pipelines-1a2b3c4d5e6f-TrainModel-AbCdEfGhIj"),
-                                                      tags=t.all_tags),
+                                                      tags=t.all_tags, context=sagemaker_condition_keys(
+                                                          "sagemaker:CreateTrainingJob",
+                                                          project_request_parameters(t, "sagemaker:CreateTrainingJob"))),
     "deploy its stack": lambda t: Request("cloudformation:CreateStack", t.arn(
         "cloudformation", f"stack/{t.prefix}-deploy-staging/0f0e0d0c-0b0a-4909-8807-060504030201")),
     "publish to its topic": lambda t: Request("sns:Publish", t.arn("sns", f"{t.prefix}-staging-async-success")),

@@ -24,7 +24,8 @@ import pytest
 from generator import iam
 from generator.config import build_config
 from generator.product_template import ROLE_IDS
-from iam_project import ACCOUNT, DEFAULT, OUTSIDE_ROLES, PARTITION, REGION, Team, check, run
+from iam_project import (ACCOUNT, DEFAULT, OUTSIDE_ROLES, PARTITION, REGION, Team, check, existing_resource, run,
+                         sagemaker_condition_keys, sagemaker_parameter_roots)
 from iamsim_client import IAMSIM_DIR, Case, Request, engine_ready, load_template, resolve_intrinsics
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
@@ -310,7 +311,8 @@ def schema_permissions(resource_type: str) -> set[str]:
     return {p for op in ("create", "read", "update", "delete", "list") for p in handlers.get(op, {}).get("permissions", [])}
 
 
-def endpoint_resource_arns(t=DEFAULT, stage: str = "staging") -> dict[str, list[tuple[str, str]]]:
+def _endpoint_template(t=DEFAULT, stage: str = "staging") -> tuple[dict, dict]:
+    """The endpoint template and the resolver arguments of one stage's stack."""
     endpoint = load_template(t.texts["endpoint"], source="endpoint template")
     parameters = {name: spec.get("Default", "") for name, spec in endpoint["Parameters"].items()}
     parameters.update({"SageMakerProjectName": t.project_name, "SageMakerProjectId": t.project_id, "StageName": stage,
@@ -318,6 +320,35 @@ def endpoint_resource_arns(t=DEFAULT, stage: str = "staging") -> dict[str, list[
                        "ModelExecutionRoleArn": t.role_arn("sagemaker"),
                        "ModelPackageArn": t.sm("model-package", f"{t.prefix}/3")})
     kwargs = dict(parameters=parameters, account=ACCOUNT, region=REGION, partition=PARTITION, conditions={"IsStaging": stage == "staging"})
+    return endpoint, kwargs
+
+
+def endpoint_request_keys(t=DEFAULT, stage: str = "staging") -> dict[tuple[str, str], dict[str, str]]:
+    """(logical id, SageMaker create) -> the condition keys IAM derives from the resource's properties
+    (the request parameters CloudFormation's handler sends), as iam_project.sagemaker_condition_keys maps them."""
+    endpoint, kwargs = _endpoint_template(t, stage)
+    keys = {}
+    for logical_id, resource in endpoint["Resources"].items():
+        for action in DEPLOY_NEEDS.get(resource["Type"], {}):
+            if not action.startswith("sagemaker:Create"):
+                continue
+            properties = resource["Properties"]
+            parameters = {root: resolve_intrinsics(properties[root], where=f"endpoint template: {logical_id}.{root}", **kwargs)
+                          for root in sagemaker_parameter_roots(action) if root in properties}
+            keys[(logical_id, action)] = sagemaker_condition_keys(action, parameters)
+    return keys
+
+
+def scalable_target_tags(t=DEFAULT, stage: str = "staging") -> dict[str, str]:
+    """The tags the endpoint template gives its scalable target, resolved for the stage."""
+    endpoint, kwargs = _endpoint_template(t, stage)
+    (target,) = [(lid, r) for lid, r in endpoint["Resources"].items() if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"]
+    tags = resolve_intrinsics(target[1]["Properties"].get("Tags", []), where=f"endpoint template: {target[0]}.Tags", **kwargs)
+    return {tag["Key"]: tag["Value"] for tag in tags}
+
+
+def endpoint_resource_arns(t=DEFAULT, stage: str = "staging") -> dict[str, list[tuple[str, str]]]:
+    endpoint, kwargs = _endpoint_template(t, stage)
     properties = {
         "AWS::SageMaker::Model": ("model", "ModelName"), "AWS::SageMaker::EndpointConfig": ("endpoint-config", "EndpointConfigName"),
         "AWS::SageMaker::Endpoint": ("endpoint", "EndpointName"),
@@ -379,11 +410,18 @@ def test_deploy_needs_are_picked_from_the_provider_schemas():
 def test_cloudformation_role_allows_what_the_endpoint_template_needs(stage):
     cases = []
     arns = endpoint_resource_arns(stage=stage)
+    request_keys = endpoint_request_keys(stage=stage)
+    target_tags = scalable_target_tags(stage=stage)
     for resource_type, pairs in arns.items():
         for logical_id, arn in pairs:
             for action, reason in DEPLOY_NEEDS[resource_type].items():
                 tags = DEFAULT.all_tags if action in {a.JSONrepr() for a in iam.GUARDED_CREATES} else None
                 for target, context in deploy_target(DEFAULT, arn, action, alarms=scalable_target_alarms(arns)):
+                    # A create sends the keys IAM derives from the resource's properties.
+                    context = {**context, **request_keys.get((logical_id, action), {})}
+                    # Every action but the registration acts on the target the stack created, with its tags.
+                    if target == SCALABLE_TARGET and action != "application-autoscaling:RegisterScalableTarget":
+                        context = {**existing_resource(target_tags), **context}
                     cases.append((DEFAULT.case("cloudformation", Request(action, target, tags=tags, context=context),
                                        label=f"CloudFormationRole endpoint template {logical_id} ({reason})"), "Allowed"))
     check(cases)

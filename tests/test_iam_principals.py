@@ -222,7 +222,7 @@ def test_no_build_or_job_role_can_approve_a_model_version():
     cases = []
     for purpose in ("sagemaker", "codebuild", "cloudformation", "codepipeline"):
         for action in ("sagemaker:CreateModelPackage", "sagemaker:UpdateModelPackage"):
-            request = Request(action, A.sm("model-package", f"{A.prefix}/7"), tags=A.all_tags if action.endswith("Create") else None,
+            request = Request(action, A.sm("model-package", f"{A.prefix}/7"), tags=A.all_tags if ":Create" in action else None,
                               context={"sagemaker:ModelApprovalStatus": "Approved"})
             cases.append((as_role(A, purpose, request, f"{action} as Approved"), NOT_ALLOWED))
     # Registering for review stays possible: the pipeline's own step.
@@ -319,6 +319,31 @@ def test_the_key_administrator_manages_but_cannot_use_or_rewrite_the_key():
         )
     ]
     check(cases)
+
+
+def test_the_deploy_role_cannot_open_topics_or_scale_another_teams_endpoints():
+    """A template in the deploy repository runs as the CloudFormation role: it must not be able to
+    set a topic policy letting another account subscribe, or change another team's scaling."""
+    target = f"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/056ad4ff20d1a90a37cb7a5b0da9e0c1"
+    sagemaker_ns = {"application-autoscaling:service-namespace": "sagemaker"}
+
+    def scaling(action: str, owner: Team) -> Request:
+        return Request(action, target, context={**sagemaker_ns, f"aws:ResourceTag/{tagging.TEAM_TAG}": tagging.team(owner.config)})
+
+    check([
+        (as_role(A, "cloudformation", Request("sns:SetTopicAttributes", A.arn("sns", f"{A.prefix}-prod-async-success"),
+                                               context={}), "set its own topic's attributes (Policy)"), NOT_ALLOWED),
+        (as_role(A, "cloudformation", Request("sns:AddPermission", A.arn("sns", f"{A.prefix}-prod-async-success")),
+                 "add another account to its topic"), NOT_ALLOWED),
+        *[(as_role(A, "cloudformation", scaling(action, SHARED_NAMESPACE), f"{action} on B's endpoint"), NOT_ALLOWED)
+          for action in ("application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
+                         "application-autoscaling:DeregisterScalableTarget", "application-autoscaling:RegisterScalableTarget")],
+        *[(as_role(A, "cloudformation", scaling(action, A), f"{action} on its own endpoint"), "Allowed")
+          for action in ("application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
+                         "application-autoscaling:DeregisterScalableTarget", "application-autoscaling:RegisterScalableTarget")],
+        (as_role(A, "cloudformation", Request("application-autoscaling:RegisterScalableTarget", target, context=sagemaker_ns),
+                 "register a new (untagged) target"), "Allowed"),
+    ])
 
 
 # ---------------------------------------------------------------- not yet: the next steps of the team boundary

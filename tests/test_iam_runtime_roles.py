@@ -37,6 +37,7 @@ from unittest import mock
 import pytest
 import yaml
 
+from generator import project_template
 from generator.product_template import ROLE_IDS
 from iam_project import (
     ACCOUNT,
@@ -48,8 +49,10 @@ from iam_project import (
     SEED_OFFLINE,
     Team,
     codebuild_environment,
+    deploy_build_environment,
     existing_resource,
     run,
+    sagemaker_condition_keys,
     seed_module,
     seed_pipeline_definition,
     team,
@@ -190,7 +193,7 @@ def deploy_build_calls(t: Team, tmp: Path) -> tuple[tuple[str, str, dict[str, An
     import boto3
     from moto import mock_aws
 
-    env = codebuild_environment(t, "buildspec.yml")
+    env = deploy_build_environment(t)
     folder = tmp / f"deploy-{t.project_id}"
     shutil.copytree(SEED_DEPLOY, folder, ignore=shutil.ignore_patterns("__pycache__"))
     recorder = Recorder()
@@ -263,7 +266,10 @@ def recorded_needs(t: Team, role: str, calls: Iterable[tuple[str, str, dict[str,
         elif service == "sagemaker" and operation in ("CreatePipeline", "UpdatePipeline"):
             arn = t.sm("pipeline", params["PipelineName"])
             tags = {tag["Key"]: tag["Value"] for tag in params.get("Tags", [])} or None
-            needs.append(Need(role, Request(f"sagemaker:{operation}", arn, tags=tags), why))
+            # Keys IAM derives from the call's parameters (none today for a pipeline; the helper
+            # fails if the catalogue starts listing one it cannot map).
+            keys = sagemaker_condition_keys(f"sagemaker:{operation}", params)
+            needs.append(Need(role, Request(f"sagemaker:{operation}", arn, tags=tags, context=keys), why))
             if tags:  # tags on create are authorised as AddTags too
                 needs.append(Need(role, Request("sagemaker:AddTags", arn, tags=tags), why + " (tags on create)"))
             needs.append(Need(role, Request("iam:PassRole", params["RoleArn"],
@@ -329,9 +335,17 @@ def cli_needs(t: Team) -> list[Need]:
         bucket, key = split_s3(words[4])
         needs += s3_put("codebuild", bucket, key, "codebuild-buildspec.yml: aws s3 cp --sse aws:kms",
                         key_arn=option(words, "--sse-kms-key-id"))
-    env = {**codebuild_environment(t, "buildspec.yml"), "CODEBUILD_BUILD_NUMBER": BUILD_NUMBER}
-    packages = [w for w in buildspec_commands(SEED_DEPLOY / "buildspec.yml") if w[:3] == ["aws", "cloudformation", "package"]]
-    assert packages, "deploy buildspec: no `aws cloudformation package`"
+    env = {**deploy_build_environment(t), "CODEBUILD_BUILD_NUMBER": BUILD_NUMBER}
+    # The deploy build runs the project template's own buildspec (the deploy gate), not the repository's.
+    deploy_commands = [c for phase in yaml.safe_load(project_template.DEPLOY_CONFIG_BUILDSPEC)["phases"].values()
+                       for c in phase.get("commands", [])]
+    packages = [shlex.split(c) for c in deploy_commands if c.startswith("aws cloudformation package")]
+    assert packages, "deploy gate buildspec: no `aws cloudformation package`"
+    lookups = [c for c in deploy_commands if "aws sagemaker list-model-packages" in c]
+    assert lookups, "deploy gate buildspec: no registry lookup"
+    # ListModelPackages names the group as a parameter; IAM sees no resource (see the CodeBuild policy).
+    needs.append(Need("codebuild", Request("sagemaker:ListModelPackages", "*"),
+                      "deploy gate buildspec: aws sagemaker list-model-packages (the newest Approved version)"))
     for words in packages:
         words = [expand(w, env) for w in words]
         # The CLI names uploads <prefix>/<md5 of the file>, checks with HeadObject, then uploads
@@ -545,7 +559,8 @@ def sagemaker_needs(t: Team) -> list[Need]:
             needs += job_runtime("sagemaker", t, "TrainingJobs", name, why)
         elif step["Type"] == "RegisterModel":
             package = t.sm("model-package", f"{arguments['ModelPackageGroupName']}/1")
-            needs.append(Need("sagemaker", Request("sagemaker:CreateModelPackage", package, tags=tags or None), why))
+            needs.append(Need("sagemaker", Request("sagemaker:CreateModelPackage", package, tags=tags or None,
+                                                   context=sagemaker_condition_keys("sagemaker:CreateModelPackage", arguments)), why))
             needs.append(Need("sagemaker", Request("sagemaker:AddTags", package, tags=tags), why + " (tags on create)"))
             metrics = arguments["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
             needs += s3_get("sagemaker", *split_s3(pipeline_value(metrics, by_name, parameters)), why + " (model metrics)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from pathlib import Path
@@ -127,6 +128,11 @@ def test_runtime_roles_carry_the_guardrail(product):
         assert {"Ref": "TagGuardrailPolicy"} in arns, f"{PRODUCT}: {logical_id} lacks the tag guardrail"
 
 
+def _covers(statement: dict, action: str) -> bool:
+    """The statement's actions match ``action`` as IAM matches them (wildcards, any case)."""
+    return any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in _actions(statement))
+
+
 def test_guardrail_denies_each_create_per_required_key_on_request_tags(product, config):
     statements = _statements(product["Resources"]["TagGuardrailPolicy"]["Properties"]["PolicyDocument"])
     for key in config.tag_keys:
@@ -134,20 +140,20 @@ def test_guardrail_denies_each_create_per_required_key_on_request_tags(product, 
             action = action.JSONrepr()
             null_denies = [
                 s for s in statements
-                if s["Effect"] == "Deny" and action in _actions(s)
+                if s["Effect"] == "Deny" and _covers(s, action)
                 and s.get("Condition", {}).get("Null") == {f"aws:RequestTag/{key}": "true"}
             ]
             assert null_denies, f"{PRODUCT}: TagGuardrailPolicy has no Deny of {action} without tag {key}"
             empty_denies = [
                 s for s in statements
-                if s["Effect"] == "Deny" and action in _actions(s)
+                if s["Effect"] == "Deny" and _covers(s, action)
                 and s.get("Condition", {}).get("StringEquals") == {f"aws:RequestTag/{key}": ""}
             ]
             assert empty_denies, f"{PRODUCT}: TagGuardrailPolicy lets {action} through with an empty {key}"
     for statement in statements:
         null = statement.get("Condition", {}).get("Null", {})
         assert len(null) <= 1, f"{PRODUCT}: {statement['Sid']} ANDs several keys in one Null block"
-        if set(_actions(statement)) & {a.JSONrepr() for a in iam.GUARDED_CREATES}:
+        if any(_covers(statement, a.JSONrepr()) for a in iam.GUARDED_CREATES):
             assert not any(k.startswith("aws:ResourceTag/") for k in null), (
                 f"{PRODUCT}: {statement['Sid']} checks ResourceTag on a create: never fires (defect B1)"
             )

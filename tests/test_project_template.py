@@ -3,7 +3,10 @@
 Engines: cfn-lint (AWS's resource schemas, every supported region, through the project's gate),
 cfn-lint's bundled resource schemas (which types are taggable), botocore's SageMaker service
 model (SageMaker's own project-name rule), and moto (a real CloudFormation create, then S3 and
-EventBridge read back through their APIs, and moto's EventBridge pattern matcher).
+EventBridge read back through their APIs, and moto's EventBridge pattern matcher). The deploy
+build's inline buildspec (the deploy gate) runs in bash, as CodeBuild runs it, with the real AWS
+CLI and the seed build.py against a moto server (``ThreadedMotoServer``); only its
+``pip install -r requirements.txt`` is left out (the test environment has the requirements).
 
 What moto cannot check is listed in ``MOTO_CANNOT_CHECK``; cfn-lint's schemas are the evidence
 for those resources.
@@ -13,14 +16,21 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import boto3
 import botocore.session
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -376,15 +386,12 @@ def _seed(kind: str) -> Path:
 
 def test_buildspecs_named_by_the_template_exist_in_the_seed_code():
     projects = resources(doc(), "AWS::CodeBuild::Project")
-    for logical_id, kind in (("ModelBuildProject", "model_build"), ("ModelDeployBuildProject", "model_deploy")):
-        spec = projects[logical_id]["Properties"]["Source"]["BuildSpec"]
-        path = _seed(kind) / spec
-        assert path.is_file(), f"{TEMPLATE}: {logical_id} names buildspec {spec}, missing at {path.relative_to(ROOT)}"
+    spec = projects["ModelBuildProject"]["Properties"]["Source"]["BuildSpec"]
+    path = _seed("model_build") / spec
+    assert path.is_file(), f"{TEMPLATE}: ModelBuildProject names buildspec {spec}, missing at {path.relative_to(ROOT)}"
 
 
 def test_inline_test_buildspec_runs_the_seed_test_from_the_build_artifact():
-    import yaml
-
     deploy_seed = _seed("model_deploy")
     project = resources(doc(), "AWS::CodeBuild::Project")["ModelDeployTestProject"]
     spec = yaml.safe_load(project["Properties"]["Source"]["BuildSpec"])
@@ -394,21 +401,325 @@ def test_inline_test_buildspec_runs_the_seed_test_from_the_build_artifact():
     assert f"python {project_template.TEST_SCRIPT} --stack-outputs" in commands, commands
     assert "$CODEBUILD_SRC_DIR_StagingOutputs/staging-stack-outputs.json" in commands, commands
     # The deploy build must hand the whole repository (test/, requirements.txt) to the test.
-    deploy_spec = yaml.safe_load((deploy_seed / project_template.DEPLOY_BUILDSPEC).read_text())
-    assert "**/*" in deploy_spec["artifacts"]["files"], "deploy build artifact lacks the repository files"
+    assert "**/*" in deploy_config_buildspec()["artifacts"]["files"], "deploy build artifact lacks the repository files"
 
 
-def test_deploy_buildspec_exports_the_variable_the_stage_conditions_read():
-    path = ROOT / "seed_code" / "model_deploy" / project_template.DEPLOY_BUILDSPEC
-    if not path.is_file():
-        pytest.skip("seed code not present yet")
-    import yaml
+# ---- the deploy gate: the template's buildspec, not the repository's ------------------------
 
-    spec = yaml.safe_load(path.read_text())
-    exported = spec.get("env", {}).get("exported-variables", [])
-    assert project_template.MODEL_APPROVED_VARIABLE in exported, (
-        f"{path.relative_to(ROOT)} does not export {project_template.MODEL_APPROVED_VARIABLE}"
+
+def deploy_config_buildspec(config_key: str = "default") -> dict:
+    """The deploy build's buildspec, as the rendered template gives it to CodeBuild."""
+    project = resources(doc(config_key), "AWS::CodeBuild::Project")["ModelDeployBuildProject"]
+    text = project["Properties"]["Source"]["BuildSpec"]
+    spec = yaml.safe_load(text)
+    assert isinstance(spec, dict), (
+        f"{TEMPLATE}: ModelDeployBuildProject runs the repository's buildspec {text!r}: whoever can push "
+        "to the deploy repository decides MODEL_APPROVED and which model version is deployed"
     )
+    return spec
+
+
+def phase_commands(spec: dict) -> list[str]:
+    """Every command, in the order CodeBuild runs the phases."""
+    phases = spec["phases"]
+    assert set(phases) <= {"install", "pre_build", "build", "post_build"}, sorted(phases)
+    return [c for name in ("install", "pre_build", "build", "post_build") for c in phases.get(name, {}).get("commands", [])]
+
+
+@pytest.mark.parametrize("config_key", ["default", "other", "connections"])
+def test_deploy_build_runs_the_templates_buildspec_not_the_repositorys(config_key):
+    config = CONFIGS.get(config_key) or build_config({"source_provider": "codeconnections"})
+    d = json.loads(json.dumps(project_template.build(config).to_dict()))
+    source = d["Resources"]["ModelDeployBuildProject"]["Properties"]["Source"]
+    assert source["Type"] == "CODEPIPELINE"
+    assert source["BuildSpec"] != project_template.SEED_DEPLOY_BUILDSPEC
+    assert source["BuildSpec"] == project_template.DEPLOY_CONFIG_BUILDSPEC, f"{TEMPLATE}: deploy build's buildspec"
+    assert isinstance(yaml.safe_load(source["BuildSpec"]), dict), f"{TEMPLATE}: deploy BuildSpec is not inline"
+
+
+def test_deploy_gate_asks_the_registry_then_runs_build_py_then_checks_the_configs():
+    spec = deploy_config_buildspec()
+    assert spec["version"] == 0.2
+    assert spec["env"]["shell"] == "bash", "the gate's commands are bash ([[ ]], pipefail)"
+    exported = spec["env"]["exported-variables"]
+    assert project_template.MODEL_APPROVED_VARIABLE in exported, "the stage conditions read MODEL_APPROVED"
+    commands = phase_commands(spec)
+    lookup = [i for i, c in enumerate(commands) if "aws sagemaker list-model-packages" in c]
+    install = [i for i, c in enumerate(commands) if "pip install" in c]
+    build_py = [i for i, c in enumerate(commands) if c.startswith("python build.py")]
+    gate = [i for i, c in enumerate(commands) if c.startswith(f"{project_template.MODEL_APPROVED_VARIABLE}=")]
+    assert len(lookup) == len(install) == len(build_py) == len(gate) == 1, commands
+    # The repository's steps exactly as its own buildspec runs them (teams keep customising).
+    seed = yaml.safe_load((_seed("model_deploy") / project_template.SEED_DEPLOY_BUILDSPEC).read_text())
+    seed_commands = phase_commands(seed)
+    for i in (install[0], build_py[0]):
+        assert commands[i] in seed_commands, f"deploy gate runs {commands[i]!r}, the seed buildspec does not"
+    assert commands[build_py[0]] == "python build.py --allow-no-model"
+    # The registry is asked before any repository code runs (pip can run code from requirements).
+    assert lookup[0] < install[0] < build_py[0] < gate[0], commands
+    query = commands[lookup[0]]
+    for words in ('--model-package-group-name "$MODEL_PACKAGE_GROUP_NAME"', "--model-approval-status Approved",
+                  "--sort-by CreationTime", "--sort-order Descending", "--max-items 1",
+                  "--query 'ModelPackageSummaryList[0].ModelPackageArn'", "--output json"):
+        assert words in query, f"registry lookup lacks {words}: {query}"
+    assert "set -euo pipefail" in query and "export MODEL_PACKAGE_ARN" in query
+    check = commands[gate[0]]
+    assert "set -euo pipefail" in check and f"export {project_template.MODEL_APPROVED_VARIABLE}" in check
+    for config_file in project_template.STAGE_CONFIG.values():
+        assert config_file in check, f"the gate does not check {config_file}"
+    assert '["Parameters"]["ModelPackageArn"]' in check, "the gate does not read the configs' ModelPackageArn"
+    # No repository file decides: nothing reads build.py's result or runs another script.
+    assert "build-result.json" not in project_template.DEPLOY_CONFIG_BUILDSPEC
+    after = commands[gate[0] + 1:]
+    assert [c.split()[:3] for c in after] == [["aws", "cloudformation", "package"]], after
+    # The same packaging as the seed buildspec (tests/test_iam_runtime_roles.py derives the
+    # upload's requests from that file's line).
+    seed_package = [c for c in seed_commands if c.startswith("aws cloudformation package")]
+    assert [shlex.split(c) for c in after] == [shlex.split(c) for c in seed_package], (after, seed_package)
+
+
+def test_seed_buildspec_still_exports_the_gate_for_local_runs():
+    """The repository's buildspec.yml is documentation and local tooling now; it stays consistent."""
+    spec = yaml.safe_load((_seed("model_deploy") / project_template.SEED_DEPLOY_BUILDSPEC).read_text())
+    assert project_template.MODEL_APPROVED_VARIABLE in spec.get("env", {}).get("exported-variables", [])
+
+
+# Running the gate: the rendered buildspec's commands in one bash, as CodeBuild runs them, with
+# the real AWS CLI and build.py talking to a moto server.
+
+GATE_REGION = "us-east-1"
+GATE_ACCOUNT = "123456789012"  # moto's default account
+GATE_PROJECT, GATE_PROJECT_ID = "fraud-custom-project", "p-abcdef123456"
+GATE_GROUP = f"{GATE_PROJECT}-{GATE_PROJECT_ID}"
+
+
+def _aws_cli() -> Path:
+    beside = Path(sys.executable).parent / "aws"
+    found = beside if beside.is_file() else (Path(w) if (w := shutil.which("aws")) else None)
+    if found is None:
+        pytest.fail("the AWS CLI is missing: install the test extras (pip install -e '.[test]', awscli)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def registry(moto_server):
+    """A fresh moto server state and a boto3 SageMaker client on it."""
+    import requests
+
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
+    return boto3.client(
+        "sagemaker", endpoint_url=moto_server, region_name=GATE_REGION,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+
+
+def _register(sagemaker, statuses: list[str]) -> list[str]:
+    sagemaker.create_model_package_group(ModelPackageGroupName=GATE_GROUP)
+    return [
+        sagemaker.create_model_package(
+            ModelPackageGroupName=GATE_GROUP,
+            ModelApprovalStatus=status,
+            InferenceSpecification={
+                "Containers": [{"Image": f"{GATE_ACCOUNT}.dkr.ecr.{GATE_REGION}.amazonaws.com/xgboost:1"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )["ModelPackageArn"]
+        for status in statuses
+    ]
+
+
+def _build_environment(endpoint: str, home: Path) -> dict[str, str]:
+    """The deploy build's environment: every variable the template sets, sample values, moto."""
+    sample = {
+        "SAGEMAKER_PROJECT_NAME": GATE_PROJECT,
+        "SAGEMAKER_PROJECT_ID": GATE_PROJECT_ID,
+        "SAGEMAKER_PROJECT_ARN": f"arn:aws:sagemaker:{GATE_REGION}:{GATE_ACCOUNT}:project/{GATE_PROJECT}",
+        "ARTIFACT_BUCKET": f"mlops-{GATE_PROJECT_ID}-{GATE_ACCOUNT}",
+        "KMS_KEY_ARN": f"arn:aws:kms:{GATE_REGION}:{GATE_ACCOUNT}:key/00000000-0000-0000-0000-000000000000",
+        "REQUIRED_TAGS": json.dumps({"project": "fraud", "env": "dev"}),
+        "MODEL_PACKAGE_GROUP_NAME": GATE_GROUP,
+        "SAGEMAKER_EXECUTION_ROLE_ARN": f"arn:aws:iam::{GATE_ACCOUNT}:role/mlops-custom-project-sagemaker",
+        "ENDPOINT_KIND": DEFAULT.endpoint_kind.value,
+        "ENDPOINT_INSTANCE_TYPE": DEFAULT.instance_types.endpoint,
+    }
+    project = resources(doc(), "AWS::CodeBuild::Project")["ModelDeployBuildProject"]
+    names = {v["Name"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+    assert names == set(sample), f"deploy build environment changed: {sorted(names ^ set(sample))}"
+    aws_bin = _aws_cli().parent
+    return {
+        **sample,
+        # What CodeBuild sets itself.
+        "AWS_REGION": GATE_REGION, "AWS_DEFAULT_REGION": GATE_REGION, "CODEBUILD_BUILD_NUMBER": "7",
+        "PATH": os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent), str(aws_bin), "/usr/bin", "/bin"])),
+        "HOME": str(home),
+        "AWS_CONFIG_FILE": str(home / "no-config"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-credentials"),
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_PAGER": "",
+    }
+
+
+# Left out of the run: the requirements are installed in the test environment already, and pip
+# must not reach an index from a test.
+_NOT_RUN = "python -m pip install --quiet --disable-pip-version-check -r requirements.txt"
+
+
+@dataclass
+class BuildRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    exported: dict[str, str]
+    failed: str  # the command that stopped the build, or ""
+
+
+def _run_deploy_build(folder: Path, env: dict[str, str]) -> BuildRun:
+    """The rendered buildspec's commands in one bash, in order, stopping at the first failure.
+
+    CodeBuild (buildspec 0.2, ``shell: bash``) runs every command of every phase in the same
+    shell instance and fails the build at the first command that exits non-zero; the exported
+    variables are the shell's values at the end.
+    """
+    spec = deploy_config_buildspec()
+    commands = phase_commands(spec)
+    assert _NOT_RUN in commands, f"the deploy buildspec no longer runs {_NOT_RUN!r}"
+    exported = spec["env"]["exported-variables"]
+    lines = []
+    run = [c for c in commands if c != _NOT_RUN]
+    failed = folder.parent / "failed-command"
+    for i, command in enumerate(run):
+        lines += [
+            command,
+            f'status=$?; if [ "$status" -ne 0 ]; then echo {i} > "{failed}"; exit 97; fi',
+        ]
+    lines += [f'printf "%s=%s\\n" {name} "${{{name}-}}" >> "{folder.parent}/exported.env"' for name in exported]
+    script = folder.parent / "build.sh"
+    script.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = subprocess.run(["/bin/bash", str(script)], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    result = folder.parent / "exported.env"
+    values = dict(line.split("=", 1) for line in result.read_text().splitlines()) if result.is_file() else {}
+    failed_command = run[int(failed.read_text())] if failed.is_file() else ""
+    return BuildRun(done.returncode, done.stdout, done.stderr, values, failed_command)
+
+
+@pytest.fixture
+def deploy_repository(tmp_path) -> Path:
+    """A clone of the seed deploy repository (build.py, stage configs, endpoint template, test/)."""
+    folder = tmp_path / "src"
+    shutil.copytree(_seed("model_deploy"), folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "home").mkdir()
+    return folder
+
+
+def _tampered_build_py(folder: Path, files: dict[str, str]) -> None:
+    """A build.py a data scientist rewrote: it writes exactly these files and claims approval."""
+    files = {**files, "build-result.json": json.dumps({"model_approved": "true"})}
+    (folder / "build.py").write_text(
+        "import pathlib\n"
+        f"for name, text in {files!r}.items():\n"
+        "    pathlib.Path(name).write_text(text)\n"
+        'print("build.py: deploying whatever I like")\n',
+        encoding="utf-8",
+    )
+
+
+def _config(arn: str) -> str:
+    return json.dumps({"Parameters": {"ModelPackageArn": arn, "StageName": "staging"}, "Tags": {}})
+
+
+def test_gate_run_without_an_approved_model_skips_the_deploy_stages(registry, moto_server, deploy_repository):
+    _register(registry, ["PendingManualApproval", "Rejected", "PendingManualApproval"])
+    run = _run_deploy_build(deploy_repository, _build_environment(moto_server, deploy_repository.parent / "home"))
+    assert run.returncode == 0, run.stderr
+    assert run.exported == {"MODEL_APPROVED": "false", "MODEL_PACKAGE_ARN": "none"}, run.stderr
+    assert "deploy gate: no Approved model package in group" in run.stderr
+    assert not (deploy_repository / "staging-config-export.json").exists()
+    assert (deploy_repository / project_template.PACKAGED_TEMPLATE).is_file(), run.stderr
+
+
+def test_gate_run_approves_the_newest_approved_model_build_py_chose(registry, moto_server, deploy_repository):
+    arns = _register(registry, ["Approved", "PendingManualApproval", "Approved", "Rejected", "PendingManualApproval"])
+    # moto lists ascending by default: only an explicit descending sort finds arns[2].
+    listed = registry.list_model_packages(ModelPackageGroupName=GATE_GROUP, ModelApprovalStatus="Approved")
+    assert listed["ModelPackageSummaryList"][0]["ModelPackageArn"] == arns[0]
+    run = _run_deploy_build(deploy_repository, _build_environment(moto_server, deploy_repository.parent / "home"))
+    assert run.returncode == 0, run.stderr
+    assert run.exported == {"MODEL_APPROVED": "true", "MODEL_PACKAGE_ARN": arns[2]}, run.stderr
+    for stage, name in project_template.STAGE_CONFIG.items():
+        exported = json.loads((deploy_repository / name).read_text())
+        assert exported["Parameters"]["ModelPackageArn"] == arns[2], stage
+    assert f"deploy gate: every stage configuration deploys {arns[2]}" in run.stderr
+    assert (deploy_repository / project_template.PACKAGED_TEMPLATE).is_file(), run.stderr
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["older approved", "pending", "rejected", "prod only", "key given twice", "prod missing", "not json"],
+)
+def test_gate_run_refuses_configs_naming_another_model(registry, moto_server, deploy_repository, case):
+    arns = _register(registry, ["Approved", "Approved", "PendingManualApproval", "Rejected"])
+    newest = arns[1]
+    staging, prod = project_template.STAGE_CONFIG["staging"], project_template.STAGE_CONFIG["prod"]
+    files = {
+        "older approved": {staging: _config(arns[0]), prod: _config(arns[0])},
+        "pending": {staging: _config(arns[2]), prod: _config(arns[2])},
+        "rejected": {staging: _config(arns[3]), prod: _config(arns[3])},
+        "prod only": {staging: _config(newest), prod: _config(arns[2])},
+        # A reader that keeps the first value would pass it; CloudFormation's may keep the last.
+        "key given twice": {
+            staging: _config(newest),
+            prod: '{"Parameters": {"ModelPackageArn": "%s", "ModelPackageArn": "%s"}}' % (newest, arns[2]),
+        },
+        "prod missing": {staging: _config(newest)},
+        "not json": {staging: _config(newest), prod: "ModelPackageArn: " + newest},
+    }[case]
+    _tampered_build_py(deploy_repository, files)
+    run = _run_deploy_build(deploy_repository, _build_environment(moto_server, deploy_repository.parent / "home"))
+    assert run.returncode != 0, f"{case}: the build passed:\n{run.stderr}"
+    assert run.failed.startswith("MODEL_APPROVED="), f"{case}: failed elsewhere than the gate: {run.failed}"
+    assert "MODEL_APPROVED" not in run.exported or run.exported["MODEL_APPROVED"] != "true"
+    gate_lines = [line for line in run.stderr.splitlines() if line.startswith("deploy gate:")]
+    assert gate_lines, run.stderr
+    failing = staging if case in {"older approved", "pending", "rejected"} else prod
+    assert failing in gate_lines[-1] and "refusing to deploy" in gate_lines[-1], gate_lines
+    if case in {"older approved", "pending", "rejected", "prod only"}:
+        assert f"the newest Approved model package of group {GATE_GROUP} is {newest}" in gate_lines[-1]
+    assert not (deploy_repository / project_template.PACKAGED_TEMPLATE).exists(), "later commands still ran"
+
+
+def test_gate_run_fails_before_any_repository_code_when_the_registry_does_not_answer(moto_server, deploy_repository):
+    (deploy_repository / "build.py").write_text("open('ran', 'w').write('yes')\n", encoding="utf-8")
+    env = _build_environment(moto_server, deploy_repository.parent / "home")
+    with __import__("socket").socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        env.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed.getsockname()[1]}", AWS_MAX_ATTEMPTS="1")
+        run = _run_deploy_build(deploy_repository, env)
+    assert run.returncode != 0 and run.failed.startswith("MODEL_PACKAGE_ARN="), run.stderr
+    assert not (deploy_repository / "ran").exists(), "build.py ran although the gate had no answer"
+    assert run.exported == {}
+
+
+def test_gate_run_ignores_a_repository_that_claims_approval(registry, moto_server, deploy_repository):
+    """Nothing approved: build.py writing configs and build-result.json 'true' changes nothing."""
+    pending = _register(registry, ["PendingManualApproval"])[0]
+    _tampered_build_py(deploy_repository, {name: _config(pending) for name in project_template.STAGE_CONFIG.values()})
+    run = _run_deploy_build(deploy_repository, _build_environment(moto_server, deploy_repository.parent / "home"))
+    assert run.returncode == 0, run.stderr
+    assert run.exported == {"MODEL_APPROVED": "false", "MODEL_PACKAGE_ARN": "none"}, run.stderr
 
 
 # ---- rules ---------------------------------------------------------------------------------

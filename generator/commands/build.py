@@ -1,4 +1,8 @@
-"""`build`: render every template, lint it, and write it only if all pass."""
+"""`build`: render every template and policy, check each, and write them only if all pass.
+
+Templates go through cfn-lint; the organisation's SCP (not CloudFormation) through
+``validation.check_policies``. One finding anywhere and nothing is written.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +26,11 @@ from generator.errors import GateError, UserError
 @pass_context
 @expected_errors
 def build(ctx: Context, output_dir: Path) -> None:
-    """Render every template, lint it, and write it only if all pass."""
+    """Render every template and the organisation SCP, check them, and write them only if all pass."""
     texts = render.render_all(ctx.config)
+    policies = render.render_policies(ctx.config)
     findings = validation.lint_all({t.path: text for t, text in texts.items()}, ctx.config)
+    findings += validation.check_policies({t.path: text for t, text in policies.items()})
     if findings:
         for finding in findings:
             click.echo(str(finding), err=True)
@@ -33,7 +39,7 @@ def build(ctx: Context, output_dir: Path) -> None:
             f"(first: {findings[0]})"
         )
     try:
-        written = render.write_outputs(output_dir, texts)
+        written = render.write_outputs(output_dir, {**texts, **policies})
     except OSError as error:
         raise UserError(
             f"cannot write under {output_dir} ({error.strerror or error.__class__.__name__}); "

@@ -3,7 +3,9 @@
 // a simulation (~1 ms). The engine is AGPL: it is only ever run here, as a separate test-time process.
 //
 // Input:  {"cases": [{"id", "identityPolicies": [{name, policy}], "request": {principal, action,
-//          resource: {resource, accountId}, contextVariables}}]}
+//          resource: {resource, accountId}, contextVariables}, "resourcePolicy"?,
+//          "serviceControlPolicies"?: [{orgIdentifier, policies: [{name, policy}]}] (root first,
+//          account last; none: no SCP applies)}]}
 // Output: {"engineVersion", "results": [{"id", "overallResult", "resultType", "resourceType",
 //          "ignoredContextKeys", "denials", "grants", "errors"}]}
 // A case the engine rejects (invalid policy, unknown action, ...) gets "errors" and a null
@@ -33,7 +35,7 @@ function fail(message) {
 async function simulateOne(testCase) {
   const simulation = {
     identityPolicies: testCase.identityPolicies ?? [],
-    serviceControlPolicies: [],
+    serviceControlPolicies: testCase.serviceControlPolicies ?? [],
     resourceControlPolicies: [],
     request: testCase.request
   }
