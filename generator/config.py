@@ -33,6 +33,11 @@ NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 TAG_KEY_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.:/=+@-]{0,127}$")
 TAG_VALUE_RE = re.compile(r"^[a-zA-Z0-9_.:/=+@ -]{1,256}$")
 INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+# Families with local NVMe instance storage ("Host instance storage volumes" of the SageMaker
+# developer guide): SageMaker refuses a volume key for them, and the roles' guardrail requires
+# one. The `d` families (m5d, c5d, r5d, g4dn, p3dn, p4d, p4de) and the GPU/accelerator families
+# that always carry local storage.
+LOCAL_STORAGE_FAMILY_RE = re.compile(r"^([a-z]+\d+[a-z]*d[a-z]?|g5|g6|g6e|p5|p5e|p5en|trn1|trn1n)$")
 
 # CodeCommit, CodeBuild, CodePipeline and SageMaker Projects are all available in these
 # regions; cfn-lint checks every template against each of them (CodeCommit is missing from
@@ -120,6 +125,13 @@ class InstanceTypes(_Strict):
     def _instance_type(cls, value: str) -> str:
         if not INSTANCE_TYPE_RE.match(value):
             raise ValueError("must look like ml.<family>.<size>, for example ml.m5.xlarge")
+        family = value.split(".")[1]
+        if LOCAL_STORAGE_FAMILY_RE.match(family):
+            raise ValueError(
+                f"{value} has local NVMe instance storage, which SageMaker cannot encrypt with the "
+                "volume key every job and endpoint must name; use a family without it, for "
+                "example ml.m5, ml.c5 or ml.r5"
+            )
         return value
 
 

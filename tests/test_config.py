@@ -128,3 +128,18 @@ def test_namespace_and_suffix_together_leave_room_for_the_region_in_role_names(n
     message = str(error.value)
     assert message.startswith("config: namespace and project_suffix together are too long"), message
     assert "\n" not in message and "iam-role" in message, message
+
+
+@pytest.mark.parametrize("field", ["processing", "training", "endpoint"])
+@pytest.mark.parametrize("instance_type", ["ml.m5d.xlarge", "ml.g4dn.xlarge", "ml.g5.2xlarge", "ml.p4d.24xlarge", "ml.r6id.large"])
+def test_instance_types_with_local_storage_are_refused(field, instance_type):
+    """They cannot take a volume key, which the guardrail requires on every job and endpoint config."""
+    with pytest.raises(UserError) as error:
+        build_config({"instance_types": {field: instance_type}})
+    message = str(error.value)
+    assert message.startswith(f"config field instance_types.{field}:") and "local NVMe" in message and "\n" not in message, message
+
+
+@pytest.mark.parametrize("instance_type", ["ml.m5.large", "ml.c5.xlarge", "ml.p3.2xlarge", "ml.m6i.large", "ml.inf1.xlarge"])
+def test_instance_types_without_local_storage_are_accepted(instance_type):
+    assert build_config({"instance_types": {"endpoint": instance_type}}).instance_types.endpoint == instance_type
