@@ -1,4 +1,5 @@
-# Two commands on a fresh machine: `make build` (templates) and `make test` (everything).
+# Two commands on a fresh machine: `make build` (templates) and `make test` (everything);
+# `make lint` is the style gate CI runs first.
 # Build installs only what rendering needs; test tools come with `make test`.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -7,8 +8,9 @@ TOOLS_VENV := .venv-tools
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 IAMSIM := tests/iamsim
+LINT_PATHS := generator cli.py tests seed_code
 
-.PHONY: build validate test bench bench-fresh seed-run package docs docs-check publish clean
+.PHONY: build validate lint test bench bench-fresh seed-run package docs docs-check publish clean
 
 $(VENV)/.stamp-build: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +38,11 @@ build: $(VENV)/.stamp-build
 
 validate: $(VENV)/.stamp-build
 	$(VENV)/bin/mlops-templates validate
+
+# ruff: rules and settings in pyproject.toml ([tool.ruff]); `ruff format` fixes what --check finds.
+lint: $(VENV)/.stamp-test
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
 test: $(VENV)/.stamp-test $(TOOLS_VENV)/.stamp $(IAMSIM)/node_modules/.stamp
 	$(PY) -m pytest

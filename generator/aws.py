@@ -36,7 +36,5 @@ def session(profile: str | None, region: str | None, command: str):
     except botocore_errors.BotoCoreError as error:
         raise AwsError(f"cannot load AWS credentials: {error}") from error
     if credentials is None:
-        raise AwsError(
-            "no AWS credentials found: configure a profile (--profile) or the AWS_* environment variables"
-        )
+        raise AwsError("no AWS credentials found: configure a profile (--profile) or the AWS_* environment variables")
     return found

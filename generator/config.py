@@ -8,7 +8,8 @@ one-line message naming the field and what is allowed.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -53,13 +54,26 @@ DEFAULT_REGIONS = (
 )
 RESERVED_TAG_PREFIXES = ("aws:", "sagemaker:")
 
+# Checks of a whole configuration owned by the modules above this one, which register them when
+# they are imported: `naming.names_too_long` (every name derived from namespace and suffix fits
+# its service's limit). Each returns a one-line problem, or None. Config imports nothing of the
+# generator but errors, so the modules that read it can import it without a cycle.
+WHOLE_CHECKS: list[Callable[[Config], str | None]] = []
 
-class EndpointKind(str, Enum):
+
+def whole_check(check: Callable[[Config], str | None]) -> Callable[[Config], str | None]:
+    """Register `check` to run on every Config built from now on (a decorator)."""
+    if check not in WHOLE_CHECKS:
+        WHOLE_CHECKS.append(check)
+    return check
+
+
+class EndpointKind(StrEnum):
     ASYNC = "async"
     REALTIME = "realtime"
 
 
-class SourceProvider(str, Enum):
+class SourceProvider(StrEnum):
     """Where the project's model build and deploy code lives."""
 
     # Repositories the project template creates and seeds. Since July 2024 CodeCommit refuses
@@ -72,9 +86,7 @@ class SourceProvider(str, Enum):
 
 def _check_tag_key(key: str) -> str:
     if not TAG_KEY_RE.match(key):
-        raise ValueError(
-            "must start with a letter and use letters, digits and _.:/=+@- (at most 128)"
-        )
+        raise ValueError("must start with a letter and use letters, digits and _.:/=+@- (at most 128)")
     if key.lower().startswith(RESERVED_TAG_PREFIXES):
         raise ValueError("must not start with the reserved prefixes aws: or sagemaker:")
     return key
@@ -104,14 +116,12 @@ class RequiredTag(_Strict):
     default: TagValue | None = None
 
     @model_validator(mode="after")
-    def _default_is_allowed(self) -> "RequiredTag":
+    def _default_is_allowed(self) -> RequiredTag:
         if self.allowed_values is not None:
             if not self.allowed_values:
                 raise ValueError("allowed_values must list at least one value, or be omitted")
             if self.default is not None and self.default not in self.allowed_values:
-                raise ValueError(
-                    f"default {self.default!r} is not one of allowed_values {list(self.allowed_values)}"
-                )
+                raise ValueError(f"default {self.default!r} is not one of allowed_values {list(self.allowed_values)}")
         return self
 
 
@@ -178,9 +188,7 @@ class Config(_Strict):
     @classmethod
     def _namespace(cls, value: str) -> str:
         if not NAMESPACE_RE.match(value) or len(value) > 20:
-            raise ValueError(
-                "must be 1-20 lowercase letters and digits joined by single hyphens, letter first"
-            )
+            raise ValueError("must be 1-20 lowercase letters and digits joined by single hyphens, letter first")
         return value
 
     @field_validator("required_tags")
@@ -204,9 +212,7 @@ class Config(_Strict):
 
         for region in value:
             if region not in REGIONS:
-                raise ValueError(
-                    f"{region!r} is not a region the gate knows; use one of {', '.join(sorted(REGIONS))}"
-                )
+                raise ValueError(f"{region!r} is not a region the gate knows; use one of {', '.join(sorted(REGIONS))}")
         if len(set(value)) != len(value):
             raise ValueError("must not repeat a region")
         return value
@@ -219,17 +225,14 @@ class Config(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _names_fit(self) -> "Config":
-        # Role, alias and parameter names are built from namespace + suffix; refuse a pair
-        # that would overflow a service limit rather than fail at deploy time.
-        from generator import naming
-
-        for name in naming.product_names(self):
-            if not name.fits():
-                raise ValueError(
-                    f"namespace and project_suffix together are too long: {name.longest()!r} "
-                    f"exceeds the {name.limit}-character {name.limit_of} limit"
-                )
+    def _whole_checks(self) -> Config:
+        # Checks that need the names derived from the configuration (naming.py, which imports
+        # this module): refuse a namespace and suffix that would overflow a service limit here,
+        # rather than at deploy time.
+        for check in WHOLE_CHECKS:
+            problem = check(self)
+            if problem:
+                raise ValueError(problem)
         return self
 
     @property
@@ -252,7 +255,7 @@ def _describe(error: ValidationError) -> str:
 
 
 def build_config(values: dict | None = None) -> Config:
-    """Config from a mapping, or a UserError naming the first bad field."""
+    """Config from a mapping, or a UserError naming the first bad field or failed whole check."""
     try:
         return Config.model_validate(values or {})
     except ValidationError as error:

@@ -29,7 +29,7 @@ SUB_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}")
 def _short(value) -> str:
     """One-line rendering of a property value with intrinsics in short form."""
     if isinstance(value, dict) and len(value) == 1:
-        (name, argument), = value.items()
+        ((name, argument),) = value.items()
         if name == "Ref":
             return f"!Ref {argument}"
         if name == "Fn::GetAtt":
@@ -67,7 +67,7 @@ def references(resource: dict, resource_ids: set[str]) -> dict[str, set[str]]:
     for _, node in _walk({k: v for k, v in resource.items() if k != "DependsOn"}):
         if not isinstance(node, dict) or len(node) != 1:
             continue
-        (name, argument), = node.items()
+        ((name, argument),) = node.items()
         if name == "Ref" and isinstance(argument, str):
             add(argument, "Ref")
         elif name == "Fn::GetAtt":
@@ -128,7 +128,7 @@ def _allowed(spec: dict) -> str:
 
 def page(target: render.Target, template: dict) -> str:
     """The Markdown page of one template."""
-    name = Path(target.path).name
+    name = target.file_name
     resource_ids = set(template.get("Resources", {}))
     lines = [
         f"# `{name}`",
@@ -196,10 +196,19 @@ def page(target: render.Target, template: dict) -> str:
 CHAR_WIDTH = 7.0  # 11 px monospace, with room for wider fallback fonts
 ROW_GAP, COLUMN_GAP, BOX_HEIGHT, MARGIN, PER_ROW = 70, 24, 40, 24, 5
 SERVICE_COLOURS = {
-    "IAM": "#fde2e2", "KMS": "#fff3c4", "S3": "#dff5e1", "SSM": "#e8e4f8",
-    "ServiceCatalog": "#dcecfb", "SageMaker": "#d7f3f0", "CodeCommit": "#f3e6d8",
-    "CodeBuild": "#f3e6d8", "CodePipeline": "#f3e6d8", "Events": "#ececec", "SNS": "#fbe3f1",
-    "ApplicationAutoScaling": "#e3f0d3", "CloudWatch": "#ececec",
+    "IAM": "#fde2e2",
+    "KMS": "#fff3c4",
+    "S3": "#dff5e1",
+    "SSM": "#e8e4f8",
+    "ServiceCatalog": "#dcecfb",
+    "SageMaker": "#d7f3f0",
+    "CodeCommit": "#f3e6d8",
+    "CodeBuild": "#f3e6d8",
+    "CodePipeline": "#f3e6d8",
+    "Events": "#ececec",
+    "SNS": "#fbe3f1",
+    "ApplicationAutoScaling": "#e3f0d3",
+    "CloudWatch": "#ececec",
 }
 
 
@@ -237,6 +246,7 @@ def _order(layers: list[list[str]], edges: dict[str, set[str]]) -> list[list[str
     position: dict[str, float] = {}
     ordered = []
     for layer in layers:
+
         def weight(node: str) -> tuple[float, str]:
             above = [position[t] for t in edges.get(node, ()) if t in position]
             return (sum(above) / len(above) if above else float("inf"), node)
@@ -256,7 +266,7 @@ def diagram(template: dict, title: str) -> str:
     boxes = {n: Box(n, resources[n]["Type"].removeprefix("AWS::")) for n in nodes}
     rows: list[list[str]] = []
     for layer in _order(_layers(edges, nodes), edges):
-        rows += [layer[i:i + PER_ROW] for i in range(0, len(layer), PER_ROW)]
+        rows += [layer[i : i + PER_ROW] for i in range(0, len(layer), PER_ROW)]
     widths = [sum(boxes[n].width for n in row) + COLUMN_GAP * (len(row) - 1) for row in rows]
     canvas = max(widths, default=200) + 2 * MARGIN
     top = MARGIN + 24
@@ -269,9 +279,9 @@ def diagram(template: dict, title: str) -> str:
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{canvas}" height="{height}" '
         f'viewBox="0 0 {canvas} {height}" font-family="monospace" font-size="11">',
-        "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" "
-        "markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" "
-        "fill=\"#555\"/></marker></defs>",
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
+        'fill="#555"/></marker></defs>',
         f'<rect width="{canvas}" height="{height}" fill="#ffffff"/>',
         f'<text x="{MARGIN}" y="{MARGIN + 4}" font-size="14" font-weight="bold">{escape(title)}</text>',
     ]
@@ -288,13 +298,13 @@ def diagram(template: dict, title: str) -> str:
                 f'<path d="M {x1:.1f} {y1:.1f} C {x1:.1f} {middle:.1f} {x2:.1f} {middle:.1f} '
                 f'{x2:.1f} {y2:.1f}" fill="none" stroke="#555" stroke-width="1"{dash} '
                 f'marker-end="url(#arrow)"><title>{escape(source)} → {escape(target)} '
-                f'({"/".join(sorted(refs[source][target]))})</title></path>'
+                f"({'/'.join(sorted(refs[source][target]))})</title></path>"
             )
     for node in nodes:
         box = boxes[node]
         colour = SERVICE_COLOURS.get(box.label.split("::")[0], "#f4f4f4")
         out += [
-            f'<g><title>{escape(node)} ({escape(resources[node]["Type"])})</title>',
+            f"<g><title>{escape(node)} ({escape(resources[node]['Type'])})</title>",
             f'<rect x="{box.x}" y="{box.y}" width="{box.width}" height="{BOX_HEIGHT}" rx="5" '
             f'fill="{colour}" stroke="#333"/>',
             f'<text x="{box.x + box.width / 2:.1f}" y="{box.y + 16}" text-anchor="middle" '
@@ -334,12 +344,12 @@ def index(targets: list[render.Target]) -> str:
 
 def generate(config: Config) -> dict[str, str]:
     """Relative path under docs/templates/ -> content, for every page and diagram."""
-    targets = list(render.available_targets())
+    targets = list(render.TARGETS)
     files = {"README.md": index(targets)}
     for target in targets:
-        template = target.builder()(config).to_dict()
+        template = target.build(config).to_dict()
         files[f"{target.name}.md"] = page(target, template)
-        files[f"{target.name}.svg"] = diagram(template, Path(target.path).name)
+        files[f"{target.name}.svg"] = diagram(template, target.file_name)
     return files
 
 
@@ -348,7 +358,8 @@ def differences(directory: Path, files: dict[str, str]) -> list[str]:
     present = {p.name for p in directory.glob("*") if p.is_file()} if directory.is_dir() else set()
     found = [f"missing {name}" for name in sorted(set(files) - present)]
     found += [
-        f"changed {name}" for name in sorted(set(files) & present)
+        f"changed {name}"
+        for name in sorted(set(files) & present)
         if (directory / name).read_text(encoding="utf-8") != files[name]
     ]
     found += [f"extra {name}" for name in sorted(present - set(files))]

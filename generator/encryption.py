@@ -4,9 +4,11 @@ The product stack creates the key and publishes its ARN in an SSM parameter
 (``naming.key_arn_parameter``); a project stack reads it from there (``project_key_arn``), so a
 person creating a project in Studio never sees or copies an ARN.
 
-Every store decides its encryption here: the artifact bucket (SSE-KMS + bucket key + a policy
-that refuses other keys and plain HTTP), CodePipeline artifact stores, CodeBuild projects,
-SNS topics, SageMaker jobs and endpoints.
+The stores whose encryption is more than naming the key are configured here: the artifact
+bucket (SSE-KMS + bucket key + a policy that refuses other keys, plain HTTP and principals
+outside the team) and the CodePipeline artifact stores. The others name the key where they are
+built: CodeBuild projects and their log groups (``project_template``), SNS topics, endpoint
+configs and async outputs (``endpoint_template``), SageMaker jobs (the seed code).
 """
 
 from __future__ import annotations
@@ -78,53 +80,57 @@ def bucket_policy_document(bucket_logical_id: str, key_arn, team: str) -> Policy
     account and are left to the other statements.
     """
     bucket_arn = GetAtt(bucket_logical_id, "Arn")
-    objects = Sub("${%s.Arn}/*" % bucket_logical_id)
+    objects = Sub(f"${{{bucket_logical_id}.Arn}}/*")
     return Policy(
         Version="2012-10-17",
         Statement=[
-            Statement(
-                Sid="DenyPrincipalsOutsideTheTeam",
-                Effect=Deny,
-                Principal=Principal("*"),
-                Action=[s3.Action("*")],
-                Resource=[bucket_arn, objects],
-                Condition=Condition([
+            _deny(
+                "DenyPrincipalsOutsideTheTeam",
+                [s3.Action("*")],
+                [bucket_arn, objects],
+                [
                     StringNotEquals(f"aws:PrincipalTag/{TEAM_TAG}", team),
                     BoolIfExists("aws:PrincipalIsAWSService", "false"),
-                ]),
+                ],
             ),
-            Statement(
-                Sid="DenyInsecureTransport",
-                Effect=Deny,
-                Principal=Principal("*"),
-                Action=[s3.Action("*")],
-                Resource=[bucket_arn, objects],
-                Condition=Condition(Bool("aws:SecureTransport", "false")),
+            _deny(
+                "DenyInsecureTransport",
+                [s3.Action("*")],
+                [bucket_arn, objects],
+                [
+                    Bool("aws:SecureTransport", "false"),
+                ],
             ),
-            Statement(
-                Sid="DenyUploadsNotUsingKms",
-                Effect=Deny,
-                Principal=Principal("*"),
-                Action=[s3.PutObject],
-                Resource=[objects],
-                Condition=Condition([
-                    Null("s3:x-amz-server-side-encryption", "false"),
-                    StringNotEquals("s3:x-amz-server-side-encryption", "aws:kms"),
-                ]),
+            _deny(
+                "DenyUploadsNotUsingKms",
+                [s3.PutObject],
+                [objects],
+                _present_and_not("s3:x-amz-server-side-encryption", "aws:kms"),
             ),
-            Statement(
-                Sid="DenyUploadsWithAnotherKey",
-                Effect=Deny,
-                Principal=Principal("*"),
-                Action=[s3.PutObject],
-                Resource=[objects],
-                Condition=Condition([
-                    Null("s3:x-amz-server-side-encryption-aws-kms-key-id", "false"),
-                    StringNotEquals("s3:x-amz-server-side-encryption-aws-kms-key-id", key_arn),
-                ]),
+            _deny(
+                "DenyUploadsWithAnotherKey",
+                [s3.PutObject],
+                [objects],
+                _present_and_not("s3:x-amz-server-side-encryption-aws-kms-key-id", key_arn),
             ),
         ],
     )
+
+
+def _deny(sid: str, actions: list, resources: list, conditions: list) -> Statement:
+    return Statement(
+        Sid=sid,
+        Effect=Deny,
+        Principal=Principal("*"),
+        Action=actions,
+        Resource=resources,
+        Condition=Condition(conditions),
+    )
+
+
+def _present_and_not(header: str, value) -> list:
+    """The request names ``header`` with another value (see bucket_policy_document)."""
+    return [Null(header, "false"), StringNotEquals(header, value)]
 
 
 def pipeline_artifact_store(bucket, key_arn) -> ArtifactStore:
@@ -133,4 +139,3 @@ def pipeline_artifact_store(bucket, key_arn) -> ArtifactStore:
         Location=bucket,
         EncryptionKey=EncryptionKey(Id=key_arn, Type="KMS"),
     )
-

@@ -16,13 +16,11 @@ an unchanged deployment is a no-op. The endpoint keeps a stable name that client
 
 from __future__ import annotations
 
-
 from troposphere import (
     Equals,
     GetAtt,
     If,
     Output,
-    Parameter,
     Ref,
     Sub,
     Tags,
@@ -37,7 +35,8 @@ from troposphere.applicationautoscaling import (
     StepScalingPolicyConfiguration,
     TargetTrackingScalingPolicyConfiguration,
 )
-from troposphere.cloudwatch import Alarm, MetricDimension as AlarmDimension
+from troposphere.cloudwatch import Alarm
+from troposphere.cloudwatch import MetricDimension as AlarmDimension
 from troposphere.sagemaker import (
     AsyncInferenceClientConfig,
     AsyncInferenceConfig,
@@ -56,6 +55,7 @@ from troposphere.sns import Topic
 
 from generator import encryption, naming, tagging
 from generator.config import INSTANCE_TYPE_RE, PROJECT_NAME_MAX, Config, EndpointKind
+from generator.parameters import BUCKET_NAME_PATTERN, ParameterSpec, add_parameters
 
 STAGES = ("staging", "prod")
 VARIANT_NAME = "AllTraffic"
@@ -68,7 +68,8 @@ MODEL_PACKAGE_ARN_PATTERN = (
     r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d{1,6}$"
 )
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[a-zA-Z0-9+=,.@_/-]{1,512}$"
-BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+# The form's upper bound for every instance count (initial, autoscaling minimum and maximum).
+MAX_INSTANCES = 100
 
 STAGE_PREFIX = naming.PROJECT_PREFIX + "-${StageName}"
 
@@ -101,117 +102,103 @@ class EndpointDataCaptureConfig(DataCaptureConfig):
     }
 
 
-def _add_parameters(template: Template, config: Config) -> dict:
-    p = {}
-
-    def add(name: str, group: str, **kwargs) -> Ref:
-        parameter = template.add_parameter(Parameter(name, **kwargs))
-        template.add_parameter_to_group(parameter, group)
-        p[name] = Ref(parameter)
-        return p[name]
-
-    add(
-        tagging.PROJECT_NAME_PARAM,
-        "Project",
-        Type="String",
-        MaxLength=PROJECT_NAME_MAX,
-        AllowedPattern=naming.project_name_pattern(config),
-        ConstraintDescription=f"a SageMaker project name ending in -{config.project_suffix}",
-        Description="Name of the SageMaker project",
-    )
-    add(
-        tagging.PROJECT_ID_PARAM,
-        "Project",
-        Type="String",
-        AllowedPattern=naming.PROJECT_ID_PATTERN,
-        ConstraintDescription="p- followed by 12 lowercase letters and digits",
-        Description="Id of the SageMaker project",
-    )
-    add(
-        "StageName",
-        "Project",
-        Type="String",
-        AllowedValues=list(STAGES),
-        Description="Deployment stage; staging scales to zero instances when idle",
-    )
-    add(
-        "ModelPackageArn",
-        "Model",
-        Type="String",
-        AllowedPattern=MODEL_PACKAGE_ARN_PATTERN,
-        ConstraintDescription="the ARN of a versioned model package",
-        Description="Approved model package to deploy (build.py picks the newest)",
-    )
-    add(
-        "ConfigHash",
-        "Model",
-        Type="String",
-        AllowedPattern=rf"^[0-9a-f]{{{CONFIG_HASH_LENGTH}}}$",
-        ConstraintDescription=f"{CONFIG_HASH_LENGTH} lowercase hex digits",
-        Description="Hash of this template and its parameters: names the immutable model and endpoint config",
-    )
-    add(
-        "ModelExecutionRoleArn",
-        "Model",
-        Type="String",
-        AllowedPattern=ROLE_ARN_PATTERN,
-        ConstraintDescription="an IAM role ARN",
-        Description="Role the model's containers run as",
-    )
-    add(
-        "KmsKeyArn",
-        "Encryption",
-        Type="String",
-        AllowedPattern=encryption.KEY_ARN_PATTERN,
-        ConstraintDescription="a KMS key ARN",
-        Description="Customer-managed key: instance volumes, outputs, data capture, topics",
-    )
-    add(
-        "ArtifactBucket",
-        "Encryption",
-        Type="String",
-        AllowedPattern=BUCKET_PATTERN,
-        ConstraintDescription="an S3 bucket name",
-        Description="The project's artifact bucket (outputs and data capture go here)",
-    )
-    add(
-        "EndpointInstanceType",
-        "Capacity",
-        Type="String",
-        Default=config.instance_types.endpoint,
-        AllowedPattern=INSTANCE_TYPE_RE.pattern,
-        ConstraintDescription="an instance type such as ml.m5.large",
-        Description="Instance type of the endpoint",
-    )
-    add(
-        "EndpointInstanceCount",
-        "Capacity",
-        Type="Number",
-        Default="1",
-        MinValue=1,
-        MaxValue=100,
-        Description="Instances at creation (SageMaker needs at least one to create an endpoint)",
-    )
+def _parameter_specs(config: Config) -> list[ParameterSpec]:
+    """What the deploy pipeline passes (build.py writes the values), in console order."""
+    specs = [
+        ParameterSpec(
+            tagging.PROJECT_NAME_PARAM,
+            "Name of the SageMaker project",
+            "Project",
+            max_length=PROJECT_NAME_MAX,
+            allowed_pattern=naming.project_name_pattern(config),
+            constraint_description=f"a SageMaker project name ending in -{config.project_suffix}",
+        ),
+        ParameterSpec(
+            tagging.PROJECT_ID_PARAM,
+            "Id of the SageMaker project",
+            "Project",
+            allowed_pattern=naming.PROJECT_ID_PATTERN,
+            constraint_description="p- followed by 12 lowercase letters and digits",
+        ),
+        ParameterSpec(
+            "StageName",
+            "Deployment stage; staging scales to zero instances when idle",
+            "Project",
+            allowed_values=STAGES,
+        ),
+        ParameterSpec(
+            "ModelPackageArn",
+            "Approved model package to deploy (build.py picks the newest)",
+            "Model",
+            allowed_pattern=MODEL_PACKAGE_ARN_PATTERN,
+            constraint_description="the ARN of a versioned model package",
+        ),
+        ParameterSpec(
+            "ConfigHash",
+            "Hash of this template and its parameters: names the immutable model and endpoint config",
+            "Model",
+            allowed_pattern=rf"^[0-9a-f]{{{CONFIG_HASH_LENGTH}}}$",
+            constraint_description=f"{CONFIG_HASH_LENGTH} lowercase hex digits",
+        ),
+        ParameterSpec(
+            "ModelExecutionRoleArn",
+            "Role the model's containers run as",
+            "Model",
+            allowed_pattern=ROLE_ARN_PATTERN,
+            constraint_description="an IAM role ARN",
+        ),
+        ParameterSpec(
+            "KmsKeyArn",
+            "Customer-managed key: instance volumes, outputs, data capture, topics",
+            "Encryption",
+            allowed_pattern=encryption.KEY_ARN_PATTERN,
+            constraint_description="a KMS key ARN",
+        ),
+        ParameterSpec(
+            "ArtifactBucket",
+            "The project's artifact bucket (outputs and data capture go here)",
+            "Encryption",
+            allowed_pattern=BUCKET_NAME_PATTERN,
+            constraint_description="an S3 bucket name",
+        ),
+        ParameterSpec(
+            "EndpointInstanceType",
+            "Instance type of the endpoint",
+            "Capacity",
+            default=config.instance_types.endpoint,
+            allowed_pattern=INSTANCE_TYPE_RE.pattern,
+            constraint_description="an instance type such as ml.m5.large",
+        ),
+        _count(
+            "EndpointInstanceCount",
+            1,
+            1,
+            "Instances at creation (SageMaker needs at least one to create an endpoint)",
+        ),
+    ]
     if config.endpoint_kind is EndpointKind.ASYNC:
-        add(
-            "MinCapacity",
-            "Capacity",
-            Type="Number",
-            Default="0",
-            MinValue=0,
-            MaxValue=100,
-            Description="Prod: fewest instances autoscaling keeps (staging always scales to 0)",
-        )
-        add(
-            "MaxCapacity",
-            "Capacity",
-            Type="Number",
-            Default="2",
-            MinValue=1,
-            MaxValue=100,
-            Description="Most instances autoscaling starts",
-        )
-    p["tags"] = tagging.add_required_tag_parameters(template, config)
+        specs += [
+            _count("MinCapacity", 0, 0, "Prod: fewest instances autoscaling keeps (staging always scales to 0)"),
+            _count("MaxCapacity", 2, 1, "Most instances autoscaling starts"),
+        ]
+    return [*specs, *tagging.required_tag_specs(config)]
+
+
+def _count(name: str, default: int, minimum: int, description: str) -> ParameterSpec:
+    return ParameterSpec(
+        name,
+        description,
+        "Capacity",
+        type="Number",
+        default=str(default),
+        min_value=minimum,
+        max_value=MAX_INSTANCES,
+    )
+
+
+def _add_parameters(template: Template, config: Config) -> dict:
+    p = add_parameters(template, _parameter_specs(config))
+    p["tags"] = {tag.key: p[tagging.tag_parameter_name(tag.key)] for tag in config.required_tags}
     return p
 
 
@@ -237,8 +224,11 @@ def _async_resources(template: Template, config: Config, p: dict, n: dict) -> As
         )
     template.add_output(
         [
-            Output("AsyncInputPath", Value=_s3_path("async-input"),
-                   Description="Where clients upload requests (SSE-KMS with the project key)"),
+            Output(
+                "AsyncInputPath",
+                Value=_s3_path("async-input"),
+                Description="Where clients upload requests (SSE-KMS with the project key)",
+            ),
             Output("AsyncOutputPath", Value=_s3_path("async-output")),
             Output("AsyncFailurePath", Value=_s3_path("async-failure")),
             Output("SuccessTopicArn", Value=Ref(topics["SuccessTopic"])),
@@ -261,9 +251,7 @@ def _async_resources(template: Template, config: Config, p: dict, n: dict) -> As
 
 def _autoscaling(template: Template, config: Config, p: dict, n: dict, endpoint: Endpoint) -> None:
     endpoint_name = GetAtt(endpoint, "EndpointName")
-    resource_id = Sub(
-        "endpoint/${Name}/variant/" + VARIANT_NAME, Name=endpoint_name
-    )
+    resource_id = Sub("endpoint/${Name}/variant/" + VARIANT_NAME, Name=endpoint_name)
     common = dict(
         ResourceId=resource_id,
         ScalableDimension="sagemaker:variant:DesiredInstanceCount",
@@ -399,8 +387,7 @@ def build(config: Config) -> Template:
         )
     )
     template.add_output(
-        Output("EndpointName", Value=GetAtt(endpoint, "EndpointName"),
-               Description="Name clients invoke")
+        Output("EndpointName", Value=GetAtt(endpoint, "EndpointName"), Description="Name clients invoke")
     )
     template.add_output(Output("EndpointKind", Value=config.endpoint_kind.value))
     if config.endpoint_kind is EndpointKind.ASYNC:

@@ -1,9 +1,14 @@
-"""Every name the templates derive, and the service limit it must fit.
+"""Every name the templates derive from the configuration, and the service limit it must fit.
 
 A name is an ``Fn::Sub`` pattern over the values CloudFormation knows at deploy time. The
 same pattern renders into the template and, with each variable at its longest, proves the
-name fits its service's limit (``tests/test_naming.py``). Nothing else in ``generator/``
-writes a resource name.
+name fits its service's limit (``tests/test_naming.py``); ``names_too_long`` makes the
+configuration refuse a namespace and suffix whose names would not fit.
+
+Names that are not here: the names of policies inside a role and of stack exports
+(``product_template``), of the endpoint's scaling policies (``endpoint_template``, built on
+``PROJECT_PREFIX``), and the platform administrators' role pattern the organisation SCP exempts
+(``scp.PLATFORM_ADMIN_ROLE_ARN``: a name the organisation gives, not one a template creates).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 
 from troposphere import Equals, If, Parameter, Ref, Sub, Template
 
-from generator.config import PROJECT_NAME_MAX, Config
+from generator.config import PROJECT_NAME_MAX, Config, whole_check
 
 # SageMaker project ids are `p-` followed by 12 lowercase alphanumerics; the project template
 # pins that format, which is what makes the budgets below provable.
@@ -87,8 +92,7 @@ class DerivedName:
         return If(condition, self.ssm_reference(), Ref(parameter))
 
 
-def empty_means_published(template: Template, parameter: Parameter, published: DerivedName,
-                          condition: str) -> If:
+def empty_means_published(template: Template, parameter: Parameter, published: DerivedName, condition: str) -> If:
     """A project parameter whose empty default means "what the product stack published in SSM".
 
     Studio users then never copy an ARN or a bucket name; a value they do type wins.
@@ -125,9 +129,7 @@ def key_arn_parameter(config: Config) -> DerivedName:
 
 def code_connection_parameter(config: Config) -> DerivedName:
     """SSM parameter through which project stacks find the team's CodeConnections connection."""
-    return DerivedName(
-        f"/{config.namespace}/{config.project_suffix}/code-connection-arn", "ssm-parameter"
-    )
+    return DerivedName(f"/{config.namespace}/{config.project_suffix}/code-connection-arn", "ssm-parameter")
 
 
 def product_names(config: Config) -> list[DerivedName]:
@@ -145,7 +147,25 @@ def product_name_default(config: Config) -> str:
     return f"{config.namespace}-{config.project_suffix}-async-endpoint"
 
 
+def product_stack(config: Config) -> DerivedName:
+    """The product stack's name `publish` proposes in its quick-create link."""
+    return DerivedName(f"{config.namespace}-{config.project_suffix}-product", "cloudformation-stack")
+
+
+@whole_check
+def names_too_long(config: Config) -> str | None:
+    """The first fixed name of the product stack that overflows its limit, as a config problem."""
+    for name in (*product_names(config), product_stack(config)):
+        if not name.fits():
+            return (
+                f"namespace and project_suffix together are too long: {name.longest()!r} "
+                f"exceeds the {name.limit}-character {name.limit_of} limit"
+            )
+    return None
+
+
 # ---- project stack (one per SageMaker project) ----------------------------------------------
+
 
 def project_name_pattern(config: Config) -> str:
     """SageMaker's rule (letter first, letters/digits joined by single hyphens) ending in the suffix.
@@ -168,9 +188,7 @@ def project_prefix() -> DerivedName:
 def artifact_bucket(config: Config) -> DerivedName:
     # Bucket names are global and lowercase: namespace + project id + account, never the
     # (mixed-case) project name.
-    return DerivedName(
-        f"{config.namespace}-${{SageMakerProjectId}}-${{AWS::AccountId}}", "s3-bucket"
-    )
+    return DerivedName(f"{config.namespace}-${{SageMakerProjectId}}-${{AWS::AccountId}}", "s3-bucket")
 
 
 def artifact_bucket_arn_pattern(config: Config) -> str:
@@ -189,8 +207,9 @@ def project_resource_glob(config: Config) -> str:
 
 # ---- project template names -----------------------------------------------------------------
 
-# Where the product stack publishes this project's seed code (``<prefix>/seed_code/*.zip``):
-# project stacks read bucket and prefix from these SSM parameters, so nobody types them in Studio.
+# Where `publish` uploads the seed code under the release prefix (``<prefix>/seed_code/*.zip``).
+# The product stack writes that bucket and prefix into the SSM parameters below and project
+# stacks read them from there, so nobody types them in Studio.
 SEED_CODE_KEYS = {
     "model_build": "seed_code/model_build.zip",
     "model_deploy": "seed_code/model_deploy.zip",
@@ -198,15 +217,11 @@ SEED_CODE_KEYS = {
 
 
 def seed_code_bucket_parameter(config: Config) -> DerivedName:
-    return DerivedName(
-        f"/{config.namespace}/{config.project_suffix}/seed-code-bucket", "ssm-parameter"
-    )
+    return DerivedName(f"/{config.namespace}/{config.project_suffix}/seed-code-bucket", "ssm-parameter")
 
 
 def seed_code_prefix_parameter(config: Config) -> DerivedName:
-    return DerivedName(
-        f"/{config.namespace}/{config.project_suffix}/seed-code-prefix", "ssm-parameter"
-    )
+    return DerivedName(f"/{config.namespace}/{config.project_suffix}/seed-code-prefix", "ssm-parameter")
 
 
 def deploy_stack(stage: str) -> DerivedName:

@@ -31,8 +31,17 @@ DIR_MODE = 0o755
 
 # Directory and file names that are local state, never seed code.
 EXCLUDED_DIRS = {
-    "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis",
-    ".ipynb_checkpoints", ".git", ".venv", "venv", ".tox", "node_modules",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    ".ipynb_checkpoints",
+    ".git",
+    ".venv",
+    "venv",
+    ".tox",
+    "node_modules",
 }
 EXCLUDED_FILES = {".DS_Store"}
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
@@ -40,11 +49,7 @@ EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
 def _excluded_dir(path: Path) -> bool:
     # A virtual environment is recognised by its marker file, whatever it is called.
-    return (
-        path.name in EXCLUDED_DIRS
-        or path.name.endswith(".egg-info")
-        or (path / "pyvenv.cfg").is_file()
-    )
+    return path.name in EXCLUDED_DIRS or path.name.endswith(".egg-info") or (path / "pyvenv.cfg").is_file()
 
 
 def _excluded_file(path: Path) -> bool:
@@ -73,11 +78,7 @@ def seed_files(source: Path) -> tuple[list[str], list[str]]:
             if path.is_symlink() or not path.is_file():
                 raise UserError(f"{path}: only regular files are packaged (no links or devices)")
             files.append(path.relative_to(source).as_posix())
-    directories = {
-        "/".join(parts[:i]) + "/"
-        for parts in (f.split("/") for f in files)
-        for i in range(1, len(parts))
-    }
+    directories = {"/".join(parts[:i]) + "/" for parts in (f.split("/") for f in files) for i in range(1, len(parts))}
     return sorted(directories), sorted(files)
 
 
@@ -113,7 +114,7 @@ class Artifact:
 
 def template_targets() -> list[render.Target]:
     """Templates released on their own (the endpoint template ships inside the deploy zip)."""
-    return [t for t in render.available_targets() if not t.path.startswith("seed_code/")]
+    return [t for t in render.TARGETS if not t.path.startswith("seed_code/")]
 
 
 def stale_templates(root: Path, config: Config) -> list[str]:
@@ -130,12 +131,8 @@ def artifacts(root: Path, config: Config) -> list[Artifact]:
     """Every release file, sorted by path; refuses when the generated templates are stale."""
     stale = stale_templates(root, config)
     if stale:
-        raise UserError(
-            f"generated files out of date with the generator: {', '.join(stale)}; run `make build` first"
-        )
-    found = [
-        Artifact(Path(t.path).name, (root / t.path).read_bytes()) for t in template_targets()
-    ]
+        raise UserError(f"generated files out of date with the generator: {', '.join(stale)}; run `make build` first")
+    found = [Artifact(t.file_name, (root / t.path).read_bytes()) for t in template_targets()]
     for name, key in naming.SEED_CODE_KEYS.items():
         found.append(Artifact(key, zip_bytes(root / SEED_CODE_DIRS[name])))
     return sorted(found, key=lambda a: a.path)
@@ -153,16 +150,15 @@ def write_dist(dist: Path, items: list[Artifact]) -> list[Path]:
     for item in everything:
         destination = dist / item.path
         destination.parent.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(
-            "wb", dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp", delete=False
-        )
+        descriptor, name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
+        temporary = Path(name)
         try:
-            with handle:
+            with os.fdopen(descriptor, "wb") as handle:
                 handle.write(item.data)
-            os.chmod(handle.name, FILE_MODE)
-            os.replace(handle.name, destination)
+            os.chmod(temporary, FILE_MODE)
+            os.replace(temporary, destination)
         finally:
-            Path(handle.name).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
         written.append(destination)
     return written
 

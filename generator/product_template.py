@@ -8,20 +8,6 @@ Service Catalog product that SageMaker Studio lists.
 
 from __future__ import annotations
 
-from awacs import kms
-from awacs.aws import (
-    Allow,
-    ArnLike,
-    Bool,
-    BoolIfExists,
-    Condition,
-    Deny,
-    Policy,
-    Principal,
-    Statement,
-    StringEquals,
-    StringLike,
-)
 from troposphere import Equals, Export, GetAtt, Not, Output, Parameter, Ref, Sub, Tags, Template
 from troposphere.iam import ManagedPolicy, Role, RolePolicy
 from troposphere.kms import Alias, Key
@@ -36,7 +22,8 @@ from troposphere.ssm import Parameter as SsmParameter
 
 from generator import encryption, iam, naming, tagging
 from generator.config import Config
-from generator.project_template import (
+from generator.parameters import BUCKET_NAME_PATTERN
+from generator.sources.connections import (
     CONNECTION_ARN_DESCRIPTION,
     CONNECTION_ARN_PATTERN,
     CONNECTION_PARAM,
@@ -57,72 +44,11 @@ ROLE_IDS = {
     "cloudformation": "CloudFormationRole",
     "sagemaker": "SageMakerExecutionRole",
 }
-# Key administration without the ability to use the key for data.
-KEY_ADMIN_ACTIONS = (
-    kms.CreateAlias, kms.UpdateAlias, kms.DeleteAlias, kms.DescribeKey, kms.EnableKey,
-    kms.DisableKey, kms.EnableKeyRotation, kms.DisableKeyRotation, kms.GetKeyPolicy,
-    kms.GetKeyRotationStatus, kms.RotateKeyOnDemand, kms.ListKeyPolicies,
-    kms.ListResourceTags, kms.ListGrants, kms.RevokeGrant, kms.TagResource,
-    kms.UntagResource, kms.UpdateKeyDescription, kms.ScheduleKeyDeletion,
-    kms.CancelKeyDeletion,
-)
+
 
 def _parameters(template: Template, config: Config) -> dict[str, Ref]:
-    specs = [
-        ("Key administration", "KmsAdministratorArn", "KMS key administrator ARN", dict(
-            AllowedPattern=r"^arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]{1,512})$",
-            ConstraintDescription="an IAM role, user or account-root ARN",
-            Description="Principal allowed to administer (not use) the project key")),
-        ("Service Catalog product", "PortfolioId", "Portfolio id", dict(
-            AllowedPattern=r"^port-[a-z0-9]{13}$",
-            ConstraintDescription="port- followed by 13 lowercase letters or digits",
-            Description="Existing Service Catalog portfolio the product joins")),
-        ("Service Catalog product", "ProductName", "Product name", dict(
-            Default=naming.product_name_default(config), MinLength=1, MaxLength=100,
-            AllowedPattern=r"^[\w .:/=+@-]+$",
-            Description="Name shown in SageMaker Studio's project templates")),
-        ("Service Catalog product", "ProductDescription", "Product description", dict(
-            Default="SageMaker project: model build pipeline and an encrypted asynchronous "
-                    "inference endpoint, with tags enforced",
-            MinLength=1, MaxLength=4096, Description="Description shown in Studio")),
-        ("Service Catalog product", "ProductOwner", "Product owner", dict(
-            MinLength=1, MaxLength=4096, Description="Owner (team) of the product")),
-        ("Service Catalog product", "ProductDistributor", "Product distributor", dict(
-            Default="", MaxLength=4096, Description="Distributor shown in Service Catalog")),
-        ("Support", "SupportDescription", "Support description", dict(
-            Default="", MaxLength=4096, Description="How to get help with the product")),
-        ("Support", "SupportEmail", "Support email", dict(
-            AllowedPattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-            ConstraintDescription="an email address",
-            Description="Support contact email")),
-        ("Support", "SupportUrl", "Support URL", dict(
-            AllowedPattern=r"^https://[^\s]+$",
-            ConstraintDescription="an https:// URL",
-            Description="Support page")),
-        ("Published templates", "TemplateBucket", "Bucket of the published templates", dict(
-            AllowedPattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-            ConstraintDescription="an S3 bucket name",
-            Description="Bucket `mlops-templates publish` uploaded the project template and seed code to")),
-        ("Published templates", "TemplatePrefix", "Prefix of the published templates", dict(
-            AllowedPattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", MaxLength=TEMPLATE_PREFIX_MAX,
-            ConstraintDescription="a key prefix without leading or trailing slash",
-            Description="Versioned prefix printed by `mlops-templates publish`, e.g. releases/v0.1.0")),
-        ("Published templates", SEED_KEY_PARAM, "KMS key of the published seed code (optional)", dict(
-            Default="", AllowedPattern=rf"^({encryption.KEY_ARN})?$",
-            ConstraintDescription="empty (published with SSE-S3 or the AWS managed key) or a KMS key ARN",
-            Description="The key `mlops-templates publish --kms-key-id` encrypted the seed code with "
-                        "(publish prints it); the launch role may decrypt with it through S3 only")),
-    ]
-    if not config.uses_codecommit:
-        # Made once per account and region by a console handshake no stack can do; the product
-        # stack publishes it (SSM) so nobody types it into the Studio form.
-        specs.append((GROUP_GIT, CONNECTION_PARAM, "CodeConnections connection ARN", dict(
-            AllowedPattern=CONNECTION_ARN_PATTERN,
-            ConstraintDescription=CONNECTION_ARN_DESCRIPTION,
-            Description="Connection (status Available) through which project pipelines read "
-                        "the team's GitHub, GitLab or Bitbucket repositories")))
     refs = {}
-    for group, name, label, kwargs in specs:
+    for group, name, label, kwargs in [*_product_specs(config), *_support_and_publishing_specs(config)]:
         parameter = template.add_parameter(Parameter(name, Type="String", **kwargs))
         template.set_parameter_label(parameter, label)
         template.add_parameter_to_group(parameter, group)
@@ -130,106 +56,156 @@ def _parameters(template: Template, config: Config) -> dict[str, Ref]:
     return refs
 
 
+def _product_specs(config: Config) -> list[tuple[str, str, str, dict]]:
+    """(group, name, label, Parameter properties) of each parameter, in the Studio form's order."""
+    return [
+        (
+            "Key administration",
+            "KmsAdministratorArn",
+            "KMS key administrator ARN",
+            dict(
+                AllowedPattern=r"^arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]{1,512})$",
+                ConstraintDescription="an IAM role, user or account-root ARN",
+                Description="Principal allowed to administer (not use) the project key",
+            ),
+        ),
+        (
+            "Service Catalog product",
+            "PortfolioId",
+            "Portfolio id",
+            dict(
+                AllowedPattern=r"^port-[a-z0-9]{13}$",
+                ConstraintDescription="port- followed by 13 lowercase letters or digits",
+                Description="Existing Service Catalog portfolio the product joins",
+            ),
+        ),
+        (
+            "Service Catalog product",
+            "ProductName",
+            "Product name",
+            dict(
+                Default=naming.product_name_default(config),
+                MinLength=1,
+                MaxLength=100,
+                AllowedPattern=r"^[\w .:/=+@-]+$",
+                Description="Name shown in SageMaker Studio's project templates",
+            ),
+        ),
+        (
+            "Service Catalog product",
+            "ProductDescription",
+            "Product description",
+            dict(
+                Default="SageMaker project: model build pipeline and an encrypted asynchronous "
+                "inference endpoint, with tags enforced",
+                MinLength=1,
+                MaxLength=4096,
+                Description="Description shown in Studio",
+            ),
+        ),
+        (
+            "Service Catalog product",
+            "ProductOwner",
+            "Product owner",
+            dict(MinLength=1, MaxLength=4096, Description="Owner (team) of the product"),
+        ),
+        (
+            "Service Catalog product",
+            "ProductDistributor",
+            "Product distributor",
+            dict(Default="", MaxLength=4096, Description="Distributor shown in Service Catalog"),
+        ),
+    ]
+
+
+def _support_and_publishing_specs(config: Config) -> list[tuple[str, str, str, dict]]:
+    """The form's parameters after the product's, in order (shape as ``_product_specs``)."""
+    specs = [
+        (
+            "Support",
+            "SupportDescription",
+            "Support description",
+            dict(Default="", MaxLength=4096, Description="How to get help with the product"),
+        ),
+        (
+            "Support",
+            "SupportEmail",
+            "Support email",
+            dict(
+                AllowedPattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                ConstraintDescription="an email address",
+                Description="Support contact email",
+            ),
+        ),
+        (
+            "Support",
+            "SupportUrl",
+            "Support URL",
+            dict(
+                AllowedPattern=r"^https://[^\s]+$", ConstraintDescription="an https:// URL", Description="Support page"
+            ),
+        ),
+        (
+            "Published templates",
+            "TemplateBucket",
+            "Bucket of the published templates",
+            dict(
+                AllowedPattern=BUCKET_NAME_PATTERN,
+                ConstraintDescription="an S3 bucket name",
+                Description="Bucket `mlops-templates publish` uploaded the project template and seed code to",
+            ),
+        ),
+        (
+            "Published templates",
+            "TemplatePrefix",
+            "Prefix of the published templates",
+            dict(
+                AllowedPattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
+                MaxLength=TEMPLATE_PREFIX_MAX,
+                ConstraintDescription="a key prefix without leading or trailing slash",
+                Description="Versioned prefix printed by `mlops-templates publish`, e.g. releases/v0.1.0",
+            ),
+        ),
+        (
+            "Published templates",
+            SEED_KEY_PARAM,
+            "KMS key of the published seed code (optional)",
+            dict(
+                Default="",
+                AllowedPattern=rf"^({encryption.KEY_ARN})?$",
+                ConstraintDescription="empty (published with SSE-S3 or the AWS managed key) or a KMS key ARN",
+                Description="The key `mlops-templates publish --kms-key-id` encrypted the seed code with "
+                "(publish prints it); the launch role may decrypt with it through S3 only",
+            ),
+        ),
+    ]
+    if not config.uses_codecommit:
+        # Made once per account and region by a console handshake no stack can do; the product
+        # stack publishes it (SSM) so nobody types it into the Studio form.
+        specs.append(
+            (
+                GROUP_GIT,
+                CONNECTION_PARAM,
+                "CodeConnections connection ARN",
+                dict(
+                    AllowedPattern=CONNECTION_ARN_PATTERN,
+                    ConstraintDescription=CONNECTION_ARN_DESCRIPTION,
+                    Description="Connection (status Available) through which project pipelines read "
+                    "the team's GitHub, GitLab or Bitbucket repositories",
+                ),
+            )
+        )
+    return specs
+
+
 def _tags(config: Config, *extra: tuple[str, str]) -> Tags:
     return Tags(
-        {"mlops:namespace": config.namespace, "mlops:project-suffix": config.project_suffix,
-         tagging.TEAM_TAG: tagging.team(config), **dict(extra)}
-    )
-
-
-def _key_policy(config: Config) -> Policy:
-    runtime_role_arns = [GetAtt(ROLE_IDS[p], "Arn") for p in iam.RUNTIME_ROLES if p != "events"]
-    account_root = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
-    log_groups = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/{naming.project_resource_glob(config)}"
-    return Policy(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                # Without it nobody could repair the key policy if the administrator is gone.
-                # Administration only: data use is never delegated to the account's IAM
-                # policies, so a principal of the account whose identity policy allows kms:*
-                # (a job role with a broad managed policy) still cannot decrypt.
-                Sid="EnableIamPoliciesOfThisAccountForAdministration",
-                Effect=Allow,
-                Principal=Principal("AWS", account_root),
-                NotAction=list(iam.KEY_DATA_ACTIONS),
-                Resource=["*"],
-            ),
-            Statement(
-                # The team's people (their Studio roles carry the team tag) read and write the
-                # projects' data, as S3 and SageMaker do it for them; their identity policy
-                # (the product's Studio user policy) must allow it too.
-                Sid="AllowTeamPrincipalsThroughS3AndSageMaker",
-                Effect=Allow,
-                Principal=Principal("AWS", account_root),
-                Action=list(iam.KEY_USE_ACTIONS),
-                Resource=["*"],
-                Condition=Condition([
-                    StringEquals(f"aws:PrincipalTag/{tagging.TEAM_TAG}", tagging.team(config)),
-                    StringLike("kms:ViaService", [Sub(s) for s in iam.key_via_services(("s3", "sagemaker"))]),
-                ]),
-            ),
-            Statement(
-                Sid="AllowTeamPrincipalsToGrantKeyToAwsResources",
-                Effect=Allow,
-                Principal=Principal("AWS", account_root),
-                Action=[kms.CreateGrant],
-                Resource=["*"],
-                Condition=Condition([
-                    StringEquals(f"aws:PrincipalTag/{tagging.TEAM_TAG}", tagging.team(config)),
-                    Bool("kms:GrantIsForAWSResource", "true"),
-                ]),
-            ),
-            Statement(
-                Sid="AllowKeyAdministrationWithoutDataAccess",
-                Effect=Allow,
-                Principal=Principal("AWS", Ref("KmsAdministratorArn")),
-                Action=list(KEY_ADMIN_ACTIONS),
-                Resource=["*"],
-            ),
-            Statement(
-                Sid="AllowProjectRolesThroughProjectServices",
-                Effect=Allow,
-                Principal=Principal("AWS", runtime_role_arns),
-                Action=list(iam.KEY_USE_ACTIONS),
-                Resource=["*"],
-                Condition=Condition(StringLike("kms:ViaService", [Sub(s) for s in iam.key_via_services()])),
-            ),
-            Statement(
-                # SageMaker attaches the key to job volumes and endpoint instances by grant.
-                Sid="AllowProjectRolesToGrantKeyToAwsResources",
-                Effect=Allow,
-                Principal=Principal("AWS", [GetAtt(ROLE_IDS["cloudformation"], "Arn"),
-                                            GetAtt(ROLE_IDS["sagemaker"], "Arn")]),
-                Action=[kms.CreateGrant, kms.ListGrants, kms.RevokeGrant],
-                Resource=["*"],
-                Condition=Condition(Bool("kms:GrantIsForAWSResource", "true")),
-            ),
-            Statement(
-                # Only grants that attach the key to an AWS resource (job volumes, endpoint
-                # instances): a grant to a principal would be a way around this policy.
-                Sid="DenyGrantsNotForAwsResources",
-                Effect=Deny,
-                Principal=Principal("AWS", "*"),
-                Action=[kms.CreateGrant],
-                Resource=["*"],
-                Condition=Condition(BoolIfExists("kms:GrantIsForAWSResource", "false")),
-            ),
-            Statement(
-                # The statement CloudWatch Logs documents for encrypted log groups, limited to
-                # the projects' build log groups ("Encrypt log data in CloudWatch Logs using
-                # AWS KMS": https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
-                Sid="AllowCloudWatchLogsForProjectBuildLogs",
-                Effect=Allow,
-                Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
-                Action=[kms.Action("Encrypt*"), kms.Action("Decrypt*"), kms.Action("ReEncrypt*"),
-                        kms.Action("GenerateDataKey*"), kms.Action("Describe*")],
-                Resource=["*"],
-                Condition=Condition(
-                    ArnLike("kms:EncryptionContext:aws:logs:arn", Sub(log_groups))
-                ),
-            ),
-        ],
+        {
+            "mlops:namespace": config.namespace,
+            "mlops:project-suffix": config.project_suffix,
+            tagging.TEAM_TAG: tagging.team(config),
+            **dict(extra),
+        }
     )
 
 
@@ -309,15 +285,15 @@ def _key(template: Template, config: Config) -> None:
             ),
             EnableKeyRotation=True,
             PendingWindowInDays=30,
-            KeyPolicy=_key_policy(config),
+            KeyPolicy=iam.key_policy(
+                config, lambda purpose: GetAtt(ROLE_IDS[purpose], "Arn"), Ref("KmsAdministratorArn")
+            ),
             Tags=_tags(config),
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
         )
     )
-    template.add_resource(
-        Alias("ProjectKeyAlias", AliasName=naming.key_alias(config).sub(), TargetKeyId=Ref(key))
-    )
+    template.add_resource(Alias("ProjectKeyAlias", AliasName=naming.key_alias(config).sub(), TargetKeyId=Ref(key)))
     # The team's people: attach to their Studio execution roles, which also carry the team tag.
     template.add_resource(
         ManagedPolicy(
@@ -330,23 +306,41 @@ def _key(template: Template, config: Config) -> None:
         )
     )
     ssm_values = (
-        ("KeyArnParameter", naming.key_arn_parameter(config), GetAtt(key, "Arn"),
-         "ARN of the projects' customer-managed key"),
-        ("SeedCodeBucketParameter", naming.seed_code_bucket_parameter(config), Ref("TemplateBucket"),
-         "Bucket holding the published seed code"),
-        ("SeedCodePrefixParameter", naming.seed_code_prefix_parameter(config), Ref("TemplatePrefix"),
-         "Prefix of the published seed code"),
+        (
+            "KeyArnParameter",
+            naming.key_arn_parameter(config),
+            GetAtt(key, "Arn"),
+            "ARN of the projects' customer-managed key",
+        ),
+        (
+            "SeedCodeBucketParameter",
+            naming.seed_code_bucket_parameter(config),
+            Ref("TemplateBucket"),
+            "Bucket holding the published seed code",
+        ),
+        (
+            "SeedCodePrefixParameter",
+            naming.seed_code_prefix_parameter(config),
+            Ref("TemplatePrefix"),
+            "Prefix of the published seed code",
+        ),
     )
     if not config.uses_codecommit:
         ssm_values += (
-            ("CodeConnectionParameter", naming.code_connection_parameter(config), Ref(CONNECTION_PARAM),
-             "ARN of the CodeConnections connection the project pipelines read through"),
+            (
+                "CodeConnectionParameter",
+                naming.code_connection_parameter(config),
+                Ref(CONNECTION_PARAM),
+                "ARN of the CodeConnections connection the project pipelines read through",
+            ),
         )
     for logical_id, name, value, description in ssm_values:
         # Projects read the key ARN from here on every update. Kept when the product stack is
         # deleted, so re-creating the stack fails on the existing name instead of silently
         # pointing existing projects at a new key while their data stays under the old one.
-        retain = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"} if logical_id == "KeyArnParameter" else {}
+        retain = (
+            {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"} if logical_id == "KeyArnParameter" else {}
+        )
         template.add_resource(
             SsmParameter(
                 logical_id,
@@ -362,8 +356,7 @@ def _key(template: Template, config: Config) -> None:
 
 def _product(template: Template, config: Config, params: dict[str, Ref]) -> None:
     template_url = Sub(
-        "https://${TemplateBucket}.s3.${AWS::Region}.${AWS::URLSuffix}/${TemplatePrefix}/"
-        + PROJECT_TEMPLATE_FILE
+        "https://${TemplateBucket}.s3.${AWS::Region}.${AWS::URLSuffix}/${TemplatePrefix}/" + PROJECT_TEMPLATE_FILE
     )
     product = template.add_resource(
         CloudFormationProduct(
@@ -412,18 +405,28 @@ def _outputs(template: Template, config: Config, guardrail_ids: list[str]) -> No
         ("PortfolioId", Ref("PortfolioId"), "Portfolio the product belongs to"),
         ("KmsKeyArn", GetAtt("ProjectKey", "Arn"), "Customer-managed key of the projects"),
         ("KmsKeyAlias", Ref("ProjectKeyAlias"), "Alias of the key"),
-        ("StudioUserPolicyArn", Ref("StudioUserPolicy"),
-         f"Attach to the Studio execution roles of the team's people, tagged {tagging.TEAM_TAG}={tagging.team(config)}"),
-        *[(f"{logical_id}Arn", Ref(logical_id),
-           "Attach to Studio execution roles to enforce the required tags there too")
-          for logical_id in guardrail_ids],
-        *[(f"{logical_id}Arn", GetAtt(logical_id, "Arn"), f"{purpose} role")
-          for purpose, logical_id in ROLE_IDS.items()],
+        (
+            "StudioUserPolicyArn",
+            Ref("StudioUserPolicy"),
+            "Attach to the Studio execution roles of the team's people, "
+            f"tagged {tagging.TEAM_TAG}={tagging.team(config)}",
+        ),
+        *[
+            (
+                f"{logical_id}Arn",
+                Ref(logical_id),
+                "Attach to Studio execution roles to enforce the required tags there too",
+            )
+            for logical_id in guardrail_ids
+        ],
+        *[
+            (f"{logical_id}Arn", GetAtt(logical_id, "Arn"), f"{purpose} role")
+            for purpose, logical_id in ROLE_IDS.items()
+        ],
     ]
     for name, value, description in outputs:
         template.add_output(
-            Output(name, Value=value, Description=description,
-                   Export=Export(Sub("${AWS::StackName}-" + name)))
+            Output(name, Value=value, Description=description, Export=Export(Sub("${AWS::StackName}-" + name)))
         )
 
 

@@ -19,14 +19,18 @@ from urllib.parse import quote, urlencode
 from generator import __version__, aws, naming, packaging, render
 from generator.config import Config
 from generator.errors import AwsError, UserError
-from generator.product_template import PROJECT_TEMPLATE_FILE, SEED_KEY_PARAM
+
+# A parameter of the product template, not a file: the template registry has no place for it.
+from generator.product_template import SEED_KEY_PARAM
 
 # Service Catalog reads the project template with this tag: bucket policies commonly grant
 # Service Catalog `s3:GetObject` on the condition `s3:ExistingObjectTag/servicecatalog:provisioning`.
 PROVISIONING_TAG = ("servicecatalog:provisioning", "true")
 SHA256_METADATA = "sha256"
-PRODUCT_TARGET = next(t for t in render.TARGETS if t.name == "product")
-PRODUCT_TEMPLATE_FILE = Path(PRODUCT_TARGET.path).name
+PRODUCT_TARGET = render.target("product")
+PRODUCT_TEMPLATE_FILE = PRODUCT_TARGET.file_name
+# The product template loads the project template from `<prefix>/<this name>`.
+PROJECT_TEMPLATE_FILE = render.target("project").file_name
 # Seed code first and the product template last: whoever sees the product template can use it.
 PUBLISHED = (
     *naming.SEED_CODE_KEYS.values(),
@@ -46,10 +50,6 @@ def default_prefix() -> str:
     return f"releases/v{__version__}"
 
 
-def product_stack_name(config: Config) -> str:
-    return f"{config.namespace}-{config.project_suffix}-product"
-
-
 @dataclass
 class Outcome:
     bucket: str
@@ -65,15 +65,12 @@ class Outcome:
         return f"{self.prefix}/{name}"
 
     def object_url(self, name: str) -> str:
-        return (
-            f"https://{self.bucket}.s3.{self.region}.{URL_SUFFIX[self.partition]}/"
-            f"{quote(self.key(name))}"
-        )
+        return f"https://{self.bucket}.s3.{self.region}.{URL_SUFFIX[self.partition]}/{quote(self.key(name))}"
 
 
 def _template_parameters(config: Config) -> dict:
     """The product template's parameters, as rendered (the console will enforce these)."""
-    template = PRODUCT_TARGET.builder()(config)
+    template = PRODUCT_TARGET.build(config)
     return {name: p.to_dict() for name, p in template.parameters.items()}
 
 
@@ -98,13 +95,9 @@ def _check_bucket(s3, bucket: str, region: str) -> None:
         if code in ("404", "NoSuchBucket"):
             raise AwsError(f"bucket {bucket!r} does not exist; create it first (in {region})") from error
         if code in ("403", "AccessDenied"):
-            raise AwsError(
-                f"access denied to bucket {bucket!r}: the caller needs s3:ListBucket on it"
-            ) from error
+            raise AwsError(f"access denied to bucket {bucket!r}: the caller needs s3:ListBucket on it") from error
         raise AwsError(f"bucket {bucket!r}: {aws.describe(error)}") from error
-    located = response.get("BucketRegion") or response["ResponseMetadata"]["HTTPHeaders"].get(
-        "x-amz-bucket-region"
-    )
+    located = response.get("BucketRegion") or response["ResponseMetadata"]["HTTPHeaders"].get("x-amz-bucket-region")
     if located and located != region:
         raise UserError(f"bucket {bucket!r} is in {located}, not {region}: pass --region {located}")
 
@@ -121,15 +114,15 @@ def _resolve_key(kms, key_id: str, region: str) -> str:
             raise AwsError(f"KMS key {key_id!r} does not exist in {region}") from error
         if code in ("AccessDeniedException", "AccessDenied"):
             raise AwsError(
-                f"access denied to KMS key {key_id!r}: the caller needs kms:DescribeKey and "
-                "kms:GenerateDataKey on it"
+                f"access denied to KMS key {key_id!r}: the caller needs kms:DescribeKey and kms:GenerateDataKey on it"
             ) from error
         raise AwsError(f"KMS key {key_id!r}: {aws.describe(error)}") from error
     if metadata.get("KeyState") != "Enabled":
         raise AwsError(f"KMS key {key_id!r} is {metadata.get('KeyState')}; an Enabled key is needed")
-    if metadata.get("KeyUsage", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT" or metadata.get(
-        "KeySpec", "SYMMETRIC_DEFAULT"
-    ) != "SYMMETRIC_DEFAULT":
+    if (
+        metadata.get("KeyUsage", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT"
+        or metadata.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT"
+    ):
         raise UserError(f"KMS key {key_id!r} is not a symmetric encryption key; S3 needs one")
     return metadata["Arn"]
 
@@ -211,7 +204,8 @@ def publish(
         _check_bucket(s3, bucket, outcome.region)
         kms_key_arn = (
             _resolve_key(session.client("kms", region_name=outcome.region), kms_key_id, outcome.region)
-            if kms_key_id else None
+            if kms_key_id
+            else None
         )
         states = {name: _existing(s3, bucket, outcome.key(name), items[name]) for name in PUBLISHED}
     except BotoCoreError as error:  # endpoint unreachable, expired credentials, ...
@@ -231,11 +225,13 @@ def publish(
             _put(s3, bucket, outcome.key(name), items[name], kms_key_arn)
         except (ClientError, BotoCoreError) as error:
             reason = (
-                "another upload created it meanwhile" if isinstance(error, ClientError)
-                and aws.error_code(error) == "PreconditionFailed"
-                else aws.describe(error) if isinstance(error, ClientError) else str(error)
+                "another upload created it meanwhile"
+                if isinstance(error, ClientError) and aws.error_code(error) == "PreconditionFailed"
+                else aws.describe(error)
+                if isinstance(error, ClientError)
+                else str(error)
             )
-            pending = [outcome.key(n) for n in PUBLISHED[PUBLISHED.index(name):] if states[n] != "same"]
+            pending = [outcome.key(n) for n in PUBLISHED[PUBLISHED.index(name) :] if states[n] != "same"]
             raise AwsError(
                 f"upload of s3://{bucket}/{outcome.key(name)} failed ({reason}); "
                 f"uploaded: {', '.join(outcome.uploaded) or 'none'}; "
@@ -252,7 +248,7 @@ def next_steps(config: Config, outcome: Outcome) -> str:
     query = urlencode(
         {
             "templateURL": template_url,
-            "stackName": product_stack_name(config),
+            "stackName": naming.product_stack(config).pattern,
             "param_TemplateBucket": outcome.bucket,
             "param_TemplatePrefix": outcome.prefix,
             **({f"param_{SEED_KEY_PARAM}": outcome.kms_key_arn} if outcome.kms_key_arn else {}),
@@ -260,28 +256,30 @@ def next_steps(config: Config, outcome: Outcome) -> str:
         quote_via=quote,
     )
     link = (
-        f"https://{CONSOLE[outcome.partition]}/cloudformation/home?region={outcome.region}"
-        f"#/stacks/quickcreate?{query}"
+        f"https://{CONSOLE[outcome.partition]}/cloudformation/home?region={outcome.region}#/stacks/quickcreate?{query}"
     )
     to_fill = [
-        name for name, spec in _template_parameters(config).items()
+        name
+        for name, spec in _template_parameters(config).items()
         if "Default" not in spec and name not in ("TemplateBucket", "TemplatePrefix")
     ]
     # The launch role may decrypt the seed code only with the key the product stack is given.
     seed_key = [f"     {SEED_KEY_PARAM} = {outcome.kms_key_arn}"] if outcome.kms_key_arn else []
-    return "\n".join([
-        f"Published to s3://{outcome.bucket}/{outcome.prefix}/ "
-        f"({len(outcome.uploaded)} uploaded, {len(outcome.unchanged)} already there with the same bytes).",
-        "",
-        "Next steps:",
-        f"1. Product template URL: {template_url}",
-        "2. Create the product stack in the CloudFormation console with these parameter values:",
-        f"     TemplateBucket = {outcome.bucket}",
-        f"     TemplatePrefix = {outcome.prefix}",
-        *seed_key,
-        f"   and fill in: {', '.join(to_fill)}.",
-        "   Quick-create link (opens the form with the values above):",
-        f"   {link}",
-        "3. In SageMaker Studio (a user whose role the portfolio is shared with): Deployments >",
-        "   Projects > Create project > Organization templates, pick the product, create the project.",
-    ])
+    return "\n".join(
+        [
+            f"Published to s3://{outcome.bucket}/{outcome.prefix}/ "
+            f"({len(outcome.uploaded)} uploaded, {len(outcome.unchanged)} already there with the same bytes).",
+            "",
+            "Next steps:",
+            f"1. Product template URL: {template_url}",
+            "2. Create the product stack in the CloudFormation console with these parameter values:",
+            f"     TemplateBucket = {outcome.bucket}",
+            f"     TemplatePrefix = {outcome.prefix}",
+            *seed_key,
+            f"   and fill in: {', '.join(to_fill)}.",
+            "   Quick-create link (opens the form with the values above):",
+            f"   {link}",
+            "3. In SageMaker Studio (a user whose role the portfolio is shared with): Deployments >",
+            "   Projects > Create project > Organization templates, pick the product, create the project.",
+        ]
+    )

@@ -1,8 +1,11 @@
 """Which templates exist, where each lands, and how it becomes bytes.
 
-Rendering is deterministic: troposphere's YAML (sorted keys through cfn-flip) behind a fixed
-header, so the same configuration always gives the same bytes and a diff of the output shows
-exactly what a change did.
+``TARGETS`` is the registry of CloudFormation templates: shipping code (``packaging``,
+``publish``, ``docs``, the commands) asks it, or ``target(name)``, for a template's builder and
+file, and never imports a template module for that. Rendering is deterministic: the template's
+data with every intrinsic in its short form (``!Sub``, ``!Ref``), emitted by PyYAML's libyaml
+emitter with sorted keys and no line wrapping behind a fixed header, so the same configuration
+always gives the same bytes and a diff of the output shows exactly what a change did.
 
 Besides the CloudFormation templates (``TARGETS``, linted by cfn-lint) the build writes policy
 documents that are not CloudFormation (``POLICY_TARGETS``: the organisation's SCP). They are
@@ -12,18 +15,17 @@ JSON (sorted keys, one-space indent, no header: a policy has no comments), check
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from types import ModuleType
 
 import yaml
 from troposphere import Template
 
-from generator import __version__
+from generator import __version__, endpoint_template, product_template, project_template, scp
 from generator.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,43 +33,44 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Target:
-    """One template: the module that builds it and the file it is written to."""
+    """One generated file: the module that builds it and where it is written."""
 
     name: str
-    module: str
+    source: ModuleType  # its ``build(config)`` makes the file's content
     path: str  # relative to the repository (or --output-dir) root
 
-    def builder(self) -> Callable[[Config], Template]:
-        """The module's ``build(config)``: a troposphere Template (or, for a policy target, an
-        awacs PolicyDocument)."""
-        return importlib.import_module(self.module).build
+    @property
+    def module(self) -> str:
+        """The builder's module name, as the header and the docs show it."""
+        return self.source.__name__
+
+    def build(self, config: Config):
+        """A troposphere Template (for a policy target, an awacs PolicyDocument)."""
+        return self.source.build(config)
+
+    @property
+    def file_name(self) -> str:
+        """The file's name: its key under a published prefix, and its name in dist/."""
+        return Path(self.path).name
 
 
 TARGETS = (
-    Target("product", "generator.product_template", "templates_out/create-async-endpoint-product.yaml"),
-    Target("project", "generator.project_template", "templates_out/MLOps-template-example.yml"),
-    Target("endpoint", "generator.endpoint_template", "seed_code/model_deploy/endpoint-config-template.yml"),
+    Target("product", product_template, "templates_out/create-async-endpoint-product.yaml"),
+    Target("project", project_template, "templates_out/MLOps-template-example.yml"),
+    Target("endpoint", endpoint_template, "seed_code/model_deploy/endpoint-config-template.yml"),
 )
 
 # Policy documents the organisation attaches outside CloudFormation: not linted by cfn-lint, not
 # documented by `docs`, not in the release's template list.
-POLICY_TARGETS = (
-    Target("organisation-scp", "generator.scp", "templates_out/organisation-scp.json"),
-)
+POLICY_TARGETS = (Target("organisation-scp", scp, "templates_out/organisation-scp.json"),)
 
 
-def available_targets() -> tuple[Target, ...]:
-    """Targets whose module exists (templates land issue by issue)."""
-    found = []
-    for target in TARGETS:
-        try:
-            importlib.import_module(target.module)
-        except ModuleNotFoundError as error:
-            if error.name != target.module:
-                raise
-            continue
-        found.append(target)
-    return tuple(found)
+def target(name: str) -> Target:
+    """The template or policy target called `name`."""
+    for candidate in (*TARGETS, *POLICY_TARGETS):
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
 
 
 def header(target: Target) -> str:
@@ -110,7 +113,7 @@ def _short_form(value):
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
-        (key, inner), = value.items()
+        ((key, inner),) = value.items()
         if key == "Ref":
             return _Intrinsic("!Ref", inner)
         if key == "Fn::GetAtt" and isinstance(inner, list) and all(isinstance(p, str) for p in inner):
@@ -123,17 +126,16 @@ def _short_form(value):
 def to_yaml(template: Template) -> str:
     """Deterministic YAML: sorted keys, short-form intrinsics, no line wrapping."""
     data = _short_form(template.to_dict())
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
-                     width=10_000, allow_unicode=False)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=10_000, allow_unicode=False)
 
 
 def render(target: Target, config: Config) -> str:
-    template = target.builder()(config)
+    template = target.build(config)
     return header(target) + to_yaml(template)
 
 
 def render_all(config: Config) -> dict[Target, str]:
-    return {target: render(target, config) for target in available_targets()}
+    return {target: render(target, config) for target in TARGETS}
 
 
 def policy_json(document) -> str:
@@ -142,7 +144,7 @@ def policy_json(document) -> str:
 
 
 def render_policy(target: Target, config: Config) -> str:
-    return policy_json(target.builder()(config))
+    return policy_json(target.build(config))
 
 
 def render_policies(config: Config) -> dict[Target, str]:
@@ -156,14 +158,13 @@ def write_outputs(root: Path, texts: dict[Target, str]) -> list[Path]:
         for target, text in texts.items():
             destination = root / target.path
             destination.parent.mkdir(parents=True, exist_ok=True)
-            handle = tempfile.NamedTemporaryFile(
-                "w", encoding="utf-8", newline="\n", dir=destination.parent,
-                prefix=f".{destination.name}.", suffix=".tmp", delete=False,
+            descriptor, temporary = tempfile.mkstemp(
+                dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp"
             )
-            with handle:
+            staged.append((Path(temporary), destination))
+            with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
-            staged.append((Path(handle.name), destination))
-            os.chmod(handle.name, 0o644)
+            os.chmod(temporary, 0o644)
         for temporary, destination in staged:
             os.replace(temporary, destination)
     finally:

@@ -41,7 +41,7 @@ The build checks the document's grammar and size (``validation.check_policy``: a
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from awacs import codecommit, codepipeline, iam, sagemaker, sts
 from awacs.aws import (
@@ -92,8 +92,9 @@ def organisation_scp(config: Config, platform_admin_arns: Sequence[str] = (PLATF
     team_key = tagging.TEAM_TAG
 
     def deny(sid: str, actions: list, *conditions: ConditionElement, resources: Sequence[str] = ("*",)) -> Statement:
-        return Statement(Sid=sid, Effect=Deny, Action=actions, Resource=list(resources),
-                         Condition=Condition([*conditions, exempt]))
+        return Statement(
+            Sid=sid, Effect=Deny, Action=actions, Resource=list(resources), Condition=Condition([*conditions, exempt])
+        )
 
     return PolicyDocument(
         Version="2012-10-17",
@@ -113,8 +114,15 @@ def organisation_scp(config: Config, platform_admin_arns: Sequence[str] = (PLATF
             deny(
                 # Creating a user or role with tags is also authorised as the create call.
                 "DenyChangingTheTeamTagOfPrincipals",
-                [iam.CreateRole, iam.CreateUser, iam.TagRole, iam.TagUser, iam.UntagRole, iam.UntagUser,
-                 sts.TagSession],
+                [
+                    iam.CreateRole,
+                    iam.CreateUser,
+                    iam.TagRole,
+                    iam.TagUser,
+                    iam.UntagRole,
+                    iam.UntagUser,
+                    sts.TagSession,
+                ],
                 _tag_keys_include_team(),
             ),
             deny(
@@ -133,9 +141,17 @@ def organisation_scp(config: Config, platform_admin_arns: Sequence[str] = (PLATF
                 # The exemption goes by role name: nobody else may create such a role, make it
                 # trust them, or change what it may do.
                 "DenyClaimingThePlatformAdminRoles",
-                [iam.AttachRolePolicy, iam.CreateRole, iam.DeleteRole, iam.DeleteRolePermissionsBoundary,
-                 iam.DeleteRolePolicy, iam.DetachRolePolicy, iam.PutRolePermissionsBoundary, iam.PutRolePolicy,
-                 iam.UpdateAssumeRolePolicy],
+                [
+                    iam.AttachRolePolicy,
+                    iam.CreateRole,
+                    iam.DeleteRole,
+                    iam.DeleteRolePermissionsBoundary,
+                    iam.DeleteRolePolicy,
+                    iam.DetachRolePolicy,
+                    iam.PutRolePermissionsBoundary,
+                    iam.PutRolePolicy,
+                    iam.UpdateAssumeRolePolicy,
+                ],
                 resources=platform_admin_arns,
             ),
         ],

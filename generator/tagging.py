@@ -4,7 +4,7 @@ Two kinds of tags travel together:
 - project tags (`sagemaker:project-name`, `sagemaker:project-id`), which SageMaker Studio uses
   to show resources under their project;
 - the organisation's required tags (``Config.required_tags``), which the roles' guardrail
-  demands on every SageMaker create (see ``generator/iam.py``).
+  demands on every SageMaker create that takes tags (see ``generator.iam``).
 
 And one tag draws the team boundary: ``mlops:team`` (``<namespace>/<suffix>``) on the product's
 roles and the project's resources, and on the Studio execution roles of the team's people (the
@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import re
 
-from troposphere import Parameter, Ref, Sub, Tags, Template
+from troposphere import Ref, Sub, Tags, Template
 
-from generator.config import TAG_VALUE_RE, Config, RequiredTag
+from generator.config import TAG_VALUE_RE, Config
+from generator.parameters import ParameterSpec, add_parameters
 
 PROJECT_NAME_TAG = "sagemaker:project-name"
 PROJECT_ID_TAG = "sagemaker:project-id"
@@ -40,32 +41,28 @@ def tag_parameter_name(key: str) -> str:
     return "Tag" + "".join(word[:1].upper() + word[1:] for word in words if word)
 
 
-def _tag_parameter(tag: RequiredTag) -> Parameter:
-    kwargs: dict = {
-        "Type": "String",
-        "Description": f"Value of the required tag '{tag.key}' on everything this project creates",
-    }
-    if tag.allowed_values:
-        kwargs["AllowedValues"] = list(tag.allowed_values)
-    else:
-        kwargs["AllowedPattern"] = TAG_VALUE_PATTERN
-        kwargs["ConstraintDescription"] = "1-256 letters, digits, spaces and _.:/=+@-"
-    if tag.default is not None:
-        kwargs["Default"] = tag.default
-    return Parameter(tag_parameter_name(tag.key), **kwargs)
+def required_tag_specs(config: Config, group: str = "Required tags") -> list[ParameterSpec]:
+    """One parameter per required tag: its allowed values if the config lists them, otherwise
+    the tag value alphabet."""
+    return [
+        ParameterSpec(
+            tag_parameter_name(tag.key),
+            f"Value of the required tag '{tag.key}' on everything this project creates",
+            group=group,
+            label=f"Tag: {tag.key}",
+            default=tag.default,
+            allowed_values=tag.allowed_values or None,
+            allowed_pattern=None if tag.allowed_values else TAG_VALUE_PATTERN,
+            constraint_description=None if tag.allowed_values else "1-256 letters, digits, spaces and _.:/=+@-",
+        )
+        for tag in config.required_tags
+    ]
 
 
-def add_required_tag_parameters(
-    template: Template, config: Config, group: str = "Required tags"
-) -> dict[str, Ref]:
+def add_required_tag_parameters(template: Template, config: Config, group: str = "Required tags") -> dict[str, Ref]:
     """One parameter per required tag; returns key -> Ref of its value."""
-    refs: dict[str, Ref] = {}
-    for tag in config.required_tags:
-        parameter = template.add_parameter(_tag_parameter(tag))
-        template.set_parameter_label(parameter, f"Tag: {tag.key}")
-        template.add_parameter_to_group(parameter, group)
-        refs[tag.key] = Ref(parameter)
-    return refs
+    refs = add_parameters(template, required_tag_specs(config, group))
+    return {tag.key: refs[tag_parameter_name(tag.key)] for tag in config.required_tags}
 
 
 def required_tag_pairs(config: Config, values: dict) -> list[tuple[str, object]]:
@@ -94,7 +91,5 @@ def required_tags_json(config: Config) -> Sub:
 
     Tag values cannot contain quotes or backslashes (TAG_VALUE_PATTERN), so the JSON is safe.
     """
-    body = ", ".join(
-        f'"{tag.key}": "${{{tag_parameter_name(tag.key)}}}"' for tag in config.required_tags
-    )
+    body = ", ".join(f'"{tag.key}": "${{{tag_parameter_name(tag.key)}}}"' for tag in config.required_tags)
     return Sub("{" + body + "}")

@@ -14,8 +14,9 @@ with the project's name and id and the caller's account and region.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
@@ -80,6 +81,7 @@ def _count(number: int, what: str) -> str:
 
 # ---- what a project leaves, one class per kind of thing -------------------------------------
 
+
 class Kind:
     """A kind of leftover: how to find one by name and how to delete it."""
 
@@ -112,9 +114,7 @@ class DeployStack(Kind):
     def delete(self, clients, name):
         clients.cloudformation.delete_stack(StackName=name)
         try:
-            clients.cloudformation.get_waiter("stack_delete_complete").wait(
-                StackName=name, WaiterConfig=STACK_WAITER
-            )
+            clients.cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=STACK_WAITER)
         except WaiterError as error:
             stack = (error.last_response.get("Stacks") or [{}])[0]
             raise AwsError(
@@ -156,7 +156,7 @@ class ArtifactBucket(Kind):
             for version in (*page.get("Versions", []), *page.get("DeleteMarkers", []))
         ]
         for start in range(0, len(objects), S3_PAGE_SIZE):
-            batch = objects[start:start + S3_PAGE_SIZE]
+            batch = objects[start : start + S3_PAGE_SIZE]
             response = clients.s3.delete_objects(Bucket=name, Delete={"Objects": batch, "Quiet": True})
             if response.get("Errors"):
                 first = response["Errors"][0]
@@ -226,6 +226,7 @@ def leftovers(config: Config) -> list[tuple[Kind, naming.DerivedName]]:
 
 # ---- the plan -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Item:
     kind: Kind
@@ -253,8 +254,7 @@ def check_project(config: Config, project_name: str, project_id: str | None) -> 
         )
     if project_id is not None and not re.fullmatch(naming.PROJECT_ID_PATTERN, project_id):
         raise UserError(
-            f"--project-id {project_id!r} is not a SageMaker project id "
-            "(p- followed by 12 lowercase letters or digits)"
+            f"--project-id {project_id!r} is not a SageMaker project id (p- followed by 12 lowercase letters or digits)"
         )
 
 
@@ -287,7 +287,6 @@ def plan(config: Config, clients: Clients, project_name: str, project_id: str) -
         except (ClientError, BotoCoreError) as error:
             raise AwsError(f"cannot read {kind.label} {name}: {_reason(error)}; nothing was deleted") from error
     return items
-
 
 
 def execute(clients: Clients, items: list[Item], delete_data: bool, echo: Callable[[str], None]) -> None:

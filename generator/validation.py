@@ -1,7 +1,8 @@
 """The gate: every template is linted in-process by cfn-lint before anything is written.
 
-cfn-lint runs with AWS's resource schemas for every supported region, its informational rules,
-and this project's own security rules (``generator/rules/``). Rules load once per process;
+cfn-lint runs with AWS's resource schemas for every region of the configuration
+(``Config.regions``), its informational rules, and this project's own security rules
+(``generator/rules/``). The runner, with its rules, is built once per process and configuration;
 starting cfn-lint is most of its cost.
 
 Policy documents that are not CloudFormation (the organisation's SCP) skip cfn-lint and get
@@ -104,7 +105,8 @@ _SID = re.compile(r"^[A-Za-z0-9]+$")
 
 def _strings(value) -> bool:
     return isinstance(value, str) or (
-        isinstance(value, list) and bool(value) and all(isinstance(item, str) for item in value))
+        isinstance(value, list) and bool(value) and all(isinstance(item, str) for item in value)
+    )
 
 
 def _statement_problems(statement, index: int) -> list[tuple[str, str, str]]:
@@ -119,7 +121,11 @@ def _statement_problems(statement, index: int) -> list[tuple[str, str, str]]:
     if sid is not None and not (isinstance(sid, str) and _SID.match(sid)):
         problems.append(("SCP-GRAMMAR", where, f"Sid {sid!r} must be letters and digits"))
     for key in sorted(set(statement) - _STATEMENT_KEYS):
-        reason = "an SCP applies to the account's own principals and names none" if "Principal" in key else "not an SCP element"
+        reason = (
+            "an SCP applies to the account's own principals and names none"
+            if "Principal" in key
+            else "not an SCP element"
+        )
         problems.append(("SCP-GRAMMAR", where, f"{key}: {reason}"))
     if statement.get("Effect") not in ("Allow", "Deny"):
         problems.append(("SCP-GRAMMAR", where, f"Effect must be Allow or Deny, not {statement.get('Effect')!r}"))
@@ -163,7 +169,9 @@ def check_policy(name: str, text: str, max_characters: int = SCP_MAX_CHARACTERS)
         return [Finding(name, "SCP-JSON", "document", getattr(error, "lineno", 1), f"not JSON: {error}")]
     if not isinstance(document, dict):
         return [finding("SCP-GRAMMAR", "document", "a policy must be a JSON object")]
-    problems = [("SCP-GRAMMAR", "document", f"{key}: not a policy element") for key in sorted(set(document) - _POLICY_KEYS)]
+    problems = [
+        ("SCP-GRAMMAR", "document", f"{key}: not a policy element") for key in sorted(set(document) - _POLICY_KEYS)
+    ]
     if document.get("Version") != "2012-10-17":
         problems.append(("SCP-GRAMMAR", "document", f"Version must be 2012-10-17, not {document.get('Version')!r}"))
     statements = document.get("Statement")
@@ -177,10 +185,18 @@ def check_policy(name: str, text: str, max_characters: int = SCP_MAX_CHARACTERS)
         problems.extend(_statement_problems(statement, index))
     compact = len(json.dumps(document, separators=(",", ":"), ensure_ascii=False))
     if compact > max_characters:
-        problems.append(("SCP-SIZE", "document", f"{compact} characters without whitespace; an SCP holds at most {max_characters}"))
+        problems.append(
+            ("SCP-SIZE", "document", f"{compact} characters without whitespace; an SCP holds at most {max_characters}")
+        )
     elif len(text) > max_characters:
-        problems.append(("SCP-SIZE", "document",
-                         f"{len(text)} characters as written; the CLI and SDKs count whitespace, an SCP holds at most {max_characters}"))
+        problems.append(
+            (
+                "SCP-SIZE",
+                "document",
+                f"{len(text)} characters as written; the CLI and SDKs count whitespace, "
+                f"an SCP holds at most {max_characters}",
+            )
+        )
     return sorted((finding(*problem) for problem in problems), key=lambda f: (f.line, f.rule, f.message))
 
 

@@ -18,10 +18,11 @@ import importlib.util
 import json
 import re
 import sys
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -42,10 +43,33 @@ from iamsim_client import (
 )
 
 __all__ = [
-    "ACCOUNT", "DEFAULT", "GUARDRAIL", "OUTSIDE_ROLES", "PARTITION", "REGION", "ROOT", "SEED_BUILD", "SEED_DEPLOY", "SEED_OFFLINE",
-    "Counter", "Team", "build_environment", "deploy_build_environment", "check", "codebuild_environment", "engine_ready", "existing_resource",
-    "run", "sagemaker_condition_keys", "sagemaker_parameter_roots", "project_request_parameters", "seed_module",
-    "seed_pipeline_definition", "seed_pipeline_steps", "tag_parameter", "team",
+    "ACCOUNT",
+    "DEFAULT",
+    "GUARDRAIL",
+    "OUTSIDE_ROLES",
+    "PARTITION",
+    "REGION",
+    "ROOT",
+    "SEED_BUILD",
+    "SEED_DEPLOY",
+    "SEED_OFFLINE",
+    "Counter",
+    "Team",
+    "build_environment",
+    "deploy_build_environment",
+    "check",
+    "codebuild_environment",
+    "engine_ready",
+    "existing_resource",
+    "run",
+    "sagemaker_condition_keys",
+    "sagemaker_parameter_roots",
+    "project_request_parameters",
+    "seed_module",
+    "seed_pipeline_definition",
+    "seed_pipeline_steps",
+    "tag_parameter",
+    "team",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,11 +128,22 @@ class Team:
         _ROLE_OWNERS.setdefault(arn, (self, purpose))
         return arn
 
-    @functools.cache
+    # Per-instance memos of role_tags and policies, filled lazily per purpose. (functools.cache on
+    # the methods would key a module-level cache on self and keep every Team alive.)
+    @functools.cached_property
+    def _role_tags_memo(self) -> dict[str, dict[str, str]]:
+        return {}
+
+    @functools.cached_property
+    def _policies_memo(self) -> dict[str, list[dict[str, Any]]]:
+        return {}
+
     def role_tags(self, purpose: str) -> dict[str, str]:
         """The tags the product template gives the role: what AWS sends as aws:PrincipalTag/*."""
-        tags = self.product["Resources"][ROLE_IDS[purpose]]["Properties"].get("Tags", [])
-        return {tag["Key"]: tag["Value"] for tag in tags}
+        if purpose not in self._role_tags_memo:
+            tags = self.product["Resources"][ROLE_IDS[purpose]]["Properties"].get("Tags", [])
+            self._role_tags_memo[purpose] = {tag["Key"]: tag["Value"] for tag in tags}
+        return self._role_tags_memo[purpose]
 
     def sm(self, kind: str, name: str) -> str:
         return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name}"
@@ -186,9 +221,13 @@ class Team:
     def product(self) -> dict[str, Any]:
         return self.template("product")
 
-    @functools.cache
     def policies(self, purpose: str) -> list[dict[str, Any]]:
         """Every policy the product template gives the role: inline, managed and RolePolicy."""
+        if purpose not in self._policies_memo:
+            self._policies_memo[purpose] = self._collect_policies(purpose)
+        return self._policies_memo[purpose]
+
+    def _collect_policies(self, purpose: str) -> list[dict[str, Any]]:
         role_id = ROLE_IDS[purpose]
         kwargs = dict(
             parameters=self.product_parameters,
@@ -207,7 +246,9 @@ class Team:
                 continue
             properties = resource["Properties"]
             if properties.get("RoleName") not in ({"Ref": r} for r in ROLE_IDS.values()):
-                raise IntrinsicError(f"{where}: {logical_id}.RoleName {properties.get('RoleName')!r} is not a Ref to a role")
+                raise IntrinsicError(
+                    f"{where}: {logical_id}.RoleName {properties.get('RoleName')!r} is not a Ref to a role"
+                )
             if properties["RoleName"] != {"Ref": role_id}:
                 continue
             if not self.product_conditions.get(resource.get("Condition"), True):
@@ -216,21 +257,30 @@ class Team:
             collected.append({"name": logical_id, "policy": document})
         return collected
 
-
     @functools.cached_property
     def key_policy(self) -> dict[str, Any]:
         """The product template's key policy: KMS honours IAM policies only where it delegates to them."""
         resources = {f"{ROLE_IDS[p]}.Arn": self.role_arn(p) for p in ROLE_IDS}
-        return resolve_intrinsics(self.product["Resources"]["ProjectKey"]["Properties"]["KeyPolicy"],
-                                  where=f"product template ({self.label}): ProjectKey.KeyPolicy",
-                                  parameters=self.product_parameters, account=ACCOUNT, region=REGION,
-                                  partition=PARTITION, resources=resources)
+        return resolve_intrinsics(
+            self.product["Resources"]["ProjectKey"]["Properties"]["KeyPolicy"],
+            where=f"product template ({self.label}): ProjectKey.KeyPolicy",
+            parameters=self.product_parameters,
+            account=ACCOUNT,
+            region=REGION,
+            partition=PARTITION,
+            resources=resources,
+        )
 
     def case(self, purpose: str, request: Request, label: str = "") -> Case:
         """``request`` made by the role ``purpose``; a request on this team's key meets its key policy."""
         on_key = request.resource_arn == self.key_arn
-        return Case(self.policies(purpose), request, label=label or ROLE_IDS[purpose], principal=self.role_arn(purpose),
-                    resource_policy=self.key_policy if on_key else None)
+        return Case(
+            self.policies(purpose),
+            request,
+            label=label or ROLE_IDS[purpose],
+            principal=self.role_arn(purpose),
+            resource_policy=self.key_policy if on_key else None,
+        )
 
 
 def tag_parameter(key: str) -> str:
@@ -239,8 +289,13 @@ def tag_parameter(key: str) -> str:
 
 
 @functools.cache
-def team(namespace: str = "mlops", suffix: str = "custom-project", project_name: str = "fraud-custom-project",
-         project_id: str = "p-abcdefghijkl", key_id: str = "1234abcd-12ab-34cd-56ef-1234567890ab") -> Team:
+def team(
+    namespace: str = "mlops",
+    suffix: str = "custom-project",
+    project_name: str = "fraud-custom-project",
+    project_id: str = "p-abcdefghijkl",
+    key_id: str = "1234abcd-12ab-34cd-56ef-1234567890ab",
+) -> Team:
     config = build_config({"namespace": namespace, "project_suffix": suffix})
     return Team(config, project_name, project_id, key_id)
 
@@ -255,7 +310,7 @@ class Counter:
 
 
 # Role ARN -> (team, purpose) of every sample role a test has named, for its principal tags.
-_ROLE_OWNERS: dict[str, tuple["Team", str]] = {}
+_ROLE_OWNERS: dict[str, tuple[Team, str]] = {}
 
 
 def principal_tags(principal: str) -> dict[str, str]:
@@ -366,7 +421,7 @@ def sagemaker_condition_keys(action: str, parameters: Mapping[str, Any]) -> dict
     return keys
 
 
-def project_request_parameters(t: "Team", action: str) -> dict[str, Any]:
+def project_request_parameters(t: Team, action: str) -> dict[str, Any]:
     """The encryption and isolation parameters a correct request of this project carries for ``action``.
 
     For requests a test builds from scratch (no seed or template request to read them from): every
@@ -421,7 +476,7 @@ def check(cases: Iterable[tuple[Case, str | set[str]]], **options: Any) -> None:
     cases = list(cases)
     results = run([case for case, _ in cases], **options)
     wrong = []
-    for (case, expected), result in zip(cases, results):
+    for (case, expected), result in zip(cases, results, strict=True):
         allowed = {expected} if isinstance(expected, str) else expected
         if result["overallResult"] not in allowed:
             wrong.append(
@@ -448,11 +503,19 @@ SEED_OFFLINE = SEED_BUILD / "tests" / "offline.py"
 def codebuild_environment(t: Team, buildspec: str) -> dict[str, str]:
     """The environment of the project template's CodeBuild project running ``buildspec``, resolved."""
     project = t.template("project")
-    builds = [r for r in project["Resources"].values()
-              if r["Type"] == "AWS::CodeBuild::Project" and r["Properties"]["Source"].get("BuildSpec") == buildspec]
-    assert len(builds) == 1, f"project template: expected one CodeBuild project running {buildspec}, found {len(builds)}"
-    variables = resolve_intrinsics(builds[0]["Properties"]["Environment"]["EnvironmentVariables"],
-                                   where=f"project template: {buildspec} build environment", **t.project_resolve_kwargs(REGION))
+    builds = [
+        r
+        for r in project["Resources"].values()
+        if r["Type"] == "AWS::CodeBuild::Project" and r["Properties"]["Source"].get("BuildSpec") == buildspec
+    ]
+    assert len(builds) == 1, (
+        f"project template: expected one CodeBuild project running {buildspec}, found {len(builds)}"
+    )
+    variables = resolve_intrinsics(
+        builds[0]["Properties"]["Environment"]["EnvironmentVariables"],
+        where=f"project template: {buildspec} build environment",
+        **t.project_resolve_kwargs(REGION),
+    )
     return {"AWS_REGION": REGION, **{v["Name"]: v["Value"] for v in variables}}
 
 
@@ -472,12 +535,19 @@ def deploy_build_environment(t: Team) -> dict[str, str]:
             return False
         return any(str(c).startswith("python build.py") for phase in phases.values() for c in phase.get("commands", []))
 
-    builds = [r for r in project["Resources"].values()
-              if r["Type"] == "AWS::CodeBuild::Project" and isinstance(r["Properties"]["Source"].get("BuildSpec"), str)
-              and runs_build_py(r["Properties"]["Source"]["BuildSpec"])]
+    builds = [
+        r
+        for r in project["Resources"].values()
+        if r["Type"] == "AWS::CodeBuild::Project"
+        and isinstance(r["Properties"]["Source"].get("BuildSpec"), str)
+        and runs_build_py(r["Properties"]["Source"]["BuildSpec"])
+    ]
     assert len(builds) == 1, f"project template: expected one CodeBuild project running build.py, found {len(builds)}"
-    variables = resolve_intrinsics(builds[0]["Properties"]["Environment"]["EnvironmentVariables"],
-                                   where="project template: deploy build environment", **t.project_resolve_kwargs(REGION))
+    variables = resolve_intrinsics(
+        builds[0]["Properties"]["Environment"]["EnvironmentVariables"],
+        where="project template: deploy build environment",
+        **t.project_resolve_kwargs(REGION),
+    )
     return {"AWS_REGION": REGION, **{v["Name"]: v["Value"] for v in variables}}
 
 

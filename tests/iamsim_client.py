@@ -20,9 +20,10 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 IAMSIM_DIR = Path(__file__).resolve().parent / "iamsim"
 WRAPPER = IAMSIM_DIR / "simulate.mjs"
@@ -354,7 +355,9 @@ def role_policies(
         if name is None:
             return True
         if name not in conditions:
-            raise IntrinsicError(f"{template_name}: {logical_id} has Condition {name!r}: supply its value in conditions=")
+            raise IntrinsicError(
+                f"{template_name}: {logical_id} has Condition {name!r}: supply its value in conditions="
+            )
         return bool(conditions[name])
 
     if not exists(role_logical_id, role):
@@ -380,7 +383,12 @@ def role_policies(
     for index, entry in enumerate(inline):
         if not isinstance(entry, Mapping) or "PolicyDocument" not in entry:
             raise IntrinsicError(f"{template_name}: {role_logical_id}.Policies[{index}] has no PolicyDocument")
-        collected.append({"name": str(entry.get("PolicyName", f"{role_logical_id}-inline-{index}")), "policy": entry["PolicyDocument"]})
+        collected.append(
+            {
+                "name": str(entry.get("PolicyName", f"{role_logical_id}-inline-{index}")),
+                "policy": entry["PolicyDocument"],
+            }
+        )
 
     attached_ids: list[str] = []
     arns = resolve(properties.get("ManagedPolicyArns", []), f"{role_logical_id}.ManagedPolicyArns", with_markers=True)
@@ -398,7 +406,9 @@ def role_policies(
 
     wrong = [i for i in attached_ids if resources[i].get("Type") not in _ATTACHABLE]
     if wrong:
-        raise IntrinsicError(f"{template_name}: {role_logical_id}.ManagedPolicyArns refers to non-policy resources {wrong}")
+        raise IntrinsicError(
+            f"{template_name}: {role_logical_id}.ManagedPolicyArns refers to non-policy resources {wrong}"
+        )
     role_marker = markers[role_logical_id]
     # Policies listed on the role first, in its order; then those naming the role, by logical id.
     candidates = attached_ids + sorted(
@@ -546,7 +556,7 @@ def simulate_detailed(
     if len(results) != len(cases):
         raise IamSimError(f"simulate.mjs answered {len(results)} of {len(cases)} cases")
     failures = []
-    for index, (case, result) in enumerate(zip(cases, results)):
+    for index, (case, result) in enumerate(zip(cases, results, strict=True)):
         if result.get("id") != str(index):
             raise IamSimError(f"simulate.mjs answered out of order at {index}: {result.get('id')!r}")
         what = _describe(case, str(index))
@@ -573,7 +583,9 @@ def explain(result: Mapping[str, Any]) -> str:
     """Which statements decided a result, for assertion messages."""
 
     def sid(entry: Mapping[str, Any]) -> str:
-        return f"{entry.get('policyIdentifier', entry.get('policyType'))}#{entry.get('statementId') or entry.get('statementIndex')}"
+        policy = entry.get("policyIdentifier", entry.get("policyType"))
+        statement = entry.get("statementId") or entry.get("statementIndex")
+        return f"{policy}#{statement}"
 
     parts = [result["overallResult"]]
     explicit = [sid(item) for item in result.get("denials", []) if item.get("denialType") == "Explicit"]

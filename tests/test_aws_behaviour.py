@@ -27,11 +27,26 @@ pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_re
 
 CATALOGUE = Path(__file__).with_name("aws_behaviour.yaml")
 OTHER_ACCOUNT = "444455556666"
-OTHER = team("riskteam", "risk-project", "credit-risk-project", "p-mnopqrstuvwx", "0f0e0d0c-0b0a-4909-8807-060504030201")
+OTHER = team(
+    "riskteam", "risk-project", "credit-risk-project", "p-mnopqrstuvwx", "0f0e0d0c-0b0a-4909-8807-060504030201"
+)
 SEED_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/5e5e5e5e-1111-2222-3333-444455556666"
 TEAMS = {"default": DEFAULT, "with-seed-key": Team(DEFAULT.config, seed_code_key_arn=SEED_KEY)}
 NOT_ALLOWED = {"ImplicitlyDenied", "ExplicitlyDenied"}
-FIELDS = {"id", "actor", "as", "action", "resource", "context", "tags", "team", "source", "expect", "refused", "engine_gap"}
+FIELDS = {
+    "id",
+    "actor",
+    "as",
+    "action",
+    "resource",
+    "context",
+    "tags",
+    "team",
+    "source",
+    "expect",
+    "refused",
+    "engine_gap",
+}
 TWIN_FIELDS = {"why", "as", "action", "resource", "context", "tags", "team"}
 
 
@@ -43,12 +58,19 @@ def catalogue() -> list[dict[str, Any]]:
 def placeholders() -> dict[str, str]:
     t, o = DEFAULT, OTHER
     values = {
-        "account": ACCOUNT, "other_account": OTHER_ACCOUNT, "region": REGION,
-        "key_arn": t.key_arn, "other_key_arn": o.key_arn, "seed_key_arn": SEED_KEY,
-        "bucket": t.bucket, "prefix": t.prefix, "other_prefix": o.prefix,
+        "account": ACCOUNT,
+        "other_account": OTHER_ACCOUNT,
+        "region": REGION,
+        "key_arn": t.key_arn,
+        "other_key_arn": o.key_arn,
+        "seed_key_arn": SEED_KEY,
+        "bucket": t.bucket,
+        "prefix": t.prefix,
+        "other_prefix": o.prefix,
         "template_bucket": t.product_parameters["TemplateBucket"],
         "template_prefix": t.product_parameters["TemplatePrefix"],
-        "namespace": t.config.namespace, "suffix": t.config.project_suffix,
+        "namespace": t.config.namespace,
+        "suffix": t.config.project_suffix,
     }
     values.update({f"role:{p}": t.role_arn(p) for p in ROLE_IDS})
     values.update({f"other_role:{p}": o.role_arn(p) for p in ROLE_IDS})
@@ -71,23 +93,41 @@ def trust_policy(t: Team, role_arn: str) -> dict[str, Any] | None:
     for purpose, logical_id in ROLE_IDS.items():
         if t.role_arn(purpose) == role_arn:
             document = t.product["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"]
-            return resolve_intrinsics(document, parameters=t.product_parameters, account=ACCOUNT, region=REGION,
-                                      partition=PARTITION, where=f"product template: {logical_id} trust policy")
+            return resolve_intrinsics(
+                document,
+                parameters=t.product_parameters,
+                account=ACCOUNT,
+                region=REGION,
+                partition=PARTITION,
+                where=f"product template: {logical_id} trust policy",
+            )
     return None
 
 
 def bucket_policy(t: Team) -> dict[str, Any]:
     project = t.template("project")
     (policy,) = [r for r in project["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"]
-    return resolve_intrinsics(policy["Properties"]["PolicyDocument"], where="project template: ArtifactBucketPolicy",
-                              **t.project_resolve_kwargs())
+    return resolve_intrinsics(
+        policy["Properties"]["PolicyDocument"],
+        where="project template: ArtifactBucketPolicy",
+        **t.project_resolve_kwargs(),
+    )
 
 
 def default_key_policy() -> dict[str, Any]:
     """The policy KMS gives a key created without one ("Default key policy"): the account's IAM decides."""
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "EnableIamUserPermissions", "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EnableIamUserPermissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
 
 
 def resource_policy(action: str, arn: str) -> dict[str, Any] | None:
@@ -153,7 +193,7 @@ def explain_all(cases: list[tuple[Case, set[str]]]) -> list[str]:
     return [
         f"{case.label}: {case.request.action} on {case.request.resource_arn} as {case.principal} -> expected "
         f"{' or '.join(sorted(expected))}, got {explain(result)}"
-        for (case, expected), result in zip(cases, results)
+        for (case, expected), result in zip(cases, results, strict=True)
         if result["overallResult"] not in expected
     ]
 
@@ -167,11 +207,17 @@ def test_every_entry_is_documented_and_well_formed():
     for entry in catalogue():
         where = f"{CATALOGUE.name}: {entry.get('id')}"
         assert set(entry) <= FIELDS, f"{where}: unknown fields {sorted(set(entry) - FIELDS)}"
-        assert {"id", "actor", "as", "action", "resource", "source"} <= set(entry), f"{where}: a required field is missing"
-        assert entry["source"].startswith("https://docs.aws.amazon.com/"), f"{where}: source must be the AWS page that documents it"
+        assert {"id", "actor", "as", "action", "resource", "source"} <= set(entry), (
+            f"{where}: a required field is missing"
+        )
+        assert entry["source"].startswith("https://docs.aws.amazon.com/"), (
+            f"{where}: source must be the AWS page that documents it"
+        )
         assert entry.get("refused"), f"{where}: every request needs a negative twin"
         for twin in entry["refused"]:
-            assert set(twin) <= TWIN_FIELDS and twin.get("why"), f"{where}: twin {twin} needs a why and known fields only"
+            assert set(twin) <= TWIN_FIELDS and twin.get("why"), (
+                f"{where}: twin {twin} needs a why and known fields only"
+            )
 
 
 def simulated() -> list[dict[str, Any]]:
@@ -213,15 +259,24 @@ def test_every_trust_condition_cites_the_page_that_documents_it():
             f"product template: {logical_id} trust policy conditions on {sorted(keys)} without a documenting page"
         )
         if documented:
-            assert documented[1].startswith("https://docs.aws.amazon.com/"), f"iam.TRUST_CONDITIONS[{purpose!r}]: no AWS page"
+            assert documented[1].startswith("https://docs.aws.amazon.com/"), (
+                f"iam.TRUST_CONDITIONS[{purpose!r}]: no AWS page"
+            )
 
 
 def test_the_launch_role_reads_service_catalogs_copy_only_with_the_provisioning_tag():
     """The statement Studio's first step needs, and nothing wider: the tag condition is on it."""
-    (statement,) = [s for p in DEFAULT.policies("launch") for s in p["policy"]["Statement"]
-                    if s.get("Sid") == "AllowReadingServiceCatalogsCopyOfTheTemplate"]
-    assert statement["Condition"] == {"StringEquals": {f"s3:ExistingObjectTag/{iam.SERVICE_CATALOG_COPY_TAG}": "true"}}, (
-        f"product template: LaunchRolePolicy reads Service Catalog's copy without the documented tag condition: {statement}"
+    (statement,) = [
+        s
+        for p in DEFAULT.policies("launch")
+        for s in p["policy"]["Statement"]
+        if s.get("Sid") == "AllowReadingServiceCatalogsCopyOfTheTemplate"
+    ]
+    assert statement["Condition"] == {
+        "StringEquals": {f"s3:ExistingObjectTag/{iam.SERVICE_CATALOG_COPY_TAG}": "true"}
+    }, (
+        "product template: LaunchRolePolicy reads Service Catalog's copy without the documented tag condition: "
+        f"{statement}"
     )
 
 
@@ -244,10 +299,17 @@ def matching_statements(policy: dict[str, Any], principal: str, action: str, con
         if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in actions):
             continue
         conditions = statement.get("Condition", {})
-        assert set(conditions) <= {"ArnLike", "StringLike", "StringEquals"}, f"{statement.get('Sid')}: {sorted(conditions)}"
-        if all(key in context and any(fnmatch.fnmatchcase(context[key], value)
-                                      for value in (values if isinstance(values, list) else [values]))
-               for block in conditions.values() for key, values in block.items()):
+        assert set(conditions) <= {"ArnLike", "StringLike", "StringEquals"}, (
+            f"{statement.get('Sid')}: {sorted(conditions)}"
+        )
+        if all(
+            key in context
+            and any(
+                fnmatch.fnmatchcase(context[key], value) for value in (values if isinstance(values, list) else [values])
+            )
+            for block in conditions.values()
+            for key, values in block.items()
+        ):
             found.append(statement.get("Sid"))
     return found
 
@@ -261,9 +323,11 @@ def test_requests_the_engine_cannot_evaluate_match_the_documented_statement(entr
     )
     principal = case.principal
     allowed = matching_statements(case.resource_policy, principal, entry["action"], case.request.context_variables())
-    assert allowed, f"{entry['id']}: no key policy statement admits {principal} for {entry['action']} with {entry['context']}"
+    assert allowed, (
+        f"{entry['id']}: no key policy statement admits {principal} for {entry['action']} with {entry['context']}"
+    )
     for spec, label in twins(entry):
         twin = make_case(spec, label)
-        assert not matching_statements(twin.resource_policy, twin.principal, spec["action"], twin.request.context_variables()), (
-            f"{label}: a key policy statement admits it"
-        )
+        assert not matching_statements(
+            twin.resource_policy, twin.principal, spec["action"], twin.request.context_variables()
+        ), f"{label}: a key policy statement admits it"

@@ -59,7 +59,9 @@ def assert_refused(config_bytes: bytes, field: str | None = None) -> None:
     assert result.exit_code == 2, f"config {shown!r}: exit {result.exit_code}, expected 2; output {result.output!r}"
     assert isinstance(result.exception, SystemExit), f"config {shown!r}: raised {result.exception!r}"
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), f"config {shown!r}: expected one error line, got {result.stderr!r}"
+    assert len(lines) == 1 and lines[0].startswith("error: "), (
+        f"config {shown!r}: expected one error line, got {result.stderr!r}"
+    )
     if field:
         assert field in lines[0], f"config {shown!r}: message {lines[0]!r} does not name {field}"
     assert after == before, f"config {shown!r}: the output directory changed"
@@ -74,7 +76,8 @@ def as_yaml(values: dict) -> bytes:
 bad_suffixes = st.one_of(
     word.map(str.upper).filter(lambda s: s != s.lower()),  # uppercase
     st.tuples(word, word).map(lambda p: f"{p[0]}--{p[1]}"),  # double hyphen
-    word.map(lambda s: f"-{s}"), word.map(lambda s: f"{s}-"),
+    word.map(lambda s: f"-{s}"),
+    word.map(lambda s: f"{s}-"),
     st.text(string.ascii_lowercase, min_size=PROJECT_NAME_MAX - 1, max_size=60),  # too long
     st.tuples(word, st.sampled_from(" _./:@")).map(lambda p: p[0] + p[1] + "x"),
     st.just(""),
@@ -124,8 +127,10 @@ def test_invalid_required_tag_key(key):
 @FUZZ
 @given(word.filter(lambda s: s[0].isalpha()))
 def test_required_tag_keys_repeated_in_another_case(key):
-    assert_refused(as_yaml({"required_tags": [{"key": key}, {"key": key.upper() if key != key.upper() else key.lower()}]}),
-                   "required_tags")
+    assert_refused(
+        as_yaml({"required_tags": [{"key": key}, {"key": key.upper() if key != key.upper() else key.lower()}]}),
+        "required_tags",
+    )
 
 
 @FUZZ
@@ -142,9 +147,24 @@ def test_invalid_instance_type(role, value):
 
 @FUZZ
 @given(
-    st.sampled_from(["project_suffix", "namespace", "regions", "required_tags", "endpoint_kind", "instance_types", "product_version"]),
-    st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(), st.lists(st.integers(), min_size=1, max_size=2),
-              st.dictionaries(word, st.integers(), min_size=1, max_size=2)),
+    st.sampled_from(
+        [
+            "project_suffix",
+            "namespace",
+            "regions",
+            "required_tags",
+            "endpoint_kind",
+            "instance_types",
+            "product_version",
+        ]
+    ),
+    st.one_of(
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.booleans(),
+        st.lists(st.integers(), min_size=1, max_size=2),
+        st.dictionaries(word, st.integers(), min_size=1, max_size=2),
+    ),
 )
 def test_wrong_types(field, value):
     if field == "regions" and isinstance(value, list):
@@ -169,12 +189,19 @@ def test_default_outside_allowed_values(default):
 
 
 @FUZZ
-@given(st.one_of(
-    st.binary(min_size=1, max_size=200),
-    st.text(max_size=200).map(lambda s: s.encode("utf-8")),
-    st.lists(st.sampled_from(["{", "}", "[", "]", ":", "- ", "&a", "*a", "!!python/object:os.system", "\t", "\n", "'", '"', "%YAML"]),
-             min_size=1, max_size=15).map(lambda parts: "".join(parts).encode("utf-8")),
-))
+@given(
+    st.one_of(
+        st.binary(min_size=1, max_size=200),
+        st.text(max_size=200).map(lambda s: s.encode("utf-8")),
+        st.lists(
+            st.sampled_from(
+                ["{", "}", "[", "]", ":", "- ", "&a", "*a", "!!python/object:os.system", "\t", "\n", "'", '"', "%YAML"]
+            ),
+            min_size=1,
+            max_size=15,
+        ).map(lambda parts: "".join(parts).encode("utf-8")),
+    )
+)
 def test_arbitrary_file_contents(content):
     result, before, after = invoke(content)
     assert "Traceback" not in result.output, f"config {content!r}: traceback shown:\n{result.output}"
@@ -183,7 +210,9 @@ def test_arbitrary_file_contents(content):
     assert isinstance(result.exception, SystemExit), f"config {content!r}: raised {result.exception!r}"
     assert result.exit_code == 2, f"config {content!r}: exit {result.exit_code}; output {result.output!r}"
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), f"config {content!r}: expected one error line, got {result.stderr!r}"
+    assert len(lines) == 1 and lines[0].startswith("error: "), (
+        f"config {content!r}: expected one error line, got {result.stderr!r}"
+    )
     assert after == before, f"config {content!r}: the output directory changed"
 
 
@@ -192,6 +221,8 @@ def test_a_directory_or_missing_file_as_config():
         out = Path(work) / "out"
         out.mkdir()
         (out / "keep.txt").write_text("keep")
-        result = CliRunner().invoke(cli.main, ["--config", str(Path(work) / "missing.yaml"), "build", "--output-dir", str(out)])
+        result = CliRunner().invoke(
+            cli.main, ["--config", str(Path(work) / "missing.yaml"), "build", "--output-dir", str(out)]
+        )
         assert result.exit_code == 2 and "Traceback" not in result.output, result.output
         assert snapshot(out) == {"keep.txt": b"keep"}

@@ -44,9 +44,7 @@ def run_checkov(files: list[Path], cwd: Path) -> list[dict]:
     for path in files:
         command += ["--file", str(path.relative_to(cwd))]
     env = {**os.environ, **OFFLINE_ENV}
-    done = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
-    )
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
     # 0: no failed checks, 1: failed checks; anything else is checkov itself failing.
     assert done.returncode in (0, 1), f"checkov exited {done.returncode}:\n{done.stderr[-2000:]}"
     reports = json.loads(done.stdout)
@@ -113,8 +111,7 @@ def test_checkov_parses_every_resource(reports, rendered):
 
 def test_no_failed_checkov_checks(reports):
     failed = [
-        f"{_template_of(c)}: {c['resource']} {c['check_id']} {c['check_name']} "
-        f"(lines {c.get('file_line_range')})"
+        f"{_template_of(c)}: {c['resource']} {c['check_id']} {c['check_name']} (lines {c.get('file_line_range')})"
         for c in _results(reports, "failed_checks")
     ]
     assert not failed, (
@@ -133,9 +130,7 @@ def test_skips_have_reasons_and_are_live(reports, rendered):
         for c in _results(reports, "skipped_checks")
     }
     stale = [f"{t}: {r} {i}" for t, r, i, comment in declared if (t, r, i, comment) not in reported]
-    assert not stale, (
-        "skips checkov did not apply with their comment (stale ids: remove them):\n" + "\n".join(stale)
-    )
+    assert not stale, "skips checkov did not apply with their comment (stale ids: remove them):\n" + "\n".join(stale)
 
     print("\n| Template | Resource | Check | Reason |\n|---|---|---|---|")
     for template, resource, check, comment in declared:
@@ -180,8 +175,7 @@ def test_checkov_reports_what_it_is_meant_to_find(tmp_path):
         encoding="utf-8",
     )
     reports = run_checkov([bad], tmp_path)
-    failed = {(r["check_type"], c["check_id"]) for r in reports
-              for c in r.get("results", {}).get("failed_checks", [])}
+    failed = {(r["check_type"], c["check_id"]) for r in reports for c in r.get("results", {}).get("failed_checks", [])}
     assert ("secrets", "CKV_SECRET_2") in failed, f"secrets framework found no AWS key: {sorted(failed)}"
     assert ("cloudformation", "CKV_AWS_20") in failed, f"no public-read finding: {sorted(failed)}"
     skipped = {(c["resource"], c["check_id"], _comment(c)) for c in _results(reports, "skipped_checks")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from generator import __version__, render
 def _tree_digest(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -29,7 +31,7 @@ def built(tmp_path_factory):
 def test_build_writes_every_template_identical_to_the_committed_ones(built):
     out, result = built
     assert result.exit_code == 0, result.output
-    for target in render.available_targets():
+    for target in render.TARGETS:
         written = out / target.path
         assert written.read_bytes() == (render.ROOT / target.path).read_bytes(), (
             f"{target.path}: build output differs from the committed file: run `make build`"
@@ -39,7 +41,7 @@ def test_build_writes_every_template_identical_to_the_committed_ones(built):
 
 def test_validate_passes_on_the_generated_templates(built):
     out, _ = built
-    files = [str(out / t.path) for t in render.available_targets()]
+    files = [str(out / t.path) for t in render.TARGETS]
     result = CliRunner().invoke(cli.main, ["validate", *files])
     assert result.exit_code == 0, result.output
     assert f"{len(files)} template(s) valid" in result.output
@@ -117,8 +119,8 @@ def build(config):
 
 def test_gate_failure_writes_nothing(tmp_path, monkeypatch):
     """One failing template stops the build before any file, even a valid one, is touched."""
-    broken = render.Target("broken", __name__, "templates_out/broken.yaml")
-    monkeypatch.setattr(render, "available_targets", lambda: (render.TARGETS[0], broken))
+    broken = render.Target("broken", sys.modules[__name__], "templates_out/broken.yaml")
+    monkeypatch.setattr(render, "TARGETS", (render.TARGETS[0], broken))
     out = tmp_path / "out"
     result = CliRunner().invoke(cli.main, ["build", "--output-dir", str(out)])
     assert result.exit_code == 1, result.output
@@ -132,7 +134,10 @@ def test_seed_run_runs_the_seed_scripts_on_the_shipped_data():
 
     completed = subprocess.run(
         [sys.executable, "-c", "import cli; cli.main()", "seed-run"],
-        cwd=render.ROOT, capture_output=True, text=True, timeout=300,
+        cwd=render.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr
     assert "total 4177" in completed.stdout and "verdict:" in completed.stdout, completed.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from generator.config import Config, EndpointKind, SourceProvider, build_config, load_config
 from generator.errors import UserError
@@ -47,7 +48,7 @@ def test_empty_file_gives_defaults(tmp_path):
         ({"required_tags": [{"key": "env"}, {"key": "ENV"}]}, "required_tags"),
         ({"required_tags": [{"key": "env", "allowed_values": ["a"], "default": "b"}]}, "required_tags.0"),
         ({"required_tags": [{"key": "sagemaker:x"}]}, "required_tags.0.key"),
-        ({"required_tags": [{"key": "ok", "default": "bad\"quote"}]}, "required_tags.0.default"),
+        ({"required_tags": [{"key": "ok", "default": 'bad"quote'}]}, "required_tags.0.default"),
         ({"instance_types": {"endpoint": "large"}}, "instance_types.endpoint"),
         ({"product_version": "1.0"}, "product_version"),
         ({"endpoint_kind": "batch"}, "endpoint_kind"),
@@ -70,13 +71,13 @@ def test_source_provider_is_read_from_a_file_and_a_bad_one_lists_the_allowed_val
     path.write_text("source_provider: bitbucket\n")
     with pytest.raises(UserError) as error:
         load_config(path)
-    assert str(error.value) == (
-        "config field source_provider: Input should be 'codecommit' or 'codeconnections'"
-    ), str(error.value)
+    assert str(error.value) == ("config field source_provider: Input should be 'codecommit' or 'codeconnections'"), str(
+        error.value
+    )
 
 
 def test_config_is_immutable():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         build_config().namespace = "other"  # type: ignore[misc]
     assert Config.model_config["frozen"] is True
 
@@ -131,15 +132,21 @@ def test_namespace_and_suffix_together_leave_room_for_the_region_in_role_names(n
 
 
 @pytest.mark.parametrize("field", ["processing", "training", "endpoint"])
-@pytest.mark.parametrize("instance_type", ["ml.m5d.xlarge", "ml.g4dn.xlarge", "ml.g5.2xlarge", "ml.p4d.24xlarge", "ml.r6id.large"])
+@pytest.mark.parametrize(
+    "instance_type", ["ml.m5d.xlarge", "ml.g4dn.xlarge", "ml.g5.2xlarge", "ml.p4d.24xlarge", "ml.r6id.large"]
+)
 def test_instance_types_with_local_storage_are_refused(field, instance_type):
     """They cannot take a volume key, which the guardrail requires on every job and endpoint config."""
     with pytest.raises(UserError) as error:
         build_config({"instance_types": {field: instance_type}})
     message = str(error.value)
-    assert message.startswith(f"config field instance_types.{field}:") and "local NVMe" in message and "\n" not in message, message
+    assert (
+        message.startswith(f"config field instance_types.{field}:") and "local NVMe" in message and "\n" not in message
+    ), message
 
 
-@pytest.mark.parametrize("instance_type", ["ml.m5.large", "ml.c5.xlarge", "ml.p3.2xlarge", "ml.m6i.large", "ml.inf1.xlarge"])
+@pytest.mark.parametrize(
+    "instance_type", ["ml.m5.large", "ml.c5.xlarge", "ml.p3.2xlarge", "ml.m6i.large", "ml.inf1.xlarge"]
+)
 def test_instance_types_without_local_storage_are_accepted(instance_type):
     assert build_config({"instance_types": {"endpoint": instance_type}}).instance_types.endpoint == instance_type

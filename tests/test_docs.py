@@ -116,11 +116,12 @@ def test_inventory_and_diagram_match_cfn_lints_graph(generated, templates, name,
     assert arrows == set(edges), f"{name}.svg: arrows differ from cfn-lint's graph: {arrows ^ set(edges)}"
     dashed = {
         tuple(p.find(f"{SVG}title").text.split(" (")[0].split(" → "))
-        for p in svg.iter(f"{SVG}path") if p.get("stroke-dasharray")
+        for p in svg.iter(f"{SVG}path")
+        if p.get("stroke-dasharray")
     }
     assert dashed == {pair for pair, labels in edges.items() if labels == {"DependsOn"}}, f"{name}.svg: dashes"
 
 
 def test_the_index_links_every_page(generated):
-    for target in render.available_targets():
+    for target in render.TARGETS:
         assert f"]({target.name}.md)" in generated["README.md"] and f"{target.name}.md" in generated

@@ -154,9 +154,7 @@ def test_every_parameter_is_constrained(bodies, kind):
 
 def test_names_fit_their_service_limits():
     for logical_id, name in endpoint_template.names().items():
-        assert name.fits(), (
-            f"{TEMPLATE_NAME} resource {logical_id}: {name.longest()!r} exceeds {name.limit}"
-        )
+        assert name.fits(), f"{TEMPLATE_NAME} resource {logical_id}: {name.longest()!r} exceeds {name.limit}"
     # The longest model name uses the whole 63-character budget: one more character fails.
     assert len(endpoint_template.names()["Model"].longest()) == 63
 

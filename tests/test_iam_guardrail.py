@@ -112,7 +112,8 @@ def test_guardrail_is_attached_to_every_runtime_role_and_only_through_one_policy
         names = [p["name"] for p in DEFAULT.policies(purpose)]
         expected = purpose in iam.RUNTIME_ROLES
         assert (GUARDRAIL in names) == expected, (
-            f"product template: {ROLE_IDS[purpose]} policies {names}: guardrail attached={not expected}, expected {expected}"
+            f"product template: {ROLE_IDS[purpose]} policies {names}: "
+            f"guardrail attached={not expected}, expected {expected}"
         )
 
 
@@ -123,8 +124,14 @@ def test_every_create_the_guardrail_covers_is_denied_without_the_required_tags()
             for label, tags in bad_tag_sets(DEFAULT).items():
                 # Encryption and isolation as a correct request has them: only the tags decide.
                 cases.append(
-                    (DEFAULT.case(purpose, Request(action, arn, tags=tags or None, context=correct_keys(DEFAULT, action)),
-                          label=f"{ROLE_IDS[purpose]} {label}"), "ExplicitlyDenied")
+                    (
+                        DEFAULT.case(
+                            purpose,
+                            Request(action, arn, tags=tags or None, context=correct_keys(DEFAULT, action)),
+                            label=f"{ROLE_IDS[purpose]} {label}",
+                        ),
+                        "ExplicitlyDenied",
+                    )
                 )
     check(cases)
 
@@ -135,16 +142,29 @@ def test_denials_come_from_the_guardrail_statement_for_the_missing_key():
     checks = []
     for tag in DEFAULT.config.required_tags:
         tags = {k: v for k, v in DEFAULT.all_tags.items() if k != tag.key}
-        checks.append((tag.key, DEFAULT.case("sagemaker", Request("sagemaker:CreateTrainingJob", arn, tags=tags,
-                                                                  context=correct_keys(DEFAULT, "sagemaker:CreateTrainingJob")),
-                                             label=f"missing {tag.key}")))
+        checks.append(
+            (
+                tag.key,
+                DEFAULT.case(
+                    "sagemaker",
+                    Request(
+                        "sagemaker:CreateTrainingJob",
+                        arn,
+                        tags=tags,
+                        context=correct_keys(DEFAULT, "sagemaker:CreateTrainingJob"),
+                    ),
+                    label=f"missing {tag.key}",
+                ),
+            )
+        )
     results = run([case for _, case in checks])
-    for (key, _), result in zip(checks, results):
+    for (key, _), result in zip(checks, results, strict=True):
         statements = {d.get("statementId") for d in result["denials"] if d.get("denialType") == "Explicit"}
         policies = {d.get("policyIdentifier") for d in result["denials"] if d.get("denialType") == "Explicit"}
         word = "".join(part[:1].upper() + part[1:] for part in key.split("-"))
         assert f"DenyCreateWithout{word}Tag" in statements and policies == {GUARDRAIL}, (
-            f"product template: missing {key!r} should be denied by {GUARDRAIL}#DenyCreateWithout{word}Tag, got {explain(result)}"
+            f"product template: missing {key!r} should be denied by {GUARDRAIL}#DenyCreateWithout{word}Tag, "
+            f"got {explain(result)}"
         )
 
 
@@ -154,14 +174,31 @@ def test_fully_tagged_creates_are_allowed_exactly_for_the_role_meant_to_create_t
         for action, arn in guarded_targets(DEFAULT).items():
             expected = "Allowed" if purpose in CREATORS[action] else "ImplicitlyDenied"
             # Fully and correctly formed: encryption and isolation as the project's requests have them.
-            cases.append((DEFAULT.case(purpose, Request(action, arn, tags=DEFAULT.all_tags, context=correct_keys(DEFAULT, action)),
-                               label=f"{ROLE_IDS[purpose]} all required tags"), expected))
+            cases.append(
+                (
+                    DEFAULT.case(
+                        purpose,
+                        Request(action, arn, tags=DEFAULT.all_tags, context=correct_keys(DEFAULT, action)),
+                        label=f"{ROLE_IDS[purpose]} all required tags",
+                    ),
+                    expected,
+                )
+            )
     # Extra tags beside the required ones change nothing.
     extra = {**DEFAULT.all_tags, "owner": "alice", "cost-center": "42"}
     for action in ("sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob"):
-        cases.append((DEFAULT.case("sagemaker", Request(action, guarded_targets(DEFAULT)[action], tags=extra,
-                                                        context=correct_keys(DEFAULT, action)),
-                           label="SageMakerExecutionRole extra tags"), "Allowed"))
+        cases.append(
+            (
+                DEFAULT.case(
+                    "sagemaker",
+                    Request(
+                        action, guarded_targets(DEFAULT)[action], tags=extra, context=correct_keys(DEFAULT, action)
+                    ),
+                    label="SageMakerExecutionRole extra tags",
+                ),
+                "Allowed",
+            )
+        )
     check(cases)
 
 
@@ -170,20 +207,39 @@ def test_every_allowed_env_value_passes_and_project_name_must_carry_the_suffix()
     arn = guarded_targets(DEFAULT)["sagemaker:CreateProcessingJob"]
     keys = correct_keys(DEFAULT, "sagemaker:CreateProcessingJob")
     cases = [
-        (DEFAULT.case("sagemaker", Request("sagemaker:CreateProcessingJob", arn, tags={**DEFAULT.all_tags, env.key: value}, context=keys),
-              label=f"{env.key}={value}"), "Allowed")
+        (
+            DEFAULT.case(
+                "sagemaker",
+                Request("sagemaker:CreateProcessingJob", arn, tags={**DEFAULT.all_tags, env.key: value}, context=keys),
+                label=f"{env.key}={value}",
+            ),
+            "Allowed",
+        )
         for value in env.allowed_values
     ]
     # Jobs SageMaker Pipelines names itself are scoped by the project tag: another team's project
     # name (other suffix) or none at all is not this role's job.
     for label, name in (("other-suffix", "fraud-risk-project"), ("suffix-not-at-end", "custom-project-x")):
         tags = {**DEFAULT.all_tags, "sagemaker:project-name": name}
-        cases.append((DEFAULT.case("sagemaker", Request("sagemaker:CreateProcessingJob", arn, tags=tags, context=keys), label=label),
-                      "ImplicitlyDenied"))
+        cases.append(
+            (
+                DEFAULT.case(
+                    "sagemaker", Request("sagemaker:CreateProcessingJob", arn, tags=tags, context=keys), label=label
+                ),
+                "ImplicitlyDenied",
+            )
+        )
     no_project = {k: v for k, v in DEFAULT.all_tags.items() if k != "sagemaker:project-name"}
-    cases.append((DEFAULT.case("sagemaker", Request("sagemaker:CreateProcessingJob", arn, tags=no_project, context=keys),
-                               label="no project-name tag"),
-                  "ImplicitlyDenied"))
+    cases.append(
+        (
+            DEFAULT.case(
+                "sagemaker",
+                Request("sagemaker:CreateProcessingJob", arn, tags=no_project, context=keys),
+                label="no project-name tag",
+            ),
+            "ImplicitlyDenied",
+        )
+    )
     check(cases)
 
 
@@ -203,10 +259,26 @@ def test_required_tags_cannot_be_removed_or_overwritten_on_existing_resources():
         for arn in tamper_targets(DEFAULT):
             for tag in DEFAULT.config.required_tags:
                 for spelling in {tag.key, tag.key.upper()}:
-                    cases.append((DEFAULT.case(purpose, Request("sagemaker:DeleteTags", arn, context={**existing, "aws:TagKeys": [spelling]}),
-                                       label=f"{ROLE_IDS[purpose]} DeleteTags {spelling}"), "ExplicitlyDenied"))
-                    cases.append((DEFAULT.case(purpose, Request("sagemaker:AddTags", arn, tags={spelling: "someone-else"}, context=existing),
-                                       label=f"{ROLE_IDS[purpose]} AddTags overwrite {spelling}"), "ExplicitlyDenied"))
+                    cases.append(
+                        (
+                            DEFAULT.case(
+                                purpose,
+                                Request("sagemaker:DeleteTags", arn, context={**existing, "aws:TagKeys": [spelling]}),
+                                label=f"{ROLE_IDS[purpose]} DeleteTags {spelling}",
+                            ),
+                            "ExplicitlyDenied",
+                        )
+                    )
+                    cases.append(
+                        (
+                            DEFAULT.case(
+                                purpose,
+                                Request("sagemaker:AddTags", arn, tags={spelling: "someone-else"}, context=existing),
+                                label=f"{ROLE_IDS[purpose]} AddTags overwrite {spelling}",
+                            ),
+                            "ExplicitlyDenied",
+                        )
+                    )
     check(cases)
 
 
@@ -215,15 +287,34 @@ def test_resending_the_same_required_tags_on_update_is_no_overwrite():
     one changed value is still denied (the other case of the test above)."""
     existing = existing_resource(DEFAULT.all_tags)
     cases = []
-    for kind, name in (("endpoint", f"{DEFAULT.prefix}-staging"), ("endpoint-config", f"{DEFAULT.prefix}-staging-abc1234"),
-                       ("model", f"{DEFAULT.prefix}-staging-abc1234")):
+    for kind, name in (
+        ("endpoint", f"{DEFAULT.prefix}-staging"),
+        ("endpoint-config", f"{DEFAULT.prefix}-staging-abc1234"),
+        ("model", f"{DEFAULT.prefix}-staging-abc1234"),
+    ):
         arn = DEFAULT.sm(kind, name)
-        cases.append((DEFAULT.case("cloudformation", Request("sagemaker:AddTags", arn, tags=DEFAULT.all_tags, context=existing),
-                                   label=f"CloudFormationRole re-sends the {kind}'s tags"), "Allowed"))
+        cases.append(
+            (
+                DEFAULT.case(
+                    "cloudformation",
+                    Request("sagemaker:AddTags", arn, tags=DEFAULT.all_tags, context=existing),
+                    label=f"CloudFormationRole re-sends the {kind}'s tags",
+                ),
+                "Allowed",
+            )
+        )
         for tag in DEFAULT.config.required_tags:
             changed = {**DEFAULT.all_tags, tag.key: "someone-else"}
-            cases.append((DEFAULT.case("cloudformation", Request("sagemaker:AddTags", arn, tags=changed, context=existing),
-                                       label=f"CloudFormationRole changes the {kind}'s {tag.key} among its tags"), "ExplicitlyDenied"))
+            cases.append(
+                (
+                    DEFAULT.case(
+                        "cloudformation",
+                        Request("sagemaker:AddTags", arn, tags=changed, context=existing),
+                        label=f"CloudFormationRole changes the {kind}'s {tag.key} among its tags",
+                    ),
+                    "ExplicitlyDenied",
+                )
+            )
     check(cases)
 
 
@@ -231,17 +322,61 @@ def test_non_required_tags_can_be_added_where_the_role_may_tag():
     existing = existing_resource(DEFAULT.all_tags)
     owner = {"owner": "alice"}
     cases = [
-        (DEFAULT.case("cloudformation", Request("sagemaker:AddTags", DEFAULT.sm("endpoint", f"{DEFAULT.prefix}-staging"),
-                                                          tags=owner, context=existing), label="CloudFormationRole endpoint"), "Allowed"),
-        (DEFAULT.case("codebuild", Request("sagemaker:AddTags", DEFAULT.sm("pipeline", DEFAULT.prefix),
-                                                     tags=owner, context=existing), label="CodeBuildRole pipeline"), "Allowed"),
-        (DEFAULT.case("sagemaker", Request("sagemaker:AddTags", DEFAULT.sm("model-package", f"{DEFAULT.prefix}/3"),
-                                                     tags=owner, context=existing), label="SageMakerExecutionRole model package"), "Allowed"),
+        (
+            DEFAULT.case(
+                "cloudformation",
+                Request(
+                    "sagemaker:AddTags",
+                    DEFAULT.sm("endpoint", f"{DEFAULT.prefix}-staging"),
+                    tags=owner,
+                    context=existing,
+                ),
+                label="CloudFormationRole endpoint",
+            ),
+            "Allowed",
+        ),
+        (
+            DEFAULT.case(
+                "codebuild",
+                Request("sagemaker:AddTags", DEFAULT.sm("pipeline", DEFAULT.prefix), tags=owner, context=existing),
+                label="CodeBuildRole pipeline",
+            ),
+            "Allowed",
+        ),
+        (
+            DEFAULT.case(
+                "sagemaker",
+                Request(
+                    "sagemaker:AddTags",
+                    DEFAULT.sm("model-package", f"{DEFAULT.prefix}/3"),
+                    tags=owner,
+                    context=existing,
+                ),
+                label="SageMakerExecutionRole model package",
+            ),
+            "Allowed",
+        ),
         # Tag-on-create: SageMaker checks AddTags for the tags of a create call; the new resource has none yet.
-        (DEFAULT.case("sagemaker", Request("sagemaker:AddTags", guarded_targets(DEFAULT)["sagemaker:CreateTrainingJob"],
-                                                     tags=DEFAULT.all_tags), label="SageMakerExecutionRole tag on create"), "Allowed"),
-        (DEFAULT.case("cloudformation", Request("sagemaker:AddTags", DEFAULT.sm("model", f"{DEFAULT.prefix}-staging-abc1234"),
-                                                          tags=DEFAULT.all_tags), label="CloudFormationRole tag on create"), "Allowed"),
+        (
+            DEFAULT.case(
+                "sagemaker",
+                Request(
+                    "sagemaker:AddTags", guarded_targets(DEFAULT)["sagemaker:CreateTrainingJob"], tags=DEFAULT.all_tags
+                ),
+                label="SageMakerExecutionRole tag on create",
+            ),
+            "Allowed",
+        ),
+        (
+            DEFAULT.case(
+                "cloudformation",
+                Request(
+                    "sagemaker:AddTags", DEFAULT.sm("model", f"{DEFAULT.prefix}-staging-abc1234"), tags=DEFAULT.all_tags
+                ),
+                label="CloudFormationRole tag on create",
+            ),
+            "Allowed",
+        ),
     ]
     check(cases)
 
@@ -270,11 +405,27 @@ def test_pass_role_only_of_project_roles_to_their_intended_service():
             for service in services:
                 short = service.split(".")[0]
                 expected = "Allowed" if (passer, target, short) in PASSES else {"ImplicitlyDenied", "ExplicitlyDenied"}
-                cases.append((DEFAULT.case(passer, Request("iam:PassRole", arn, context={"iam:PassedToService": service}),
-                                   label=f"{ROLE_IDS[passer]} passes {target} to {short}"), expected))
+                cases.append(
+                    (
+                        DEFAULT.case(
+                            passer,
+                            Request("iam:PassRole", arn, context={"iam:PassedToService": service}),
+                            label=f"{ROLE_IDS[passer]} passes {target} to {short}",
+                        ),
+                        expected,
+                    )
+                )
         # Without the service in the request nothing is passed.
-        cases.append((DEFAULT.case(passer, Request("iam:PassRole", DEFAULT.role_arn("sagemaker")),
-                           label=f"{ROLE_IDS[passer]} passes without PassedToService"), {"ImplicitlyDenied", "ExplicitlyDenied"}))
+        cases.append(
+            (
+                DEFAULT.case(
+                    passer,
+                    Request("iam:PassRole", DEFAULT.role_arn("sagemaker")),
+                    label=f"{ROLE_IDS[passer]} passes without PassedToService",
+                ),
+                {"ImplicitlyDenied", "ExplicitlyDenied"},
+            )
+        )
     check(cases)
 
 
@@ -291,6 +442,7 @@ STEP_CREATES = {
 }
 STEPS_WITHOUT_JOBS = {"Condition", "Fail", "Lambda", "ClarifyCheck", "QualityCheck", "Callback"}
 
+
 @pytest.fixture(scope="module")
 def seed_steps() -> list[dict[str, Any]]:
     return seed_pipeline_steps(DEFAULT)
@@ -302,7 +454,8 @@ def test_every_job_of_the_seed_pipeline_is_allowed_with_exactly_its_tags(seed_st
         if step["Type"] in STEPS_WITHOUT_JOBS:
             continue
         assert step["Type"] in STEP_CREATES, (
-            f"seed pipeline step {step['Name']}: type {step['Type']} has no create action mapped here; add it to STEP_CREATES"
+            f"seed pipeline step {step['Name']}: type {step['Type']} has no create action mapped here; "
+            "add it to STEP_CREATES"
         )
         action, kind = STEP_CREATES[step["Type"]]
         tags = {tag["Key"]: tag["Value"] for tag in step["Arguments"].get("Tags", [])}
@@ -314,11 +467,21 @@ def test_every_job_of_the_seed_pipeline_is_allowed_with_exactly_its_tags(seed_st
         label = f"seed pipeline step {step['Name']} as SageMakerExecutionRole"
         # Encryption and isolation keys as IAM derives them from the step's request.
         keys = sagemaker_condition_keys(action, step["Arguments"])
-        cases.append((DEFAULT.case("sagemaker", Request(action, arn, tags=tags or None, context=keys), label=label), "Allowed"))
+        cases.append(
+            (DEFAULT.case("sagemaker", Request(action, arn, tags=tags or None, context=keys), label=label), "Allowed")
+        )
         if tags:
-            cases.append((DEFAULT.case("sagemaker", Request("sagemaker:AddTags", arn, tags=tags),
-                               label=label + " (tags on create)"), "Allowed"))
-    assert any(case.request.action == "sagemaker:CreateTrainingJob" for case, _ in cases), "seed pipeline has no training step"
+            cases.append(
+                (
+                    DEFAULT.case(
+                        "sagemaker", Request("sagemaker:AddTags", arn, tags=tags), label=label + " (tags on create)"
+                    ),
+                    "Allowed",
+                )
+            )
+    assert any(case.request.action == "sagemaker:CreateTrainingJob" for case, _ in cases), (
+        "seed pipeline has no training step"
+    )
     check(cases)
 
 
@@ -343,21 +506,39 @@ def endpoint_deploy_requests(t: Team, stage: str) -> list[tuple[str, str, dict[s
         parameters.setdefault(name, spec_.get("Default"))
     resolved_names = {}
     requests = []
-    kinds = {"AWS::SageMaker::Model": ("sagemaker:CreateModel", "model", "ModelName"),
-             "AWS::SageMaker::EndpointConfig": ("sagemaker:CreateEndpointConfig", "endpoint-config", "EndpointConfigName"),
-             "AWS::SageMaker::Endpoint": ("sagemaker:CreateEndpoint", "endpoint", "EndpointName")}
-    kwargs = dict(parameters=parameters, account=ACCOUNT, region=REGION, partition=PARTITION,
-                  conditions={"IsStaging": stage == "staging"})
+    kinds = {
+        "AWS::SageMaker::Model": ("sagemaker:CreateModel", "model", "ModelName"),
+        "AWS::SageMaker::EndpointConfig": ("sagemaker:CreateEndpointConfig", "endpoint-config", "EndpointConfigName"),
+        "AWS::SageMaker::Endpoint": ("sagemaker:CreateEndpoint", "endpoint", "EndpointName"),
+    }
+    kwargs = dict(
+        parameters=parameters,
+        account=ACCOUNT,
+        region=REGION,
+        partition=PARTITION,
+        conditions={"IsStaging": stage == "staging"},
+    )
     for logical_id, resource in endpoint_template["Resources"].items():
         if resource["Type"].startswith("AWS::SageMaker::"):
-            assert resource["Type"] in kinds, f"endpoint template: {logical_id} is a {resource['Type']}, not mapped here"
+            assert resource["Type"] in kinds, (
+                f"endpoint template: {logical_id} is a {resource['Type']}, not mapped here"
+            )
             action, kind, name_property = kinds[resource["Type"]]
-            name = resolve_intrinsics(resource["Properties"][name_property], where=f"endpoint template: {logical_id}", **kwargs)
-            own = resolve_intrinsics(resource["Properties"].get("Tags", []), where=f"endpoint template: {logical_id}.Tags", **kwargs)
+            name = resolve_intrinsics(
+                resource["Properties"][name_property], where=f"endpoint template: {logical_id}", **kwargs
+            )
+            own = resolve_intrinsics(
+                resource["Properties"].get("Tags", []), where=f"endpoint template: {logical_id}.Tags", **kwargs
+            )
             tags = {**export["Tags"], **{tag["Key"]: tag["Value"] for tag in own}}
             resolved_names[logical_id] = name
-            parameters = {root: resolve_intrinsics(resource["Properties"][root], where=f"endpoint template: {logical_id}.{root}", **kwargs)
-                          for root in sagemaker_parameter_roots(action) if root in resource["Properties"]}
+            parameters = {
+                root: resolve_intrinsics(
+                    resource["Properties"][root], where=f"endpoint template: {logical_id}.{root}", **kwargs
+                )
+                for root in sagemaker_parameter_roots(action)
+                if root in resource["Properties"]
+            }
             requests.append((action, t.sm(kind, name), tags, logical_id, sagemaker_condition_keys(action, parameters)))
     return requests
 
@@ -367,14 +548,33 @@ def test_every_sagemaker_resource_of_the_endpoint_template_is_allowed_for_cloudf
     cases = []
     for action, arn, tags, logical_id, keys in endpoint_deploy_requests(DEFAULT, stage):
         label = f"endpoint template {logical_id} ({stage}) as CloudFormationRole"
-        cases.append((DEFAULT.case("cloudformation", Request(action, arn, tags=tags, context=keys), label=label), "Allowed"))
-        cases.append((DEFAULT.case("cloudformation", Request("sagemaker:AddTags", arn, tags=tags),
-                           label=label + " (tags on create)"), "Allowed"))
+        cases.append(
+            (DEFAULT.case("cloudformation", Request(action, arn, tags=tags, context=keys), label=label), "Allowed")
+        )
+        cases.append(
+            (
+                DEFAULT.case(
+                    "cloudformation", Request("sagemaker:AddTags", arn, tags=tags), label=label + " (tags on create)"
+                ),
+                "Allowed",
+            )
+        )
     assert {c.request.action for c, _ in cases} >= {"sagemaker:CreateModel", "sagemaker:CreateEndpoint"}
     # CreateModel passes the execution role to SageMaker.
-    cases.append((DEFAULT.case("cloudformation", Request("iam:PassRole", DEFAULT.role_arn("sagemaker"),
-                                                                   context={"iam:PassedToService": "sagemaker.amazonaws.com"}),
-                       label="CloudFormationRole passes the model execution role"), "Allowed"))
+    cases.append(
+        (
+            DEFAULT.case(
+                "cloudformation",
+                Request(
+                    "iam:PassRole",
+                    DEFAULT.role_arn("sagemaker"),
+                    context={"iam:PassedToService": "sagemaker.amazonaws.com"},
+                ),
+                label="CloudFormationRole passes the model execution role",
+            ),
+            "Allowed",
+        )
+    )
     check(cases)
 
 
@@ -387,7 +587,10 @@ OTHER_ACCOUNTS_KEY = "arn:aws:kms:us-east-1:444455556666:key/0f0e0d0c-0b0a-4909-
 
 @functools.cache
 def catalogue() -> tuple[dict[str, Any], dict[str, Any]]:
-    """IAM's SageMaker actions and resource types, from the engine's data package (as test_iam_least_privilege reads it)."""
+    """IAM's SageMaker actions and resource types, from the engine's data package.
+
+    test_iam_least_privilege reads them the same way.
+    """
     actions = json.loads((CATALOGUE_DIR / "actions" / "sagemaker.json").read_text())
     types = json.loads((CATALOGUE_DIR / "resourceTypes" / "sagemaker.json").read_text())
     return actions, types
@@ -395,7 +598,11 @@ def catalogue() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def catalogue_actions(condition_key: str | None = None) -> set[str]:
     actions, _ = catalogue()
-    return {f"sagemaker:{a['name']}" for a in actions.values() if condition_key is None or condition_key in a["conditionKeys"]}
+    return {
+        f"sagemaker:{a['name']}"
+        for a in actions.values()
+        if condition_key is None or condition_key in a["conditionKeys"]
+    }
 
 
 def guardrail_matches(action: str) -> bool:
@@ -405,12 +612,22 @@ def guardrail_matches(action: str) -> bool:
 
 def test_every_tag_taking_sagemaker_action_is_guarded_or_skipped_with_a_reason():
     """(a) A new tag-taking action AWS adds fails here until it is covered or written down."""
-    uncovered = sorted(a for a in catalogue_actions(TAKES_TAGS)
-                       if a != "sagemaker:AddTags" and a not in iam.GUARDRAIL_SKIPS and not guardrail_matches(a))
-    assert not uncovered, f"iam.GUARDRAIL_CREATES misses tag-taking SageMaker actions {uncovered}: cover them or add them to GUARDRAIL_SKIPS"
+    uncovered = sorted(
+        a
+        for a in catalogue_actions(TAKES_TAGS)
+        if a != "sagemaker:AddTags" and a not in iam.GUARDRAIL_SKIPS and not guardrail_matches(a)
+    )
+    assert not uncovered, (
+        f"iam.GUARDRAIL_CREATES misses tag-taking SageMaker actions {uncovered}: "
+        "cover them or add them to GUARDRAIL_SKIPS"
+    )
     for action, reason in iam.GUARDRAIL_SKIPS.items():
-        assert action in catalogue_actions(TAKES_TAGS), f"iam.GUARDRAIL_SKIPS {action}: IAM's catalogue has no such tag-taking action"
-        assert not guardrail_matches(action), f"iam.GUARDRAIL_SKIPS {action} is matched by GUARDRAIL_CREATES all the same"
+        assert action in catalogue_actions(TAKES_TAGS), (
+            f"iam.GUARDRAIL_SKIPS {action}: IAM's catalogue has no such tag-taking action"
+        )
+        assert not guardrail_matches(action), (
+            f"iam.GUARDRAIL_SKIPS {action} is matched by GUARDRAIL_CREATES all the same"
+        )
         assert reason, f"iam.GUARDRAIL_SKIPS {action}: no reason"
 
 
@@ -418,7 +635,8 @@ def test_the_untaggable_actions_the_guardrail_blocks_are_exactly_those_written_d
     """(b) Matched by GUARDRAIL_CREATES but cannot carry tags: a guarded role can never make them."""
     untaggable = {a for a in catalogue_actions() if guardrail_matches(a)} - catalogue_actions(TAKES_TAGS)
     assert untaggable == set(iam.GUARDRAIL_BLOCKS_UNTAGGABLE), (
-        f"untaggable actions GUARDRAIL_CREATES matches: not written down {sorted(untaggable - set(iam.GUARDRAIL_BLOCKS_UNTAGGABLE))}, "
+        "untaggable actions GUARDRAIL_CREATES matches: "
+        f"not written down {sorted(untaggable - set(iam.GUARDRAIL_BLOCKS_UNTAGGABLE))}, "
         f"written down but not matched or taking tags {sorted(set(iam.GUARDRAIL_BLOCKS_UNTAGGABLE) - untaggable)}"
     )
     assert all(iam.GUARDRAIL_BLOCKS_UNTAGGABLE.values()), "every blocked untaggable action needs a reason"
@@ -450,16 +668,27 @@ def test_network_isolation_is_required_only_where_iam_sends_it():
     """(c) NETWORK_ISOLATION_ACTIONS all have sagemaker:NetworkIsolation in the catalogue."""
     listed = {f"sagemaker:{a}" for a in iam.NETWORK_ISOLATION_ACTIONS}
     missing = sorted(listed - catalogue_actions("sagemaker:NetworkIsolation"))
-    assert not missing, f"iam.NETWORK_ISOLATION_ACTIONS {missing}: IAM sends no sagemaker:NetworkIsolation for them, the Deny never fires"
+    assert not missing, (
+        f"iam.NETWORK_ISOLATION_ACTIONS {missing}: IAM sends no sagemaker:NetworkIsolation for them, "
+        "the Deny never fires"
+    )
 
 
 # ---------------------------------------------------------------- simulated: only the guardrail decides
 
-ALLOW_EVERYTHING = {"name": "AllowEverything",
-                    "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}}
-NEWLY_COVERED = ("sagemaker:CreatePipeline", "sagemaker:CreateModelPackage", "sagemaker:CreateAutoMLJobV2",
-                 "sagemaker:CreateNotebookInstance", "sagemaker:CreateFeatureGroup", "sagemaker:CreateInferenceComponent",
-                 "sagemaker:ImportHubContent")
+ALLOW_EVERYTHING = {
+    "name": "AllowEverything",
+    "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+}
+NEWLY_COVERED = (
+    "sagemaker:CreatePipeline",
+    "sagemaker:CreateModelPackage",
+    "sagemaker:CreateAutoMLJobV2",
+    "sagemaker:CreateNotebookInstance",
+    "sagemaker:CreateFeatureGroup",
+    "sagemaker:CreateInferenceComponent",
+    "sagemaker:ImportHubContent",
+)
 
 
 def guardrail_only_case(request: Request, label: str, t: Team = DEFAULT) -> Case:
@@ -488,7 +717,7 @@ def expect_guardrail(checks: list[tuple[Case, set[str] | None]]) -> None:
     """Each case is denied by exactly the named guardrail statements (a set), or Allowed (None)."""
     results = run([case for case, _ in checks])
     wrong = []
-    for (case, statements), result in zip(checks, results):
+    for (case, statements), result in zip(checks, results, strict=True):
         got, policies = guardrail_denials(result)
         if statements is None:
             if result["overallResult"] != "Allowed":
@@ -499,8 +728,14 @@ def expect_guardrail(checks: list[tuple[Case, set[str] | None]]) -> None:
 
 
 def missing_tag_statements(t: Team) -> set[str]:
-    words = {tag.key: "".join(part[:1].upper() + part[1:] for part in tag.key.split("-")) for tag in t.config.required_tags}
-    return {sid for word in words.values() for sid in (f"DenyCreateWithout{word}Tag", f"DenyCreateWithout{word}TagSpelledExactly")}
+    words = {
+        tag.key: "".join(part[:1].upper() + part[1:] for part in tag.key.split("-")) for tag in t.config.required_tags
+    }
+    return {
+        sid
+        for word in words.values()
+        for sid in (f"DenyCreateWithout{word}Tag", f"DenyCreateWithout{word}TagSpelledExactly")
+    }
 
 
 def test_newly_covered_creates_are_refused_untagged_and_let_through_tagged():
@@ -509,9 +744,20 @@ def test_newly_covered_creates_are_refused_untagged_and_let_through_tagged():
     for action in NEWLY_COVERED:
         assert guardrail_matches(action), f"{action} is not matched by iam.GUARDRAIL_CREATES"
         arn, keys = sample_arn(action), correct_keys(DEFAULT, action)
-        checks.append((guardrail_only_case(Request(action, arn, context=keys), f"{action} untagged"),
-                       missing_tag_statements(DEFAULT)))
-        checks.append((guardrail_only_case(Request(action, arn, tags=DEFAULT.all_tags, context=keys), f"{action} fully tagged"), None))
+        checks.append(
+            (
+                guardrail_only_case(Request(action, arn, context=keys), f"{action} untagged"),
+                missing_tag_statements(DEFAULT),
+            )
+        )
+        checks.append(
+            (
+                guardrail_only_case(
+                    Request(action, arn, tags=DEFAULT.all_tags, context=keys), f"{action} fully tagged"
+                ),
+                None,
+            )
+        )
     expect_guardrail(checks)
 
 
@@ -521,9 +767,11 @@ def test_an_untaggable_create_is_refused_whatever_it_carries():
     assert action in iam.GUARDRAIL_BLOCKS_UNTAGGABLE
     (result,) = run([guardrail_only_case(Request(action, sample_arn(action)), action)])
     statements, policies = guardrail_denials(result)
-    assert result["overallResult"] == "ExplicitlyDenied" and policies == {GUARDRAIL} and statements >= missing_tag_statements(DEFAULT), (
-        f"{action}: expected denial by {GUARDRAIL} for the missing tags, got {explain(result)}"
-    )
+    assert (
+        result["overallResult"] == "ExplicitlyDenied"
+        and policies == {GUARDRAIL}
+        and statements >= missing_tag_statements(DEFAULT)
+    ), f"{action}: expected denial by {GUARDRAIL} for the missing tags, got {explain(result)}"
 
 
 def test_add_tags_cannot_set_a_required_tag_empty_or_outside_its_values():
@@ -534,16 +782,45 @@ def test_add_tags_cannot_set_a_required_tag_empty_or_outside_its_values():
     for tag in DEFAULT.config.required_tags:
         word = "".join(part[:1].upper() + part[1:] for part in tag.key.split("-"))
         # "" is also outside the allowed values, where the tag has some.
-        empty = {f"DenyCreateWithEmpty{word}Tag"} | ({f"DenyCreateWith{word}TagOutsideAllowedValues"} if tag.allowed_values else set())
-        checks.append((guardrail_only_case(Request("sagemaker:AddTags", arn, tags={tag.key: ""}, context=lacking),
-                                           f"AddTags {tag.key}=''"), empty))
+        empty = {f"DenyCreateWithEmpty{word}Tag"} | (
+            {f"DenyCreateWith{word}TagOutsideAllowedValues"} if tag.allowed_values else set()
+        )
+        checks.append(
+            (
+                guardrail_only_case(
+                    Request("sagemaker:AddTags", arn, tags={tag.key: ""}, context=lacking), f"AddTags {tag.key}=''"
+                ),
+                empty,
+            )
+        )
         if tag.allowed_values:
-            checks.append((guardrail_only_case(Request("sagemaker:AddTags", arn, tags={tag.key: "qa"}, context=lacking),
-                                               f"AddTags {tag.key}=qa"), {f"DenyCreateWith{word}TagOutsideAllowedValues"}))
-            checks.append((guardrail_only_case(Request("sagemaker:AddTags", arn, tags={tag.key: tag.allowed_values[0]}, context=lacking),
-                                               f"AddTags {tag.key}={tag.allowed_values[0]}"), None))
-    checks.append((guardrail_only_case(Request("sagemaker:AddTags", arn, tags={"owner": "alice"}, context=lacking),
-                                       "AddTags of a tag that is not required"), None))
+            checks.append(
+                (
+                    guardrail_only_case(
+                        Request("sagemaker:AddTags", arn, tags={tag.key: "qa"}, context=lacking),
+                        f"AddTags {tag.key}=qa",
+                    ),
+                    {f"DenyCreateWith{word}TagOutsideAllowedValues"},
+                )
+            )
+            checks.append(
+                (
+                    guardrail_only_case(
+                        Request("sagemaker:AddTags", arn, tags={tag.key: tag.allowed_values[0]}, context=lacking),
+                        f"AddTags {tag.key}={tag.allowed_values[0]}",
+                    ),
+                    None,
+                )
+            )
+    checks.append(
+        (
+            guardrail_only_case(
+                Request("sagemaker:AddTags", arn, tags={"owner": "alice"}, context=lacking),
+                "AddTags of a tag that is not required",
+            ),
+            None,
+        )
+    )
     expect_guardrail(checks)
 
 
@@ -569,21 +846,49 @@ def test_training_needs_this_accounts_keys_and_isolation_processing_only_the_key
     """(f) Variants of the seed pipeline's own requests, keys derived as IAM derives them."""
     (training,) = [s["Arguments"] for s in seed_steps if s["Type"] == "Training"]
     processing = next(s["Arguments"] for s in seed_steps if s["Type"] == "Processing")
-    volume, output, isolation = ("DenyCreatesWithoutAVolumeKeyOfThisAccount", "DenyCreatesWithoutAnOutputKeyOfThisAccount",
-                                 "DenyTrainingAndModelsWithNetworkAccess")
+    volume, output, isolation = (
+        "DenyCreatesWithoutAVolumeKeyOfThisAccount",
+        "DenyCreatesWithoutAnOutputKeyOfThisAccount",
+        "DenyTrainingAndModelsWithNetworkAccess",
+    )
     train, process = "sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob"
     variants = [
         (train, "as the seed sends it", training, None),
         (train, "without a volume key", _without(training, "ResourceConfig", "VolumeKmsKeyId"), {volume}),
-        (train, "with another account's volume key", _with(training, OTHER_ACCOUNTS_KEY, "ResourceConfig", "VolumeKmsKeyId"), {volume}),
+        (
+            train,
+            "with another account's volume key",
+            _with(training, OTHER_ACCOUNTS_KEY, "ResourceConfig", "VolumeKmsKeyId"),
+            {volume},
+        ),
         (train, "without an output key", _without(training, "OutputDataConfig", "KmsKeyId"), {output}),
-        (train, "with another account's output key", _with(training, OTHER_ACCOUNTS_KEY, "OutputDataConfig", "KmsKeyId"), {output}),
+        (
+            train,
+            "with another account's output key",
+            _with(training, OTHER_ACCOUNTS_KEY, "OutputDataConfig", "KmsKeyId"),
+            {output},
+        ),
         (train, "with network isolation off", _with(training, False, "EnableNetworkIsolation"), {isolation}),
         (train, "without saying network isolation", _without(training, "EnableNetworkIsolation"), {isolation}),
         (process, "as the seed sends it", processing, None),
-        (process, "with network isolation off", _with(processing, False, "NetworkConfig", "EnableNetworkIsolation"), None),
-        (process, "without a volume key", _without(processing, "ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"), {volume}),
-        (process, "with another account's output key", _with(processing, OTHER_ACCOUNTS_KEY, "ProcessingOutputConfig", "KmsKeyId"), {output}),
+        (
+            process,
+            "with network isolation off",
+            _with(processing, False, "NetworkConfig", "EnableNetworkIsolation"),
+            None,
+        ),
+        (
+            process,
+            "without a volume key",
+            _without(processing, "ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"),
+            {volume},
+        ),
+        (
+            process,
+            "with another account's output key",
+            _with(processing, OTHER_ACCOUNTS_KEY, "ProcessingOutputConfig", "KmsKeyId"),
+            {output},
+        ),
     ]
     assert training.get("EnableNetworkIsolation") is True, "seed training step: network isolation is not on"
     assert "NetworkConfig" not in processing, "seed processing step: now sets NetworkConfig; revisit this test"
@@ -595,11 +900,25 @@ def test_training_needs_this_accounts_keys_and_isolation_processing_only_the_key
         checks.append((guardrail_only_case(request, f"{action} {label}"), statements))
     # CreateModel: the endpoint template's model turns isolation on; without it the guardrail refuses.
     model = "sagemaker:CreateModel"
-    for label, parameters, statements in (("isolated", {"EnableNetworkIsolation": True}, None),
-                                          ("not isolated", {"EnableNetworkIsolation": False}, {isolation}),
-                                          ("isolation not given", {}, {isolation})):
-        checks.append((guardrail_only_case(Request(model, sample_arn(model), tags=DEFAULT.all_tags,
-                                                   context=sagemaker_condition_keys(model, parameters)), f"{model} {label}"), statements))
+    for label, parameters, statements in (
+        ("isolated", {"EnableNetworkIsolation": True}, None),
+        ("not isolated", {"EnableNetworkIsolation": False}, {isolation}),
+        ("isolation not given", {}, {isolation}),
+    ):
+        checks.append(
+            (
+                guardrail_only_case(
+                    Request(
+                        model,
+                        sample_arn(model),
+                        tags=DEFAULT.all_tags,
+                        context=sagemaker_condition_keys(model, parameters),
+                    ),
+                    f"{model} {label}",
+                ),
+                statements,
+            )
+        )
     expect_guardrail(checks)
 
 
@@ -608,7 +927,8 @@ def test_training_needs_this_accounts_keys_and_isolation_processing_only_the_key
 ENGINE_CANNOT_PROVE = (
     "Which tags a service really sends: the tests send exactly the tags the seed pipeline definition and "
     "the deploy configuration carry; whether SageMaker Pipelines or CloudFormation add more (for example "
-    "aws:cloudformation:* stack tags, sagemaker:pipeline-* tags) or call AddTags separately on create is AWS behaviour.",
+    "aws:cloudformation:* stack tags, sagemaker:pipeline-* tags) or call AddTags separately on create is "
+    "AWS behaviour.",
     "Whether SageMaker Pipelines evaluates the job creates as the pipeline's execution role (it does per the docs; "
     "the tests simulate that role).",
     "Names SageMaker Pipelines gives its jobs (pipelines-<execution id>-<step>-<random>): the tests use that shape.",

@@ -8,7 +8,7 @@ the policies of each team's rendered product template.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -25,7 +25,9 @@ S3_VIA = f"s3.{REGION}.amazonaws.com"
 
 # label -> request on a team's resource; every probe must be possible for some role of the owner.
 PROBES: dict[str, Callable[[Team], Request]] = {
-    "start its pipeline": lambda t: Request("codepipeline:StartPipelineExecution", t.arn("codepipeline", f"{t.prefix}-model-build")),
+    "start its pipeline": lambda t: Request(
+        "codepipeline:StartPipelineExecution", t.arn("codepipeline", f"{t.prefix}-model-build")
+    ),
     "start its build": lambda t: Request("codebuild:StartBuild", t.arn("codebuild", f"project/{t.prefix}-model-build")),
     "read its repository": lambda t: Request("codecommit:GetBranch", t.arn("codecommit", f"{t.prefix}-model-deploy")),
     "read its bucket objects": lambda t: Request("s3:GetObject", f"arn:aws:s3:::{t.bucket}/model/model.tar.gz"),
@@ -35,48 +37,77 @@ PROBES: dict[str, Callable[[Team], Request]] = {
     "decrypt with its key": lambda t: Request("kms:Decrypt", t.key_arn, context={"kms:ViaService": S3_VIA}),
     "encrypt with its key": lambda t: Request("kms:GenerateDataKey", t.key_arn, context={"kms:ViaService": S3_VIA}),
     "start its SageMaker pipeline": lambda t: Request("sagemaker:StartPipelineExecution", t.sm("pipeline", t.prefix)),
-    "register a model in its group": lambda t: Request("sagemaker:CreateModelPackage", t.sm("model-package", f"{t.prefix}/4"),
-                                                       tags=t.all_tags),
-    "read its model packages": lambda t: Request("sagemaker:DescribeModelPackage", t.sm("model-package", f"{t.prefix}/4")),
-    "create its endpoint": lambda t: Request("sagemaker:CreateEndpoint", t.sm("endpoint", f"{t.prefix}-staging"), tags=t.all_tags),
+    "register a model in its group": lambda t: Request(
+        "sagemaker:CreateModelPackage", t.sm("model-package", f"{t.prefix}/4"), tags=t.all_tags
+    ),
+    "read its model packages": lambda t: Request(
+        "sagemaker:DescribeModelPackage", t.sm("model-package", f"{t.prefix}/4")
+    ),
+    "create its endpoint": lambda t: Request(
+        "sagemaker:CreateEndpoint", t.sm("endpoint", f"{t.prefix}-staging"), tags=t.all_tags
+    ),
     "update its endpoint": lambda t: Request("sagemaker:UpdateEndpoint", t.sm("endpoint", f"{t.prefix}-staging")),
     "invoke its endpoint": lambda t: Request("sagemaker:InvokeEndpoint", t.sm("endpoint", f"{t.prefix}-staging")),
     # Built from scratch: the keys a correct training request of the project carries (its key for
     # volume and output, network isolation), as IAM derives them from the request parameters.
-    "create a job for its project": lambda t: Request("sagemaker:CreateTrainingJob",
-                                                      t.sm("training-job", "pipelines-1a2b3c4d5e6f-TrainModel-AbCdEfGhIj"),
-                                                      tags=t.all_tags, context=sagemaker_condition_keys(
-                                                          "sagemaker:CreateTrainingJob",
-                                                          project_request_parameters(t, "sagemaker:CreateTrainingJob"))),
-    "deploy its stack": lambda t: Request("cloudformation:CreateStack", t.arn(
-        "cloudformation", f"stack/{t.prefix}-deploy-staging/0f0e0d0c-0b0a-4909-8807-060504030201")),
+    "create a job for its project": lambda t: Request(
+        "sagemaker:CreateTrainingJob",
+        t.sm("training-job", "pipelines-1a2b3c4d5e6f-TrainModel-AbCdEfGhIj"),
+        tags=t.all_tags,
+        context=sagemaker_condition_keys(
+            "sagemaker:CreateTrainingJob", project_request_parameters(t, "sagemaker:CreateTrainingJob")
+        ),
+    ),
+    "deploy its stack": lambda t: Request(
+        "cloudformation:CreateStack",
+        t.arn("cloudformation", f"stack/{t.prefix}-deploy-staging/0f0e0d0c-0b0a-4909-8807-060504030201"),
+    ),
     "publish to its topic": lambda t: Request("sns:Publish", t.arn("sns", f"{t.prefix}-staging-async-success")),
-    "pass its execution role": lambda t: Request("iam:PassRole", t.role_arn("sagemaker"),
-                                                 context={"iam:PassedToService": "sagemaker.amazonaws.com"}),
-    "pass its CloudFormation role": lambda t: Request("iam:PassRole", t.role_arn("cloudformation"),
-                                                      context={"iam:PassedToService": "cloudformation.amazonaws.com"}),
-    "read its key parameter": lambda t: Request("ssm:GetParameter", t.arn(
-        "ssm", f"parameter/{t.config.namespace}/{t.config.project_suffix}/kms-key-arn")),
+    "pass its execution role": lambda t: Request(
+        "iam:PassRole", t.role_arn("sagemaker"), context={"iam:PassedToService": "sagemaker.amazonaws.com"}
+    ),
+    "pass its CloudFormation role": lambda t: Request(
+        "iam:PassRole", t.role_arn("cloudformation"), context={"iam:PassedToService": "cloudformation.amazonaws.com"}
+    ),
+    "read its key parameter": lambda t: Request(
+        "ssm:GetParameter", t.arn("ssm", f"parameter/{t.config.namespace}/{t.config.project_suffix}/kms-key-arn")
+    ),
 }
 
 
 def allowed_roles(actor: Team, owner: Team) -> dict[str, set[str]]:
     """probe -> roles of ``actor`` Allowed on ``owner``'s resource."""
-    cases = [(label, purpose, actor.case(purpose, probe(owner), label=f"{actor.label} {ROLE_IDS[purpose]}: {label} of {owner.label}"))
-             for label, probe in PROBES.items() for purpose in iam.SERVICE_PRINCIPALS]
+    cases = [
+        (
+            label,
+            purpose,
+            actor.case(purpose, probe(owner), label=f"{actor.label} {ROLE_IDS[purpose]}: {label} of {owner.label}"),
+        )
+        for label, probe in PROBES.items()
+        for purpose in iam.SERVICE_PRINCIPALS
+    ]
     # A request on the other team's key is evaluated against that key's policy.
-    cases = [(label, purpose, case if owner is actor or case.request.resource_arn != owner.key_arn
-              else type(case)(case.policies, case.request, case.label, case.principal, resource_policy=owner.key_policy))
-             for label, purpose, case in cases]
+    cases = [
+        (
+            label,
+            purpose,
+            case
+            if owner is actor or case.request.resource_arn != owner.key_arn
+            else type(case)(case.policies, case.request, case.label, case.principal, resource_policy=owner.key_policy),
+        )
+        for label, purpose, case in cases
+    ]
     results = run([case for _, _, case in cases])
     allowed: dict[str, set[str]] = {label: set() for label in PROBES}
-    for (label, purpose, _), result in zip(cases, results):
+    for (label, purpose, _), result in zip(cases, results, strict=True):
         if result["overallResult"] == "Allowed":
             allowed[label].add(ROLE_IDS[purpose])
     return allowed
 
 
-@pytest.mark.parametrize("owner, actor", [(DEFAULT, RISK), (RISK, DEFAULT)], ids=["mlops-vs-riskteam", "riskteam-vs-mlops"])
+@pytest.mark.parametrize(
+    "owner, actor", [(DEFAULT, RISK), (RISK, DEFAULT)], ids=["mlops-vs-riskteam", "riskteam-vs-mlops"]
+)
 def test_each_team_can_do_its_job_and_nothing_on_the_other_teams_project(owner: Team, actor: Team):
     own = allowed_roles(owner, owner)
     missing = sorted(label for label, roles in own.items() if not roles)
@@ -89,11 +120,22 @@ def test_each_team_can_do_its_job_and_nothing_on_the_other_teams_project(owner: 
 def test_no_role_uses_its_own_key_outside_the_project_services():
     """Key use without kms:ViaService (a build's own code calling KMS) is denied to every role."""
     for t in (DEFAULT, RISK):
-        cases = [t.case(purpose, Request(action, t.key_arn), label=f"{t.label} {ROLE_IDS[purpose]}: {action} directly")
-                 for purpose in iam.SERVICE_PRINCIPALS for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt")]
-        cases += [t.case(purpose, Request("kms:Decrypt", t.key_arn, context={"kms:ViaService": f"lambda.{REGION}.amazonaws.com"}),
-                         label=f"{t.label} {ROLE_IDS[purpose]}: kms:Decrypt via Lambda") for purpose in iam.SERVICE_PRINCIPALS]
-        allowed = [case.label for case, result in zip(cases, run(cases)) if result["overallResult"] == "Allowed"]
+        cases = [
+            t.case(purpose, Request(action, t.key_arn), label=f"{t.label} {ROLE_IDS[purpose]}: {action} directly")
+            for purpose in iam.SERVICE_PRINCIPALS
+            for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt")
+        ]
+        cases += [
+            t.case(
+                purpose,
+                Request("kms:Decrypt", t.key_arn, context={"kms:ViaService": f"lambda.{REGION}.amazonaws.com"}),
+                label=f"{t.label} {ROLE_IDS[purpose]}: kms:Decrypt via Lambda",
+            )
+            for purpose in iam.SERVICE_PRINCIPALS
+        ]
+        allowed = [
+            case.label for case, result in zip(cases, run(cases), strict=True) if result["overallResult"] == "Allowed"
+        ]
         assert not allowed, f"key use outside {iam.key_via_services()} is allowed: {allowed}"
 
 

@@ -24,8 +24,19 @@ import pytest
 from generator import iam
 from generator.config import build_config
 from generator.product_template import ROLE_IDS
-from iam_project import (ACCOUNT, DEFAULT, OUTSIDE_ROLES, PARTITION, REGION, Team, check, existing_resource, run,
-                         sagemaker_condition_keys, sagemaker_parameter_roots)
+from iam_project import (
+    ACCOUNT,
+    DEFAULT,
+    OUTSIDE_ROLES,
+    PARTITION,
+    REGION,
+    Team,
+    check,
+    existing_resource,
+    run,
+    sagemaker_condition_keys,
+    sagemaker_parameter_roots,
+)
 from iamsim_client import IAMSIM_DIR, Case, Request, engine_ready, load_template, resolve_intrinsics
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
@@ -82,7 +93,7 @@ def sweep(make_case, label: str, arns: dict[str, set[str]]) -> dict[str, set[str
     cases = [(arn, make_case(Request(action, arn), label)) for arn in arns for action in actions_on(arn)]
     results = run([case for _, case in cases])
     allowed: dict[str, set[str]] = {arn: set() for arn in arns}
-    for (arn, case), result in zip(cases, results):
+    for (arn, case), result in zip(cases, results, strict=True):
         if result["overallResult"] == "Allowed":
             allowed[arn].add(case.request.action)
     return allowed
@@ -126,7 +137,9 @@ def project_resource_arns(t=DEFAULT) -> dict[str, list[tuple[str, str]]]:
             build = name(logical_id, "Name")
             arn = t.arn("codebuild", f"project/{build}")
             # CodeBuild writes to /aws/codebuild/<project>: the log group the launch role may manage.
-            out.setdefault("AWS::Logs::LogGroup", []).append((logical_id, t.arn("logs", f"log-group:/aws/codebuild/{build}")))
+            out.setdefault("AWS::Logs::LogGroup", []).append(
+                (logical_id, t.arn("logs", f"log-group:/aws/codebuild/{build}"))
+            )
         elif kind == "AWS::CodePipeline::Pipeline":
             arn = t.arn("codepipeline", name(logical_id, "Name"))
         elif kind == "AWS::Events::Rule":
@@ -141,10 +154,15 @@ def project_resource_arns(t=DEFAULT) -> dict[str, list[tuple[str, str]]]:
 
 def pipeline_role_arns(t=DEFAULT) -> list[str]:
     project = t.template("project")
-    return sorted({
-        resolve_intrinsics(r["Properties"]["RoleArn"], where="project template: pipeline RoleArn", **t.project_resolve_kwargs())
-        for r in project["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"
-    })
+    return sorted(
+        {
+            resolve_intrinsics(
+                r["Properties"]["RoleArn"], where="project template: pipeline RoleArn", **t.project_resolve_kwargs()
+            )
+            for r in project["Resources"].values()
+            if r["Type"] == "AWS::CodePipeline::Pipeline"
+        }
+    )
 
 
 def launch_target(resource_type: str, arn: str, action: str) -> list[str]:
@@ -157,7 +175,9 @@ def launch_target(resource_type: str, arn: str, action: str) -> list[str]:
 
 # Service Catalog's own copy of the provisioned template: a bucket the service owns, the object
 # tagged servicecatalog:provisioning=true (iam.SERVICE_CATALOG_COPY_URL).
-SERVICE_CATALOG_COPY = f"arn:aws:s3:::sc-{ACCOUNT}-{REGION}-provisioning/port-abcdefghij123/prod-abcdefghijklm/template.yml"
+SERVICE_CATALOG_COPY = (
+    f"arn:aws:s3:::sc-{ACCOUNT}-{REGION}-provisioning/port-abcdefghij123/prod-abcdefghijklm/template.yml"
+)
 PROVISIONING_TAG = {f"s3:ExistingObjectTag/{iam.SERVICE_CATALOG_COPY_TAG}": "true"}
 # What the product stack published under TemplateBucket/TemplatePrefix besides the seed code.
 PUBLISHED_TEMPLATE = "arn:aws:s3:::org-mlops-templates/releases/v0.1.0/MLOps-template-example.yml"
@@ -170,20 +190,36 @@ def seed_code_objects(t=DEFAULT) -> list[str]:
     for logical_id, resource in project["Resources"].items():
         code = resource["Properties"].get("Code", {}) if resource["Type"] == "AWS::CodeCommit::Repository" else {}
         if "S3" in code:
-            s3 = resolve_intrinsics(code["S3"], where=f"project template: {logical_id}.Code.S3", **t.project_resolve_kwargs())
+            s3 = resolve_intrinsics(
+                code["S3"], where=f"project template: {logical_id}.Code.S3", **t.project_resolve_kwargs()
+            )
             objects.append(f"arn:aws:s3:::{s3['Bucket']}/{s3['Key']}")
     return objects
 
 
 def launch_extras(t=DEFAULT) -> list[tuple[str, str, dict]]:
     """(action, ARN, context) the launch role needs besides the per-type table: documented in iam.launch_policy."""
-    stack = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/SC-{ACCOUNT}-pp-abcdefghijklm/0f0e0d0c-0b0a-4909-8807-060504030201"
+    stack = (
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/SC-{ACCOUNT}-pp-abcdefghijklm/"
+        "0f0e0d0c-0b0a-4909-8807-060504030201"
+    )
     parameter = t.arn("ssm", f"parameter/{t.config.namespace}/{t.config.project_suffix}/kms-key-arn")
-    extras = [(a, stack, {}) for a in ("cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
-                                       "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents")]
+    extras = [
+        (a, stack, {})
+        for a in (
+            "cloudformation:CreateStack",
+            "cloudformation:UpdateStack",
+            "cloudformation:DeleteStack",
+            "cloudformation:DescribeStacks",
+            "cloudformation:DescribeStackEvents",
+        )
+    ]
     extras += [("cloudformation:GetTemplateSummary", "*", {}), ("cloudformation:ValidateTemplate", "*", {})]
-    extras += [("s3:GetObject", SERVICE_CATALOG_COPY, PROVISIONING_TAG),
-               ("ssm:GetParameters", parameter, {}), ("ssm:GetParameter", parameter, {})]
+    extras += [
+        ("s3:GetObject", SERVICE_CATALOG_COPY, PROVISIONING_TAG),
+        ("ssm:GetParameters", parameter, {}),
+        ("ssm:GetParameter", parameter, {}),
+    ]
     seed_objects = seed_code_objects(t)
     assert seed_objects, "project template: no repository is created from the published seed code (Code.S3)"
     extras += [(a, obj, {}) for obj in seed_objects for a in ("s3:GetObject", "s3:GetObjectVersion")]
@@ -196,13 +232,27 @@ def test_launch_role_allows_every_listed_action_on_the_resource_it_provisions():
     arns = project_resource_arns()
     cases = []
     for resource_type, entries in iam.LAUNCH_PERMISSIONS.items():
-        assert resource_type in arns, f"LAUNCH_PERMISSIONS lists {resource_type}, which the project template does not create"
+        assert resource_type in arns, (
+            f"LAUNCH_PERMISSIONS lists {resource_type}, which the project template does not create"
+        )
         for logical_id, arn in arns[resource_type]:
             for action, reason in entries:
                 for target in launch_target(resource_type, arn, action):
-                    cases.append((DEFAULT.case("launch", Request(action, target), label=f"LaunchRole {logical_id} ({reason})"), "Allowed"))
+                    cases.append(
+                        (
+                            DEFAULT.case(
+                                "launch", Request(action, target), label=f"LaunchRole {logical_id} ({reason})"
+                            ),
+                            "Allowed",
+                        )
+                    )
     for action, arn, context in launch_extras():
-        cases.append((DEFAULT.case("launch", Request(action, arn, context=context), label="LaunchRole documented extra"), "Allowed"))
+        cases.append(
+            (
+                DEFAULT.case("launch", Request(action, arn, context=context), label="LaunchRole documented extra"),
+                "Allowed",
+            )
+        )
     check(cases)
 
 
@@ -217,11 +267,26 @@ def test_launch_role_allows_nothing_else_on_the_project_resources():
 
 
 def test_launch_role_unscoped_actions_are_only_the_documented_ones():
-    services = ("s3", "sagemaker", "codecommit", "codebuild", "codepipeline", "events", "logs", "iam", "kms", "cloudformation", "ssm")
+    services = (
+        "s3",
+        "sagemaker",
+        "codecommit",
+        "codebuild",
+        "codepipeline",
+        "events",
+        "logs",
+        "iam",
+        "kms",
+        "cloudformation",
+        "ssm",
+    )
     actions = [a for s in services for a in unscoped_actions(s)]
     results = run([DEFAULT.case("launch", Request(a, "*"), label="LaunchRole unscoped") for a in actions])
-    allowed = {a for a, r in zip(actions, results) if r["overallResult"] == "Allowed"}
-    documented = set(iam.UNSCOPED_LAUNCH_ACTIONS) | {"cloudformation:GetTemplateSummary", "cloudformation:ValidateTemplate"}
+    allowed = {a for a, r in zip(actions, results, strict=True) if r["overallResult"] == "Allowed"}
+    documented = set(iam.UNSCOPED_LAUNCH_ACTIONS) | {
+        "cloudformation:GetTemplateSummary",
+        "cloudformation:ValidateTemplate",
+    }
     assert allowed <= documented, f"LaunchRole allows undocumented actions on '*': {sorted(allowed - documented)}"
 
 
@@ -229,8 +294,12 @@ def test_launch_role_denies_what_the_schemas_list_but_the_template_never_needs()
     bucket = f"arn:aws:s3:::{DEFAULT.bucket}"
     group = DEFAULT.sm("model-package-group", DEFAULT.prefix)
     samples = [
-        ("s3:PutReplicationConfiguration", bucket), ("s3:PutBucketAcl", bucket), ("s3:PutBucketWebsite", bucket),
-        ("s3:PutBucketCORS", bucket), ("s3:GetObject", f"{bucket}/model.tar.gz"), ("s3:PutObject", f"{bucket}/x"),
+        ("s3:PutReplicationConfiguration", bucket),
+        ("s3:PutBucketAcl", bucket),
+        ("s3:PutBucketWebsite", bucket),
+        ("s3:PutBucketCORS", bucket),
+        ("s3:GetObject", f"{bucket}/model.tar.gz"),
+        ("s3:PutObject", f"{bucket}/x"),
         ("s3:PutBucketPolicy", "arn:aws:s3:::somebody-elses-bucket"),
         ("s3tables:CreateTableBucket", "*"),
         ("s3tables:PutTableBucketEncryption", f"arn:aws:s3tables:{REGION}:{ACCOUNT}:bucket/{DEFAULT.bucket}"),
@@ -238,28 +307,63 @@ def test_launch_role_denies_what_the_schemas_list_but_the_template_never_needs()
         ("sagemaker:CreateTrainingJob", DEFAULT.sm("training-job", f"{DEFAULT.prefix}-train")),
         ("sagemaker:PutModelPackageGroupPolicy", group),
         ("sagemaker:DeleteModelPackageGroup", DEFAULT.sm("model-package-group", "other-team-p-abcdefghijkl")),
-        ("kms:ScheduleKeyDeletion", DEFAULT.key_arn), ("kms:Decrypt", DEFAULT.key_arn),
+        ("kms:ScheduleKeyDeletion", DEFAULT.key_arn),
+        ("kms:Decrypt", DEFAULT.key_arn),
         ("codecommit:GitPush", DEFAULT.arn("codecommit", f"{DEFAULT.prefix}-model-build")),
         ("codecommit:PutRepositoryTriggers", DEFAULT.arn("codecommit", f"{DEFAULT.prefix}-model-build")),
         ("lambda:CreateFunction", DEFAULT.arn("lambda", "function:seed")),
-        ("cloudformation:CreateStack", DEFAULT.arn("cloudformation", "stack/any-stack/0f0e0d0c-0b0a-4909-8807-060504030201")),
+        (
+            "cloudformation:CreateStack",
+            DEFAULT.arn("cloudformation", "stack/any-stack/0f0e0d0c-0b0a-4909-8807-060504030201"),
+        ),
     ]
-    cases = [(DEFAULT.case("launch", Request(a, arn), label="LaunchRole outside its list"), NOT_ALLOWED) for a, arn in samples]
+    cases = [
+        (DEFAULT.case("launch", Request(a, arn), label="LaunchRole outside its list"), NOT_ALLOWED)
+        for a, arn in samples
+    ]
     # Reading objects: only Service Catalog's tagged copy and the published seed code.
     untagged = [
         (SERVICE_CATALOG_COPY, {}, "Service Catalog's copy without its tag"),
-        (SERVICE_CATALOG_COPY, {f"s3:ExistingObjectTag/{iam.SERVICE_CATALOG_COPY_TAG}": "false"}, "an object tagged false"),
+        (
+            SERVICE_CATALOG_COPY,
+            {f"s3:ExistingObjectTag/{iam.SERVICE_CATALOG_COPY_TAG}": "false"},
+            "an object tagged false",
+        ),
         (f"{bucket}/model.tar.gz", {}, "a project object"),
         (PUBLISHED_TEMPLATE, {}, "the published template, outside seed_code/"),
-        ("arn:aws:s3:::org-mlops-templates/releases/v0.2.0/seed_code/model_build.zip", {}, "another release's seed code"),
-        ("arn:aws:s3:::somebody-elses-bucket/releases/v0.1.0/seed_code/model_build.zip", {}, "another bucket's seed code"),
+        (
+            "arn:aws:s3:::org-mlops-templates/releases/v0.2.0/seed_code/model_build.zip",
+            {},
+            "another release's seed code",
+        ),
+        (
+            "arn:aws:s3:::somebody-elses-bucket/releases/v0.1.0/seed_code/model_build.zip",
+            {},
+            "another bucket's seed code",
+        ),
     ]
-    cases += [(DEFAULT.case("launch", Request("s3:GetObject", arn, context=ctx), label=f"LaunchRole reading {what}"), NOT_ALLOWED)
-              for arn, ctx, what in untagged]
-    cases += [(DEFAULT.case("launch", Request("s3:PutObject", SERVICE_CATALOG_COPY),
-                            label="LaunchRole writing Service Catalog's copy"), NOT_ALLOWED)]
-    cases += [(DEFAULT.case("launch", Request(a, obj), label="LaunchRole writing seed code"), NOT_ALLOWED)
-              for obj in seed_code_objects() for a in ("s3:PutObject", "s3:DeleteObject")]
+    cases += [
+        (
+            DEFAULT.case("launch", Request("s3:GetObject", arn, context=ctx), label=f"LaunchRole reading {what}"),
+            NOT_ALLOWED,
+        )
+        for arn, ctx, what in untagged
+    ]
+    cases += [
+        (
+            DEFAULT.case(
+                "launch",
+                Request("s3:PutObject", SERVICE_CATALOG_COPY),
+                label="LaunchRole writing Service Catalog's copy",
+            ),
+            NOT_ALLOWED,
+        )
+    ]
+    cases += [
+        (DEFAULT.case("launch", Request(a, obj), label="LaunchRole writing seed code"), NOT_ALLOWED)
+        for obj in seed_code_objects()
+        for a in ("s3:PutObject", "s3:DeleteObject")
+    ]
     check(cases)
 
 
@@ -268,9 +372,18 @@ def test_launch_role_decrypts_published_seed_code_only_through_s3_and_only_when_
     with_key = Team(DEFAULT.config, seed_code_key_arn=seed_key)
     via_s3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
     # The publisher's key keeps KMS's default key policy: IAM policies of the account decide.
-    default_key_policy = {"Version": "2012-10-17", "Statement": [{
-        "Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-        "Action": "kms:*", "Resource": "*"}]}
+    default_key_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
 
     def on_seed_key(team, request, label):
         case = team.case("launch", request, label=label)
@@ -279,15 +392,39 @@ def test_launch_role_decrypts_published_seed_code_only_through_s3_and_only_when_
         return Case(case.policies, case.request, case.label, case.principal, resource_policy=default_key_policy)
 
     cases = [
-        (on_seed_key(with_key, Request("kms:Decrypt", seed_key, context=via_s3), "LaunchRole seed key via S3"), "Allowed"),
+        (
+            on_seed_key(with_key, Request("kms:Decrypt", seed_key, context=via_s3), "LaunchRole seed key via S3"),
+            "Allowed",
+        ),
         (on_seed_key(with_key, Request("kms:Decrypt", seed_key), "LaunchRole seed key directly"), NOT_ALLOWED),
-        (on_seed_key(with_key, Request("kms:Decrypt", seed_key, context={"kms:ViaService": f"sagemaker.{REGION}.amazonaws.com"}),
-                     "LaunchRole seed key via SageMaker"), NOT_ALLOWED),
-        (on_seed_key(with_key, Request("kms:GenerateDataKey", seed_key, context=via_s3), "LaunchRole encrypting with the seed key"),
-         NOT_ALLOWED),
-        (on_seed_key(with_key, Request("kms:Decrypt", DEFAULT.key_arn, context=via_s3), "LaunchRole project key via S3"), NOT_ALLOWED),
-        (on_seed_key(DEFAULT, Request("kms:Decrypt", seed_key, context=via_s3), "LaunchRole seed key, no SeedCodeKmsKeyArn"),
-         NOT_ALLOWED),
+        (
+            on_seed_key(
+                with_key,
+                Request("kms:Decrypt", seed_key, context={"kms:ViaService": f"sagemaker.{REGION}.amazonaws.com"}),
+                "LaunchRole seed key via SageMaker",
+            ),
+            NOT_ALLOWED,
+        ),
+        (
+            on_seed_key(
+                with_key,
+                Request("kms:GenerateDataKey", seed_key, context=via_s3),
+                "LaunchRole encrypting with the seed key",
+            ),
+            NOT_ALLOWED,
+        ),
+        (
+            on_seed_key(
+                with_key, Request("kms:Decrypt", DEFAULT.key_arn, context=via_s3), "LaunchRole project key via S3"
+            ),
+            NOT_ALLOWED,
+        ),
+        (
+            on_seed_key(
+                DEFAULT, Request("kms:Decrypt", seed_key, context=via_s3), "LaunchRole seed key, no SeedCodeKmsKeyArn"
+            ),
+            NOT_ALLOWED,
+        ),
     ]
     check(cases)
 
@@ -296,30 +433,50 @@ def test_launch_role_decrypts_published_seed_code_only_through_s3_and_only_when_
 
 # Per resource type of the endpoint template: what CloudFormation needs for the template's
 # properties, picked from the type's provider schema; each action says why.
-# The deploy role's documented needs live beside its policy, in generator/iam.py.
+# The deploy role's documented needs are data, generator/data/iam_deploy.yaml, read by generator/iam/deploy.py.
 DEPLOY_NEEDS = iam.DEPLOY_PERMISSIONS
 DEPLOY_EXTRAS = iam.DEPLOY_EXTRA_PERMISSIONS
-SCALABLE_TARGET = f"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/056ad4ff20d1a90a37cb7a5b0da9e0c1b6da"
-SCALING_LINKED_ROLE = (f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
-                       "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")
+SCALABLE_TARGET = (
+    f"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/056ad4ff20d1a90a37cb7a5b0da9e0c1b6da"
+)
+SCALING_LINKED_ROLE = (
+    f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+)
 
 
 def schema_permissions(resource_type: str) -> set[str]:
     base = Path(cfnlint.__file__).parent / "data" / "schemas"
     providers = json.loads((base / "providers" / "us-east-1.json").read_text())
     handlers = json.loads((base / "resources" / f"{providers[resource_type]}.json").read_text()).get("handlers", {})
-    return {p for op in ("create", "read", "update", "delete", "list") for p in handlers.get(op, {}).get("permissions", [])}
+    return {
+        p for op in ("create", "read", "update", "delete", "list") for p in handlers.get(op, {}).get("permissions", [])
+    }
 
 
 def _endpoint_template(t=DEFAULT, stage: str = "staging") -> tuple[dict, dict]:
     """The endpoint template and the resolver arguments of one stage's stack."""
     endpoint = load_template(t.texts["endpoint"], source="endpoint template")
     parameters = {name: spec.get("Default", "") for name, spec in endpoint["Parameters"].items()}
-    parameters.update({"SageMakerProjectName": t.project_name, "SageMakerProjectId": t.project_id, "StageName": stage,
-                       "ConfigHash": "abc1234", "KmsKeyArn": t.key_arn, "ArtifactBucket": t.bucket,
-                       "ModelExecutionRoleArn": t.role_arn("sagemaker"),
-                       "ModelPackageArn": t.sm("model-package", f"{t.prefix}/3")})
-    kwargs = dict(parameters=parameters, account=ACCOUNT, region=REGION, partition=PARTITION, conditions={"IsStaging": stage == "staging"})
+    parameters.update(
+        {
+            "SageMakerProjectName": t.project_name,
+            "SageMakerProjectId": t.project_id,
+            "StageName": stage,
+            "ConfigHash": "abc1234",
+            "KmsKeyArn": t.key_arn,
+            "ArtifactBucket": t.bucket,
+            "ModelExecutionRoleArn": t.role_arn("sagemaker"),
+            "ModelPackageArn": t.sm("model-package", f"{t.prefix}/3"),
+        }
+    )
+    kwargs = dict(
+        parameters=parameters,
+        account=ACCOUNT,
+        region=REGION,
+        partition=PARTITION,
+        conditions={"IsStaging": stage == "staging"},
+    )
     return endpoint, kwargs
 
 
@@ -333,8 +490,11 @@ def endpoint_request_keys(t=DEFAULT, stage: str = "staging") -> dict[tuple[str, 
             if not action.startswith("sagemaker:Create"):
                 continue
             properties = resource["Properties"]
-            parameters = {root: resolve_intrinsics(properties[root], where=f"endpoint template: {logical_id}.{root}", **kwargs)
-                          for root in sagemaker_parameter_roots(action) if root in properties}
+            parameters = {
+                root: resolve_intrinsics(properties[root], where=f"endpoint template: {logical_id}.{root}", **kwargs)
+                for root in sagemaker_parameter_roots(action)
+                if root in properties
+            }
             keys[(logical_id, action)] = sagemaker_condition_keys(action, parameters)
     return keys
 
@@ -342,15 +502,22 @@ def endpoint_request_keys(t=DEFAULT, stage: str = "staging") -> dict[tuple[str, 
 def scalable_target_tags(t=DEFAULT, stage: str = "staging") -> dict[str, str]:
     """The tags the endpoint template gives its scalable target, resolved for the stage."""
     endpoint, kwargs = _endpoint_template(t, stage)
-    (target,) = [(lid, r) for lid, r in endpoint["Resources"].items() if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"]
-    tags = resolve_intrinsics(target[1]["Properties"].get("Tags", []), where=f"endpoint template: {target[0]}.Tags", **kwargs)
+    (target,) = [
+        (lid, r)
+        for lid, r in endpoint["Resources"].items()
+        if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
+    ]
+    tags = resolve_intrinsics(
+        target[1]["Properties"].get("Tags", []), where=f"endpoint template: {target[0]}.Tags", **kwargs
+    )
     return {tag["Key"]: tag["Value"] for tag in tags}
 
 
 def endpoint_resource_arns(t=DEFAULT, stage: str = "staging") -> dict[str, list[tuple[str, str]]]:
     endpoint, kwargs = _endpoint_template(t, stage)
     properties = {
-        "AWS::SageMaker::Model": ("model", "ModelName"), "AWS::SageMaker::EndpointConfig": ("endpoint-config", "EndpointConfigName"),
+        "AWS::SageMaker::Model": ("model", "ModelName"),
+        "AWS::SageMaker::EndpointConfig": ("endpoint-config", "EndpointConfigName"),
         "AWS::SageMaker::Endpoint": ("endpoint", "EndpointName"),
     }
     out: dict[str, list[tuple[str, str]]] = {}
@@ -358,7 +525,8 @@ def endpoint_resource_arns(t=DEFAULT, stage: str = "staging") -> dict[str, list[
         kind = resource["Type"]
         props = resource["Properties"]
 
-        def value(prop: str) -> str:
+        # Bound as defaults: the closure reads this iteration's resource, not the loop's last one.
+        def value(prop: str, props: dict = props, logical_id: str = logical_id) -> str:
             return resolve_intrinsics(props[prop], where=f"endpoint template: {logical_id}.{prop}", **kwargs)
 
         if kind in properties:
@@ -401,7 +569,9 @@ def deploy_target(t, arn: str, action: str, alarms: list[str] = ()) -> list[tupl
 def test_deploy_needs_are_picked_from_the_provider_schemas():
     for resource_type, needs in DEPLOY_NEEDS.items():
         outside = sorted(set(needs) - schema_permissions(resource_type))
-        assert not outside, f"DEPLOY_NEEDS {resource_type}: {outside} are not in the provider schema's handler permissions"
+        assert not outside, (
+            f"DEPLOY_NEEDS {resource_type}: {outside} are not in the provider schema's handler permissions"
+        )
     types = set(endpoint_resource_arns())
     assert types == set(DEPLOY_NEEDS), f"endpoint template types {sorted(types)} vs DEPLOY_NEEDS {sorted(DEPLOY_NEEDS)}"
 
@@ -422,8 +592,16 @@ def test_cloudformation_role_allows_what_the_endpoint_template_needs(stage):
                     # Every action but the registration acts on the target the stack created, with its tags.
                     if target == SCALABLE_TARGET and action != "application-autoscaling:RegisterScalableTarget":
                         context = {**existing_resource(target_tags), **context}
-                    cases.append((DEFAULT.case("cloudformation", Request(action, target, tags=tags, context=context),
-                                       label=f"CloudFormationRole endpoint template {logical_id} ({reason})"), "Allowed"))
+                    cases.append(
+                        (
+                            DEFAULT.case(
+                                "cloudformation",
+                                Request(action, target, tags=tags, context=context),
+                                label=f"CloudFormationRole endpoint template {logical_id} ({reason})",
+                            ),
+                            "Allowed",
+                        )
+                    )
     check(cases)
 
 
@@ -433,8 +611,14 @@ def scalable_target_alarms(arns: dict[str, list[tuple[str, str]]]) -> list[str]:
     for _, endpoint in arns.get("AWS::SageMaker::Endpoint", []):
         name = endpoint.split("/", 1)[1]
         # Target tracking names its alarms TargetTracking-<resource id>-AlarmHigh|Low-<uuid>.
-        alarms += [DEFAULT.arn("cloudwatch", f"alarm:TargetTracking-endpoint/{name}/variant/AllTraffic-Alarm{side}-"
-                                             "0f0e0d0c-0b0a-4909-8807-060504030201") for side in ("High", "Low")]
+        alarms += [
+            DEFAULT.arn(
+                "cloudwatch",
+                f"alarm:TargetTracking-endpoint/{name}/variant/AllTraffic-Alarm{side}-"
+                "0f0e0d0c-0b0a-4909-8807-060504030201",
+            )
+            for side in ("High", "Low")
+        ]
     return alarms
 
 
@@ -443,7 +627,7 @@ def test_cloudformation_role_allows_nothing_else_on_the_endpoint_resources():
     # One resource's handler acts on another's ARN (UpdateEndpoint on the endpoint config), so
     # the bound per ARN is every endpoint type's schema list plus the documented extras.
     allowed = set(DEPLOY_EXTRAS).union(*(schema_permissions(t) for t in DEPLOY_NEEDS))
-    for resource_type, pairs in endpoint_resource_arns().items():
+    for pairs in endpoint_resource_arns().values():
         for _, arn in pairs:
             if arn == SCALABLE_TARGET:
                 continue  # its actions are conditioned on the service namespace: covered above
@@ -468,16 +652,21 @@ def handler_permissions(resource_type: str, operations=CHANGING_HANDLERS) -> set
 def launch_other_grants(config) -> dict[str, dict[str, str]]:
     """Type -> {handler action: Sid of the launch policy statement granting it outside the per-type table}."""
     grants = {
-        "AWS::CodeCommit::Repository": {"s3:GetObject": "AllowReadingPublishedSeedCode",
-                                        "s3:GetObjectVersion": "AllowReadingPublishedSeedCode"},
+        "AWS::CodeCommit::Repository": {
+            "s3:GetObject": "AllowReadingPublishedSeedCode",
+            "s3:GetObjectVersion": "AllowReadingPublishedSeedCode",
+        },
         "AWS::CodeBuild::Project": {"iam:PassRole": "AllowPassCodebuildRoleToCodebuild"},
-        "AWS::CodePipeline::Pipeline": {"iam:PassRole": "AllowPassCodepipelineRoleToCodepipeline",
-                                        **{a: "AllowHandlersToGetRole" for a in iam.FOREIGN_LAUNCH_ACTIONS}},
+        "AWS::CodePipeline::Pipeline": {
+            "iam:PassRole": "AllowPassCodepipelineRoleToCodepipeline",
+            **{a: "AllowHandlersToGetRole" for a in iam.FOREIGN_LAUNCH_ACTIONS},
+        },
         "AWS::Events::Rule": {"iam:PassRole": "AllowPassEventsRoleToEvents"},
     }
     if not config.uses_codecommit:
-        grants["AWS::CodePipeline::Pipeline"]["codestar-connections:PassConnection"] = \
+        grants["AWS::CodePipeline::Pipeline"]["codestar-connections:PassConnection"] = (
             "AllowPassingThisAccountsConnectionsToPipelines"
+        )
     return grants
 
 
@@ -491,11 +680,22 @@ CONFIG_LEFT_OUT = {
 }
 
 
-def schema_derivation_problems(template: str, template_types: set[str], granted: dict[str, set[str]],
-                               other: dict[str, dict[str, str]], policy: dict, config=None) -> list[str]:
+def schema_derivation_problems(
+    template: str,
+    template_types: set[str],
+    granted: dict[str, set[str]],
+    other: dict[str, dict[str, str]],
+    policy: dict,
+    config=None,
+) -> list[str]:
     """Every create/update/delete handler permission of every type is granted or left out with a reason."""
-    sids = {statement.get("Sid"): set(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
-            for statement in policy["Statement"] if statement.get("Effect") == "Allow"}
+    sids = {
+        statement.get("Sid"): set(
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        for statement in policy["Statement"]
+        if statement.get("Effect") == "Allow"
+    }
     problems = []
     missing_types = sorted(template_types - set(granted))
     if missing_types:
@@ -509,14 +709,20 @@ def schema_derivation_problems(template: str, template_types: set[str], granted:
         by_statement = other.get(resource_type, {})
         for action, sid in by_statement.items():
             if action not in sids.get(sid, set()):
-                problems.append(f"{where}: {action} is counted as granted by statement {sid!r}, which does not grant it")
+                problems.append(
+                    f"{where}: {action} is counted as granted by statement {sid!r}, which does not grant it"
+                )
         given = granted[resource_type] | set(by_statement)
         left_out = iam.HANDLER_PERMISSIONS_LEFT_OUT.get(resource_type, {})
-        by_config = {a for a, applies in CONFIG_LEFT_OUT.get(resource_type, {}).items() if config is not None and applies(config)}
+        by_config = {
+            a for a, applies in CONFIG_LEFT_OUT.get(resource_type, {}).items() if config is not None and applies(config)
+        }
         uncovered = sorted(schema - given - set(left_out) - by_config)
         if uncovered:
-            problems.append(f"{where}: the schema's handlers list {uncovered}, neither granted nor in "
-                            "iam.HANDLER_PERMISSIONS_LEFT_OUT with a reason")
+            problems.append(
+                f"{where}: the schema's handlers list {uncovered}, neither granted nor in "
+                "iam.HANDLER_PERMISSIONS_LEFT_OUT with a reason"
+            )
         both = sorted(given & set(left_out))
         if both:
             problems.append(f"{where}: {both} are granted and listed as left out")
@@ -536,29 +742,42 @@ def test_every_role_is_derived_from_the_current_provider_schemas():
     problems = []
     skipped = []
     project_types: set[str] = set()
-    for label, config in (("project template (default config)", DEFAULT.config),
-                          ("project template (source_provider: codeconnections)", CONNECTIONS_CONFIG)):
+    for label, config in (
+        ("project template (default config)", DEFAULT.config),
+        ("project template (source_provider: codeconnections)", CONNECTIONS_CONFIG),
+    ):
         types = {r["Type"] for r in Team(config).template("project")["Resources"].values()}
         project_types |= types
         table = {kind: {a for a, _ in entries} for kind, entries in iam.launch_permissions(config).items()}
         policy = json.loads(iam.launch_policy(config, "arn:aws:s3:::bucket/prefix/seed_code/*").to_json())
         problems += schema_derivation_problems(label, types, table, launch_other_grants(config), policy, config)
-        skipped += [f"{label}: {t}" for t in sorted(types) if not handler_permissions(t, ("create", "read", "update", "delete", "list"))]
+        skipped += [
+            f"{label}: {t}"
+            for t in sorted(types)
+            if not handler_permissions(t, ("create", "read", "update", "delete", "list"))
+        ]
     endpoint_types = set(endpoint_resource_arns())
     policy = json.loads(iam.cloudformation_policy(DEFAULT.config, "arn:aws:kms:us-east-1:111122223333:key/k").to_json())
-    problems += schema_derivation_problems("endpoint template", endpoint_types,
-                                           {k: set(v) for k, v in iam.DEPLOY_PERMISSIONS.items()}, {}, policy)
+    problems += schema_derivation_problems(
+        "endpoint template", endpoint_types, {k: set(v) for k, v in iam.DEPLOY_PERMISSIONS.items()}, {}, policy
+    )
     strays = sorted(set(iam.HANDLER_PERMISSIONS_LEFT_OUT) - project_types - endpoint_types)
     if strays:
         problems.append(f"iam.HANDLER_PERMISSIONS_LEFT_OUT has rows for {strays}, which no template creates")
     note = f" (skipped, no handler data in the provider schemas: {skipped})" if skipped else ""
     assert not problems, "roles not derived from the provider schemas" + note + ":\n  " + "\n  ".join(problems)
-    assert "AWS::CodeBuild::Project" in " ".join(skipped), "AWS::CodeBuild::Project has handler data now: check its row against it"
+    assert "AWS::CodeBuild::Project" in " ".join(skipped), (
+        "AWS::CodeBuild::Project has handler data now: check its row against it"
+    )
 
 
 def actions_on_type(service: str, kind: str) -> set[str]:
     """Actions of ``service`` that act on its resource type ``kind`` (for ARNs that also match a parent's pattern)."""
-    return {f"{service}:{d['name']}" for d in _service_data(service)[0].values() if kind in {r["name"] for r in d["resourceTypes"]}}
+    return {
+        f"{service}:{d['name']}"
+        for d in _service_data(service)[0].values()
+        if kind in {r["name"] for r in d["resourceTypes"]}
+    }
 
 
 def test_what_the_schemas_list_but_is_left_out_is_not_allowed():
@@ -569,28 +788,43 @@ def test_what_the_schemas_list_but_is_left_out_is_not_allowed():
     # Resources inside the sample resources: (logical id, ARN, actions acting on that ARN's type).
     # Their ARNs also match the parent's pattern, so the actions come from the type, not the ARN.
     inner = {
-        "AWS::S3::Bucket": [(lid, f"{arn}/model/model.tar.gz", actions_on_type("s3", "object"))
-                            for lid, arn in project.get("AWS::S3::Bucket", [])],
-        "AWS::CodePipeline::Pipeline": [(lid, f"{arn}/Build", actions_on_type("codepipeline", "stage"))
-                                        for lid, arn in project.get("AWS::CodePipeline::Pipeline", [])],
+        "AWS::S3::Bucket": [
+            (lid, f"{arn}/model/model.tar.gz", actions_on_type("s3", "object"))
+            for lid, arn in project.get("AWS::S3::Bucket", [])
+        ],
+        "AWS::CodePipeline::Pipeline": [
+            (lid, f"{arn}/Build", actions_on_type("codepipeline", "stage"))
+            for lid, arn in project.get("AWS::CodePipeline::Pipeline", [])
+        ],
     }
     sources = [("launch", "project template", project, inner)]
-    sources += [("cloudformation", f"endpoint template ({stage})", endpoint_resource_arns(stage=stage), {})
-                for stage in ("staging", "prod")]
+    sources += [
+        ("cloudformation", f"endpoint template ({stage})", endpoint_resource_arns(stage=stage), {})
+        for stage in ("staging", "prod")
+    ]
     cases = []
     simulated: dict[str, set[str]] = {}
 
     def deny(purpose, template, resource_type, logical_id, action, reason, target, context):
         simulated.setdefault(resource_type, set()).add(action)
-        cases.append((DEFAULT.case(purpose, Request(action, target, context=context),
-                                   label=f"{ROLE_IDS[purpose]} {template} {resource_type} {logical_id}: left out ({reason})"),
-                      NOT_ALLOWED))
+        cases.append(
+            (
+                DEFAULT.case(
+                    purpose,
+                    Request(action, target, context=context),
+                    label=f"{ROLE_IDS[purpose]} {template} {resource_type} {logical_id}: left out ({reason})",
+                ),
+                NOT_ALLOWED,
+            )
+        )
 
     for purpose, template, arns, more in sources:
         for resource_type, left_out in iam.HANDLER_PERMISSIONS_LEFT_OUT.items():
             if resource_type not in arns:
                 continue
-            entries = [(lid, arn, set(actions_on(arn))) for lid, arn in arns[resource_type]] + more.get(resource_type, [])
+            entries = [(lid, arn, set(actions_on(arn))) for lid, arn in arns[resource_type]] + more.get(
+                resource_type, []
+            )
             for logical_id, arn, on_type in entries:
                 for action, reason in left_out.items():
                     if action not in on_type:
@@ -606,12 +840,30 @@ def test_what_the_schemas_list_but_is_left_out_is_not_allowed():
     # The configuration's own leave-out: a CodeCommit project's launch role passes no connection.
     assert DEFAULT.config.uses_codecommit
     for action in CONFIG_LEFT_OUT["AWS::CodePipeline::Pipeline"]:
-        connection = f"arn:aws:{action.split(':')[0]}:{REGION}:{ACCOUNT}:connection/0f0e0d0c-0b0a-4909-8807-060504030201"
-        deny("launch", "project template (CodeCommit)", "AWS::CodePipeline::Pipeline", "PassConnection", action,
-             "left out by the configuration", connection, {})
-    for kind in ("AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::CodePipeline::Pipeline", "AWS::SNS::Topic",
-                 "AWS::SageMaker::ModelPackageGroup", "AWS::ApplicationAutoScaling::ScalableTarget"):
-        assert simulated.get(kind), f"no left-out action of {kind} acts on the sample resource: the check sees nothing there"
+        connection = (
+            f"arn:aws:{action.split(':')[0]}:{REGION}:{ACCOUNT}:connection/0f0e0d0c-0b0a-4909-8807-060504030201"
+        )
+        deny(
+            "launch",
+            "project template (CodeCommit)",
+            "AWS::CodePipeline::Pipeline",
+            "PassConnection",
+            action,
+            "left out by the configuration",
+            connection,
+            {},
+        )
+    for kind in (
+        "AWS::S3::Bucket",
+        "AWS::Logs::LogGroup",
+        "AWS::CodePipeline::Pipeline",
+        "AWS::SNS::Topic",
+        "AWS::SageMaker::ModelPackageGroup",
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+    ):
+        assert simulated.get(kind), (
+            f"no left-out action of {kind} acts on the sample resource: the check sees nothing there"
+        )
     check(cases)
 
 
@@ -623,19 +875,27 @@ def escalation_requests(t=DEFAULT) -> list[tuple[str, str, dict]]:
     guardrail = f"arn:aws:iam::{ACCOUNT}:policy/{t.config.namespace}-guardrail"
     admin_policy = "arn:aws:iam::aws:policy/AdministratorAccess"
     requests = [
-        ("iam:CreateUser", user, {}), ("iam:CreateAccessKey", user, {}), ("iam:CreateLoginProfile", user, {}),
+        ("iam:CreateUser", user, {}),
+        ("iam:CreateAccessKey", user, {}),
+        ("iam:CreateLoginProfile", user, {}),
         ("iam:AttachUserPolicy", user, {}),
         ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/escalate", {}),
-        ("iam:CreatePolicyVersion", guardrail, {}), ("iam:DeletePolicy", guardrail, {}),
-        ("kms:DisableKey", t.key_arn, {}), ("kms:ScheduleKeyDeletion", t.key_arn, {}), ("kms:PutKeyPolicy", t.key_arn, {}),
+        ("iam:CreatePolicyVersion", guardrail, {}),
+        ("iam:DeletePolicy", guardrail, {}),
+        ("kms:DisableKey", t.key_arn, {}),
+        ("kms:ScheduleKeyDeletion", t.key_arn, {}),
+        ("kms:PutKeyPolicy", t.key_arn, {}),
         ("kms:CreateGrant", t.key_arn, {"kms:GrantIsForAWSResource": "false"}),
     ]
     for purpose in iam.SERVICE_PRINCIPALS:
         own = t.role_arn(purpose)
         requests += [
-            ("iam:AttachRolePolicy", own, {"iam:PolicyARN": admin_policy}), ("iam:PutRolePolicy", own, {}),
-            ("iam:DetachRolePolicy", own, {"iam:PolicyARN": guardrail}), ("iam:DeleteRolePolicy", own, {}),
-            ("iam:UpdateAssumeRolePolicy", own, {}), ("iam:DeleteRolePermissionsBoundary", own, {}),
+            ("iam:AttachRolePolicy", own, {"iam:PolicyARN": admin_policy}),
+            ("iam:PutRolePolicy", own, {}),
+            ("iam:DetachRolePolicy", own, {"iam:PolicyARN": guardrail}),
+            ("iam:DeleteRolePolicy", own, {}),
+            ("iam:UpdateAssumeRolePolicy", own, {}),
+            ("iam:DeleteRolePermissionsBoundary", own, {}),
         ]
     for outside in OUTSIDE_ROLES:
         for service in (*iam.SERVICE_PRINCIPALS.values(), "ec2.amazonaws.com", "lambda.amazonaws.com"):
@@ -645,13 +905,31 @@ def escalation_requests(t=DEFAULT) -> list[tuple[str, str, dict]]:
 
 @pytest.mark.parametrize("purpose", list(iam.SERVICE_PRINCIPALS))
 def test_no_role_can_escalate_its_privileges(purpose):
-    check((DEFAULT.case(purpose, Request(a, arn, context=ctx), label=f"{ROLE_IDS[purpose]} escalation"), NOT_ALLOWED)
-          for a, arn, ctx in escalation_requests())
+    check(
+        (DEFAULT.case(purpose, Request(a, arn, context=ctx), label=f"{ROLE_IDS[purpose]} escalation"), NOT_ALLOWED)
+        for a, arn, ctx in escalation_requests()
+    )
 
 
 def test_the_sweep_can_see_an_over_broad_grant():
     """The sweep itself must be able to fail: a policy granting s3:* on the bucket is caught."""
-    broad = [{"name": "broad", "policy": {"Version": "2012-10-17", "Statement": [
-        {"Sid": "TooMuch", "Effect": "Allow", "Action": "s3:*", "Resource": f"arn:aws:s3:::{DEFAULT.bucket}"}]}}]
-    allowed = sweep(lambda request, label: Case(broad, request, label=label), "broad", {f"arn:aws:s3:::{DEFAULT.bucket}": set()})
+    broad = [
+        {
+            "name": "broad",
+            "policy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "TooMuch",
+                        "Effect": "Allow",
+                        "Action": "s3:*",
+                        "Resource": f"arn:aws:s3:::{DEFAULT.bucket}",
+                    }
+                ],
+            },
+        }
+    ]
+    allowed = sweep(
+        lambda request, label: Case(broad, request, label=label), "broad", {f"arn:aws:s3:::{DEFAULT.bucket}": set()}
+    )
     assert {"s3:PutReplicationConfiguration", "s3:DeleteBucket"} <= allowed[f"arn:aws:s3:::{DEFAULT.bucket}"]

@@ -31,9 +31,13 @@ OUTSIDE_ACCOUNT = "999988887777"
 NOT_ALLOWED = {"ImplicitlyDenied", "ExplicitlyDenied"}
 
 A = DEFAULT  # mlops / custom-project, project fraud-custom-project
-SHARED_NAMESPACE = team("mlops", "risk-project", "credit-risk-project", "p-mnopqrstuvwx", "0f0e0d0c-0b0a-4909-8807-060504030201")
+SHARED_NAMESPACE = team(
+    "mlops", "risk-project", "credit-risk-project", "p-mnopqrstuvwx", "0f0e0d0c-0b0a-4909-8807-060504030201"
+)
 # Namespace `mlops-p` starts like `mlops`: A's name patterns (`mlops-p-*-<account>` buckets) match its names.
-PREFIXED_NAMESPACE = team("mlops-p", "custom-project", "churn-custom-project", "p-qrstuvwxyzab", "0a0b0c0d-1111-2222-3333-444455556666")
+PREFIXED_NAMESPACE = team(
+    "mlops-p", "custom-project", "churn-custom-project", "p-qrstuvwxyzab", "0a0b0c0d-1111-2222-3333-444455556666"
+)
 
 
 @dataclass(frozen=True)
@@ -65,23 +69,40 @@ class Person:
 @functools.cache
 def studio_user_policy(t: Team) -> dict[str, Any]:
     document = t.product["Resources"]["StudioUserPolicy"]["Properties"]["PolicyDocument"]
-    return resolve_intrinsics(document, parameters=t.product_parameters, account=ACCOUNT, region=REGION,
-                              partition=PARTITION, resources={"ProjectKey.Arn": t.key_arn},
-                              where=f"product template ({t.label}): StudioUserPolicy")
+    return resolve_intrinsics(
+        document,
+        parameters=t.product_parameters,
+        account=ACCOUNT,
+        region=REGION,
+        partition=PARTITION,
+        resources={"ProjectKey.Arn": t.key_arn},
+        where=f"product template ({t.label}): StudioUserPolicy",
+    )
 
 
 def bucket_policy(t: Team) -> dict[str, Any]:
     (policy,) = [r for r in t.template("project")["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"]
-    return resolve_intrinsics(policy["Properties"]["PolicyDocument"], where="project template: ArtifactBucketPolicy",
-                              **t.project_resolve_kwargs())
+    return resolve_intrinsics(
+        policy["Properties"]["PolicyDocument"],
+        where="project template: ArtifactBucketPolicy",
+        **t.project_resolve_kwargs(),
+    )
 
 
 def open_repository_policy() -> dict[str, Any]:
     """A repository of another account that lets anyone pull (AWS's image repositories do; an
     attacker's would): the pulling role's own policy is then what decides."""
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "AnyonePulls", "Effect": "Allow", "Principal": {"AWS": "*"},
-        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AnyonePulls",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            }
+        ],
+    }
 
 
 def resource_policy(arn: str) -> dict[str, Any] | None:
@@ -97,13 +118,23 @@ def resource_policy(arn: str) -> dict[str, Any] | None:
 
 def as_person(person: Person, request: Request, label: str) -> Case:
     context = {**person.context(), **(request.context or {})}
-    return Case(person.policies(), Request(request.action, request.resource_arn, request.tags, context),
-                label=f"{person.name}: {label}", principal=person.arn, resource_policy=resource_policy(request.resource_arn))
+    return Case(
+        person.policies(),
+        Request(request.action, request.resource_arn, request.tags, context),
+        label=f"{person.name}: {label}",
+        principal=person.arn,
+        resource_policy=resource_policy(request.resource_arn),
+    )
 
 
 def as_role(t: Team, purpose: str, request: Request, label: str) -> Case:
-    return Case(t.policies(purpose), request, label=f"{t.label} {purpose} role: {label}", principal=t.role_arn(purpose),
-                resource_policy=resource_policy(request.resource_arn))
+    return Case(
+        t.policies(purpose),
+        request,
+        label=f"{t.label} {purpose} role: {label}",
+        principal=t.role_arn(purpose),
+        resource_policy=resource_policy(request.resource_arn),
+    )
 
 
 # ---------------------------------------------------------------- the principals
@@ -129,14 +160,22 @@ def via(service: str) -> dict[str, str]:
 
 
 def pass_role(t: Team, purpose: str) -> Request:
-    return Request("iam:PassRole", t.role_arn(purpose),
-                   context={"iam:PassedToService": "sagemaker.amazonaws.com",
-                            **{f"iam:ResourceTag/{k}": v for k, v in t.role_tags(purpose).items()}})
+    return Request(
+        "iam:PassRole",
+        t.role_arn(purpose),
+        context={
+            "iam:PassedToService": "sagemaker.amazonaws.com",
+            **{f"iam:ResourceTag/{k}": v for k, v in t.role_tags(purpose).items()},
+        },
+    )
 
 
 def approve(t: Team, version: int = 3) -> Request:
-    return Request("sagemaker:UpdateModelPackage", t.sm("model-package", f"{t.prefix}/{version}"),
-                   context={"sagemaker:ModelApprovalStatus": "Approved"})
+    return Request(
+        "sagemaker:UpdateModelPackage",
+        t.sm("model-package", f"{t.prefix}/{version}"),
+        context={"sagemaker:ModelApprovalStatus": "Approved"},
+    )
 
 
 def on_tagged(t: Team, action: str, arn: str) -> Request:
@@ -148,16 +187,39 @@ def on_tagged(t: Team, action: str, arn: str) -> Request:
 
 
 def test_the_teams_people_can_do_their_work():
-    check([
-        (as_person(A_SCIENTIST, Request("s3:GetObject", object_of(A)), "read the project's data"), "Allowed"),
-        (as_person(A_SCIENTIST, Request("s3:PutObject", object_of(A, "data/new.csv")), "write the project's data"), "Allowed"),
-        (as_person(A_SCIENTIST, Request("kms:Decrypt", A.key_arn, context=via("s3")), "decrypt through S3"), "Allowed"),
-        (as_person(A_SCIENTIST, Request("kms:GenerateDataKey", A.key_arn, context=via("sagemaker")), "encrypt a job's output"), "Allowed"),
-        (as_person(A_SCIENTIST, pass_role(A, "sagemaker"), "run a job as the team's SageMaker role"), "Allowed"),
-        (as_person(A_SCIENTIST, on_tagged(A, "sagemaker:DescribeModelPackageGroup", A.sm("model-package-group", A.prefix)),
-                   "look at the team's registry"), "Allowed"),
-        (as_person(A_APPROVER, approve(A), "approve a model version of the team"), "Allowed"),
-    ])
+    check(
+        [
+            (as_person(A_SCIENTIST, Request("s3:GetObject", object_of(A)), "read the project's data"), "Allowed"),
+            (
+                as_person(
+                    A_SCIENTIST, Request("s3:PutObject", object_of(A, "data/new.csv")), "write the project's data"
+                ),
+                "Allowed",
+            ),
+            (
+                as_person(A_SCIENTIST, Request("kms:Decrypt", A.key_arn, context=via("s3")), "decrypt through S3"),
+                "Allowed",
+            ),
+            (
+                as_person(
+                    A_SCIENTIST,
+                    Request("kms:GenerateDataKey", A.key_arn, context=via("sagemaker")),
+                    "encrypt a job's output",
+                ),
+                "Allowed",
+            ),
+            (as_person(A_SCIENTIST, pass_role(A, "sagemaker"), "run a job as the team's SageMaker role"), "Allowed"),
+            (
+                as_person(
+                    A_SCIENTIST,
+                    on_tagged(A, "sagemaker:DescribeModelPackageGroup", A.sm("model-package-group", A.prefix)),
+                    "look at the team's registry",
+                ),
+                "Allowed",
+            ),
+            (as_person(A_APPROVER, approve(A), "approve a model version of the team"), "Allowed"),
+        ]
+    )
 
 
 def test_another_teams_people_touch_nothing_of_this_team():
@@ -169,39 +231,54 @@ def test_another_teams_people_touch_nothing_of_this_team():
         (Request("kms:Decrypt", A.key_arn, context=via("s3")), "decrypt with A's key through S3"),
         (Request("kms:Decrypt", A.key_arn), "decrypt with A's key directly"),
         (approve(A), "approve A's model version (starts A's deploy)"),
-        (on_tagged(A, "sagemaker:DeleteModelPackageGroup", A.sm("model-package-group", A.prefix)), "delete A's registry"),
-        (on_tagged(A, "codepipeline:StartPipelineExecution", A.arn("codepipeline", f"{A.prefix}-model-deploy")),
-         "start A's deploy pipeline"),
-        (on_tagged(A, "sagemaker:AddTags", A.sm("model-package-group", A.prefix)) , "re-tag A's registry"),
+        (
+            on_tagged(A, "sagemaker:DeleteModelPackageGroup", A.sm("model-package-group", A.prefix)),
+            "delete A's registry",
+        ),
+        (
+            on_tagged(A, "codepipeline:StartPipelineExecution", A.arn("codepipeline", f"{A.prefix}-model-deploy")),
+            "start A's deploy pipeline",
+        ),
+        (on_tagged(A, "sagemaker:AddTags", A.sm("model-package-group", A.prefix)), "re-tag A's registry"),
     ]
-    cases = [(as_person(person, request, label), NOT_ALLOWED)
-             for person in (B_SCIENTIST, B_APPROVER) for request, label in attacks]
+    cases = [
+        (as_person(person, request, label), NOT_ALLOWED)
+        for person in (B_SCIENTIST, B_APPROVER)
+        for request, label in attacks
+    ]
     check(cases)
 
 
 def test_principals_without_the_teams_tag_get_no_data_whatever_their_managed_policy():
     """A job role with AmazonSageMakerJobFullAccess may read any bucket and use any key of its
     account through S3 by its identity policy; the bucket and key policies refuse it."""
-    check([
-        (as_person(person, request, label), NOT_ALLOWED)
-        for person in (JOB_ROLE, UNMANAGED_SCIENTIST)
-        for request, label in (
-            (Request("s3:GetObject", object_of(A)), "read A's data"),
-            (Request("s3:ListBucket", f"arn:aws:s3:::{A.bucket}"), "list A's bucket"),
-            (Request("kms:Decrypt", A.key_arn, context=via("s3")), "decrypt with A's key through S3"),
-            (Request("kms:GenerateDataKey", A.key_arn, context=via("s3")), "encrypt with A's key through S3"),
-        )
-    ])
+    check(
+        [
+            (as_person(person, request, label), NOT_ALLOWED)
+            for person in (JOB_ROLE, UNMANAGED_SCIENTIST)
+            for request, label in (
+                (Request("s3:GetObject", object_of(A)), "read A's data"),
+                (Request("s3:ListBucket", f"arn:aws:s3:::{A.bucket}"), "list A's bucket"),
+                (Request("kms:Decrypt", A.key_arn, context=via("s3")), "decrypt with A's key through S3"),
+                (Request("kms:GenerateDataKey", A.key_arn, context=via("s3")), "encrypt with A's key through S3"),
+            )
+        ]
+    )
 
 
 def test_a_person_tagged_into_the_team_without_the_user_policy_still_needs_an_identity_grant():
     """The key policy delegates team data use to IAM: a tag alone opens nothing."""
-    tagged_only = Person("AmazonSageMaker-ExecutionRole-tagged", tags={tagging.TEAM_TAG: tagging.team(A.config)},
-                         managed="AmazonSageMakerFullAccess")
+    tagged_only = Person(
+        "AmazonSageMaker-ExecutionRole-tagged",
+        tags={tagging.TEAM_TAG: tagging.team(A.config)},
+        managed="AmazonSageMakerFullAccess",
+    )
     check([(as_person(tagged_only, Request("kms:Decrypt", A.key_arn, context=via("s3")), "decrypt"), NOT_ALLOWED)])
 
 
-@pytest.mark.parametrize("other", [SHARED_NAMESPACE, PREFIXED_NAMESPACE], ids=["shared-namespace", "prefixed-namespace"])
+@pytest.mark.parametrize(
+    "other", [SHARED_NAMESPACE, PREFIXED_NAMESPACE], ids=["shared-namespace", "prefixed-namespace"]
+)
 def test_teams_with_overlapping_names_cannot_reach_each_others_data(other):
     """`mlops-p` starts like `mlops`: A's bucket scope `mlops-p-*-<account>` matches the other
     team's bucket names. The bucket and key policies decide by the team tag, not the name."""
@@ -209,12 +286,33 @@ def test_teams_with_overlapping_names_cannot_reach_each_others_data(other):
     for actor, owner in ((A, other), (other, A)):
         for purpose in ("sagemaker", "codebuild", "codepipeline"):
             cases += [
-                (as_role(actor, purpose, Request("s3:GetObject", object_of(owner)), f"read {owner.label}'s data"), NOT_ALLOWED),
-                (as_role(actor, purpose, Request("s3:PutObject", object_of(owner, "data/x.csv")), f"write {owner.label}'s data"), NOT_ALLOWED),
-                (as_role(actor, purpose, Request("kms:Decrypt", owner.key_arn, context=via("s3")), f"decrypt with {owner.label}'s key"), NOT_ALLOWED),
+                (
+                    as_role(actor, purpose, Request("s3:GetObject", object_of(owner)), f"read {owner.label}'s data"),
+                    NOT_ALLOWED,
+                ),
+                (
+                    as_role(
+                        actor,
+                        purpose,
+                        Request("s3:PutObject", object_of(owner, "data/x.csv")),
+                        f"write {owner.label}'s data",
+                    ),
+                    NOT_ALLOWED,
+                ),
+                (
+                    as_role(
+                        actor,
+                        purpose,
+                        Request("kms:Decrypt", owner.key_arn, context=via("s3")),
+                        f"decrypt with {owner.label}'s key",
+                    ),
+                    NOT_ALLOWED,
+                ),
             ]
         # and each still reads its own
-        cases.append((as_role(actor, "sagemaker", Request("s3:GetObject", object_of(actor)), "read its own data"), "Allowed"))
+        cases.append(
+            (as_role(actor, "sagemaker", Request("s3:GetObject", object_of(actor)), "read its own data"), "Allowed")
+        )
     check(cases)
 
 
@@ -222,23 +320,42 @@ def test_no_build_or_job_role_can_approve_a_model_version():
     cases = []
     for purpose in ("sagemaker", "codebuild", "cloudformation", "codepipeline"):
         for action in ("sagemaker:CreateModelPackage", "sagemaker:UpdateModelPackage"):
-            request = Request(action, A.sm("model-package", f"{A.prefix}/7"), tags=A.all_tags if ":Create" in action else None,
-                              context={"sagemaker:ModelApprovalStatus": "Approved"})
+            request = Request(
+                action,
+                A.sm("model-package", f"{A.prefix}/7"),
+                tags=A.all_tags if ":Create" in action else None,
+                context={"sagemaker:ModelApprovalStatus": "Approved"},
+            )
             cases.append((as_role(A, purpose, request, f"{action} as Approved"), NOT_ALLOWED))
     # Registering for review stays possible: the pipeline's own step.
-    cases.append((as_role(A, "sagemaker", Request("sagemaker:CreateModelPackage", A.sm("model-package", f"{A.prefix}/7"),
-                                                  tags=A.all_tags, context={"sagemaker:ModelApprovalStatus": "PendingManualApproval"}),
-                          "register for review"), "Allowed"))
+    cases.append(
+        (
+            as_role(
+                A,
+                "sagemaker",
+                Request(
+                    "sagemaker:CreateModelPackage",
+                    A.sm("model-package", f"{A.prefix}/7"),
+                    tags=A.all_tags,
+                    context={"sagemaker:ModelApprovalStatus": "PendingManualApproval"},
+                ),
+                "register for review",
+            ),
+            "Allowed",
+        )
+    )
     check(cases)
 
 
 def test_only_designated_approvers_approve_and_only_in_their_team():
-    check([
-        (as_person(A_SCIENTIST, approve(A), "approve without being an approver"), NOT_ALLOWED),
-        (as_person(A_APPROVER, approve(A), "approve as A's approver"), "Allowed"),
-        (as_person(B_APPROVER, approve(A), "B's approver approving A's model"), NOT_ALLOWED),
-        (as_person(B_APPROVER, approve(SHARED_NAMESPACE), "B's approver approving B's model"), "Allowed"),
-    ])
+    check(
+        [
+            (as_person(A_SCIENTIST, approve(A), "approve without being an approver"), NOT_ALLOWED),
+            (as_person(A_APPROVER, approve(A), "approve as A's approver"), "Allowed"),
+            (as_person(B_APPROVER, approve(A), "B's approver approving A's model"), NOT_ALLOWED),
+            (as_person(B_APPROVER, approve(SHARED_NAMESPACE), "B's approver approving B's model"), "Allowed"),
+        ]
+    )
 
 
 def test_nothing_matches_a_resource_in_another_account():
@@ -249,17 +366,45 @@ def test_nothing_matches_a_resource_in_another_account():
     cases = []
     for purpose in ("sagemaker", "codebuild", "codepipeline"):
         cases += [
-            (as_role(A, purpose, Request("s3:GetObject", f"{outsider_bucket}/data/abalone.csv", context=outsider_context),
-                     "read an outsider's look-alike bucket"), NOT_ALLOWED),
-            (as_role(A, purpose, Request("s3:PutObject", f"{outsider_bucket}/exfiltrated.csv", context=outsider_context),
-                     "write to an outsider's look-alike bucket"), NOT_ALLOWED),
+            (
+                as_role(
+                    A,
+                    purpose,
+                    Request("s3:GetObject", f"{outsider_bucket}/data/abalone.csv", context=outsider_context),
+                    "read an outsider's look-alike bucket",
+                ),
+                NOT_ALLOWED,
+            ),
+            (
+                as_role(
+                    A,
+                    purpose,
+                    Request("s3:PutObject", f"{outsider_bucket}/exfiltrated.csv", context=outsider_context),
+                    "write to an outsider's look-alike bucket",
+                ),
+                NOT_ALLOWED,
+            ),
         ]
     for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"):
         cases += [
-            (as_role(A, "sagemaker", Request(action, f"arn:aws:ecr:{REGION}:{OUTSIDE_ACCOUNT}:repository/sagemaker-xgboost"),
-                     "pull an outsider's sagemaker-* image"), NOT_ALLOWED),
-            (as_role(A, "sagemaker", Request(action, f"arn:aws:ecr:{REGION}:{image_account(REGION)}:repository/sagemaker-xgboost"),
-                     "pull AWS's XGBoost image"), "Allowed"),
+            (
+                as_role(
+                    A,
+                    "sagemaker",
+                    Request(action, f"arn:aws:ecr:{REGION}:{OUTSIDE_ACCOUNT}:repository/sagemaker-xgboost"),
+                    "pull an outsider's sagemaker-* image",
+                ),
+                NOT_ALLOWED,
+            ),
+            (
+                as_role(
+                    A,
+                    "sagemaker",
+                    Request(action, f"arn:aws:ecr:{REGION}:{image_account(REGION)}:repository/sagemaker-xgboost"),
+                    "pull AWS's XGBoost image",
+                ),
+                "Allowed",
+            ),
         ]
     check(cases)
 
@@ -294,8 +439,16 @@ def test_the_key_administrator_manages_but_cannot_use_or_rewrite_the_key():
     # A key administrator holds no IAM permission of its own here: the key policy alone decides,
     # so what they can do is exactly the key policy's statement naming them.
     cases = [
-        (Case([], Request(action, A.key_arn, context=context), label=f"key administrator: {action}", principal=admin,
-              resource_policy=A.key_policy), expected)
+        (
+            Case(
+                [],
+                Request(action, A.key_arn, context=context),
+                label=f"key administrator: {action}",
+                principal=admin,
+                resource_policy=A.key_policy,
+            ),
+            expected,
+        )
         for action, context, expected in (
             ("kms:EnableKeyRotation", {}, "Allowed"),
             ("kms:ScheduleKeyDeletion", {}, "Allowed"),
@@ -309,8 +462,16 @@ def test_the_key_administrator_manages_but_cannot_use_or_rewrite_the_key():
     # repairable) but not use the data.
     account_admin = f"arn:aws:iam::{ACCOUNT}:role/Admin"
     cases += [
-        (Case([{"name": "admin", "policy": admin_policy}], Request(action, A.key_arn, context=context),
-              label=f"account administrator: {action}", principal=account_admin, resource_policy=A.key_policy), expected)
+        (
+            Case(
+                [{"name": "admin", "policy": admin_policy}],
+                Request(action, A.key_arn, context=context),
+                label=f"account administrator: {action}",
+                principal=account_admin,
+                resource_policy=A.key_policy,
+            ),
+            expected,
+        )
         for action, context, expected in (
             ("kms:PutKeyPolicy", {}, "Allowed"),
             ("kms:Decrypt", via("s3"), NOT_ALLOWED),
@@ -328,29 +489,81 @@ def test_the_deploy_role_cannot_open_topics_or_scale_another_teams_endpoints():
     sagemaker_ns = {"application-autoscaling:service-namespace": "sagemaker"}
 
     def scaling(action: str, owner: Team) -> Request:
-        return Request(action, target, context={**sagemaker_ns, f"aws:ResourceTag/{tagging.TEAM_TAG}": tagging.team(owner.config)})
+        return Request(
+            action, target, context={**sagemaker_ns, f"aws:ResourceTag/{tagging.TEAM_TAG}": tagging.team(owner.config)}
+        )
 
-    check([
-        (as_role(A, "cloudformation", Request("sns:SetTopicAttributes", A.arn("sns", f"{A.prefix}-prod-async-success"),
-                                               context={}), "set its own topic's attributes (Policy)"), NOT_ALLOWED),
-        (as_role(A, "cloudformation", Request("sns:AddPermission", A.arn("sns", f"{A.prefix}-prod-async-success")),
-                 "add another account to its topic"), NOT_ALLOWED),
-        *[(as_role(A, "cloudformation", scaling(action, SHARED_NAMESPACE), f"{action} on B's endpoint"), NOT_ALLOWED)
-          for action in ("application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
-                         "application-autoscaling:DeregisterScalableTarget", "application-autoscaling:RegisterScalableTarget")],
-        *[(as_role(A, "cloudformation", scaling(action, A), f"{action} on its own endpoint"), "Allowed")
-          for action in ("application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
-                         "application-autoscaling:DeregisterScalableTarget", "application-autoscaling:RegisterScalableTarget")],
-        (as_role(A, "cloudformation", Request("application-autoscaling:RegisterScalableTarget", target, context=sagemaker_ns),
-                 "register a new (untagged) target"), "Allowed"),
-    ])
+    check(
+        [
+            (
+                as_role(
+                    A,
+                    "cloudformation",
+                    Request("sns:SetTopicAttributes", A.arn("sns", f"{A.prefix}-prod-async-success"), context={}),
+                    "set its own topic's attributes (Policy)",
+                ),
+                NOT_ALLOWED,
+            ),
+            (
+                as_role(
+                    A,
+                    "cloudformation",
+                    Request("sns:AddPermission", A.arn("sns", f"{A.prefix}-prod-async-success")),
+                    "add another account to its topic",
+                ),
+                NOT_ALLOWED,
+            ),
+            *[
+                (
+                    as_role(A, "cloudformation", scaling(action, SHARED_NAMESPACE), f"{action} on B's endpoint"),
+                    NOT_ALLOWED,
+                )
+                for action in (
+                    "application-autoscaling:PutScalingPolicy",
+                    "application-autoscaling:DeleteScalingPolicy",
+                    "application-autoscaling:DeregisterScalableTarget",
+                    "application-autoscaling:RegisterScalableTarget",
+                )
+            ],
+            *[
+                (as_role(A, "cloudformation", scaling(action, A), f"{action} on its own endpoint"), "Allowed")
+                for action in (
+                    "application-autoscaling:PutScalingPolicy",
+                    "application-autoscaling:DeleteScalingPolicy",
+                    "application-autoscaling:DeregisterScalableTarget",
+                    "application-autoscaling:RegisterScalableTarget",
+                )
+            ],
+            (
+                as_role(
+                    A,
+                    "cloudformation",
+                    Request("application-autoscaling:RegisterScalableTarget", target, context=sagemaker_ns),
+                    "register a new (untagged) target",
+                ),
+                "Allowed",
+            ),
+        ]
+    )
 
 
 # ---------------------------------------------------------------- not yet: the next steps of the team boundary
 
 
-@pytest.mark.xfail(strict=True, reason="one role set serves every project of a team: per-project roles under a "
-                                       "product-owned permissions boundary are the next step (README, Known limits)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="one role set serves every project of a team: per-project roles under a "
+    "product-owned permissions boundary are the next step (README, Known limits)",
+)
 def test_projects_of_one_team_are_isolated_from_each_other():
     other_project = Team(A.config, "churn-custom-project", "p-zyxwvutsrqpo")
-    check([(as_role(A, "sagemaker", Request("s3:GetObject", object_of(other_project)), "read another project's data"), NOT_ALLOWED)])
+    check(
+        [
+            (
+                as_role(
+                    A, "sagemaker", Request("s3:GetObject", object_of(other_project)), "read another project's data"
+                ),
+                NOT_ALLOWED,
+            )
+        ]
+    )

@@ -29,15 +29,16 @@ import os
 import re
 import shlex
 import shutil
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 from unittest import mock
 
 import pytest
 import yaml
 
-from generator import project_template
+from generator import buildspecs
 from generator.product_template import ROLE_IDS
 from iam_project import (
     ACCOUNT,
@@ -62,7 +63,9 @@ from iamsim_client import Case, Request, engine_ready, explain, load_template, r
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
 
 # Another team (other namespace and suffix) whose project the negative controls aim at.
-OTHER = team("riskteam", "risk-project", "credit-risk-project", "p-mnopqrstuvwx", "0f0e0d0c-0b0a-4909-8807-060504030201")
+OTHER = team(
+    "riskteam", "risk-project", "credit-risk-project", "p-mnopqrstuvwx", "0f0e0d0c-0b0a-4909-8807-060504030201"
+)
 NOT_ALLOWED = {"ImplicitlyDenied", "ExplicitlyDenied"}
 # Names SageMaker and CodeBuild choose at run time, in the shapes they use.
 EXECUTION_ID = "1a2b3c4d5e6f"
@@ -112,15 +115,20 @@ def split_s3(uri: str) -> tuple[str, str]:
 def s3_get(role: str, bucket: str, key: str, why: str) -> list[Need]:
     return [
         Need(role, Request("s3:GetObject", s3_object(bucket, key), context={"aws:SecureTransport": "true"}), why),
-        Need(role, Request("kms:Decrypt", key_of_bucket(bucket), context={"kms:ViaService": S3_VIA}), why + " (SSE-KMS)"),
+        Need(
+            role, Request("kms:Decrypt", key_of_bucket(bucket), context={"kms:ViaService": S3_VIA}), why + " (SSE-KMS)"
+        ),
     ]
 
 
 def s3_put(role: str, bucket: str, key: str, why: str, key_arn: str | None = None) -> list[Need]:
     """A PutObject with the SSE-KMS headers the code sends (the bucket policy demands them)."""
     key_arn = key_arn or key_of_bucket(bucket)
-    context = {"aws:SecureTransport": "true", "s3:x-amz-server-side-encryption": "aws:kms",
-               "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}
+    context = {
+        "aws:SecureTransport": "true",
+        "s3:x-amz-server-side-encryption": "aws:kms",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn,
+    }
     return [
         Need(role, Request("s3:PutObject", s3_object(bucket, key), context=context), why),
         Need(role, Request("kms:GenerateDataKey", key_arn, context={"kms:ViaService": S3_VIA}), why + " (SSE-KMS)"),
@@ -128,8 +136,15 @@ def s3_put(role: str, bucket: str, key: str, why: str, key_arn: str | None = Non
 
 
 def s3_list(role: str, bucket: str, prefix: str, why: str) -> Need:
-    return Need(role, Request("s3:ListBucket", f"arn:{PARTITION}:s3:::{bucket}",
-                              context={"s3:prefix": prefix, "aws:SecureTransport": "true"}), why)
+    return Need(
+        role,
+        Request(
+            "s3:ListBucket",
+            f"arn:{PARTITION}:s3:::{bucket}",
+            context={"s3:prefix": prefix, "aws:SecureTransport": "true"},
+        ),
+        why,
+    )
 
 
 TEAMS = (DEFAULT, OTHER)
@@ -172,8 +187,11 @@ def model_build_calls(t: Team) -> tuple[tuple[str, str, dict[str, Any]], ...]:
 
         settings = ProjectSettings.from_env(env)
         # moto answers with ARNs in the sample account, like the ones the templates name.
-        with mock.patch.dict(os.environ, {**env, "MOTO_ACCOUNT_ID": ACCOUNT}), offline.recorded_telemetry(), \
-                offline.offline_aws(settings) as session:
+        with (
+            mock.patch.dict(os.environ, {**env, "MOTO_ACCOUNT_ID": ACCOUNT}),
+            offline.recorded_telemetry(),
+            offline.offline_aws(settings) as session,
+        ):
             recorder.attach(session)
             for _ in range(2):
                 client = offline.project_tags_client(session, settings)
@@ -214,21 +232,42 @@ def endpoint_outputs(t: Team, stage: str) -> dict[str, str]:
     """The endpoint stack's Outputs for ``stage`` (what the staging deploy action writes for the test)."""
     template = load_template(t.texts["endpoint"], source="endpoint template")
     parameters = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()}
-    parameters.update({"SageMakerProjectName": t.project_name, "SageMakerProjectId": t.project_id, "StageName": stage,
-                       "ConfigHash": "abc1234", "KmsKeyArn": t.key_arn, "ArtifactBucket": t.bucket,
-                       "ModelExecutionRoleArn": t.role_arn("sagemaker"),
-                       "ModelPackageArn": t.sm("model-package", f"{t.prefix}/1")})
-    kwargs = dict(parameters=parameters, account=ACCOUNT, region=REGION, partition=PARTITION,
-                  conditions={"IsStaging": stage == "staging"})
+    parameters.update(
+        {
+            "SageMakerProjectName": t.project_name,
+            "SageMakerProjectId": t.project_id,
+            "StageName": stage,
+            "ConfigHash": "abc1234",
+            "KmsKeyArn": t.key_arn,
+            "ArtifactBucket": t.bucket,
+            "ModelExecutionRoleArn": t.role_arn("sagemaker"),
+            "ModelPackageArn": t.sm("model-package", f"{t.prefix}/1"),
+        }
+    )
+    kwargs = dict(
+        parameters=parameters,
+        account=ACCOUNT,
+        region=REGION,
+        partition=PARTITION,
+        conditions={"IsStaging": stage == "staging"},
+    )
     resources: dict[str, str] = {}
     for logical_id, resource in template["Resources"].items():
         props = resource["Properties"]
         if resource["Type"] == "AWS::SNS::Topic":
-            resources[logical_id] = t.arn("sns", resolve_intrinsics(props["TopicName"], where=f"endpoint template: {logical_id}", **kwargs))
+            resources[logical_id] = t.arn(
+                "sns", resolve_intrinsics(props["TopicName"], where=f"endpoint template: {logical_id}", **kwargs)
+            )
         if resource["Type"] == "AWS::SageMaker::Endpoint":
-            resources[f"{logical_id}.EndpointName"] = resolve_intrinsics(props["EndpointName"], where=f"endpoint template: {logical_id}", **kwargs)
-    return {name: resolve_intrinsics(output["Value"], where=f"endpoint template: Outputs.{name}", resources=resources, **kwargs)
-            for name, output in template["Outputs"].items()}
+            resources[f"{logical_id}.EndpointName"] = resolve_intrinsics(
+                props["EndpointName"], where=f"endpoint template: {logical_id}", **kwargs
+            )
+    return {
+        name: resolve_intrinsics(
+            output["Value"], where=f"endpoint template: Outputs.{name}", resources=resources, **kwargs
+        )
+        for name, output in template["Outputs"].items()
+    }
 
 
 @functools.cache
@@ -272,13 +311,27 @@ def recorded_needs(t: Team, role: str, calls: Iterable[tuple[str, str, dict[str,
             needs.append(Need(role, Request(f"sagemaker:{operation}", arn, tags=tags, context=keys), why))
             if tags:  # tags on create are authorised as AddTags too
                 needs.append(Need(role, Request("sagemaker:AddTags", arn, tags=tags), why + " (tags on create)"))
-            needs.append(Need(role, Request("iam:PassRole", params["RoleArn"],
-                                            context={"iam:PassedToService": "sagemaker.amazonaws.com"}), why + " (pipeline role)"))
+            needs.append(
+                Need(
+                    role,
+                    Request(
+                        "iam:PassRole", params["RoleArn"], context={"iam:PassedToService": "sagemaker.amazonaws.com"}
+                    ),
+                    why + " (pipeline role)",
+                )
+            )
         elif service == "sagemaker" and operation == "AddTags":
             # The pipeline exists and carries the tags it was created with.
             tags = {tag["Key"]: tag["Value"] for tag in params["Tags"]}
-            needs.append(Need(role, Request("sagemaker:AddTags", params["ResourceArn"], tags=tags,
-                                            context=existing_resource(t.all_tags)), why + " (existing tagged pipeline)"))
+            needs.append(
+                Need(
+                    role,
+                    Request(
+                        "sagemaker:AddTags", params["ResourceArn"], tags=tags, context=existing_resource(t.all_tags)
+                    ),
+                    why + " (existing tagged pipeline)",
+                )
+            )
         elif service == "sagemaker" and operation in ("StartPipelineExecution", "DescribePipeline"):
             needs.append(Need(role, Request(f"sagemaker:{operation}", t.sm("pipeline", params["PipelineName"])), why))
         elif service == "sagemaker" and operation in ("DescribePipelineExecution", "ListPipelineExecutionSteps"):
@@ -289,7 +342,9 @@ def recorded_needs(t: Team, role: str, calls: Iterable[tuple[str, str, dict[str,
         elif service == "sagemaker-runtime" and operation in ("InvokeEndpointAsync", "InvokeEndpoint"):
             needs.append(Need(role, Request(f"sagemaker:{operation}", t.sm("endpoint", params["EndpointName"])), why))
         elif service == "s3" and operation == "PutObject":
-            assert params.get("ServerSideEncryption") == "aws:kms", f"{why}: upload without SSE-KMS: {params.get('Key')}"
+            assert params.get("ServerSideEncryption") == "aws:kms", (
+                f"{why}: upload without SSE-KMS: {params.get('Key')}"
+            )
             needs += s3_put(role, params["Bucket"], params["Key"], why, key_arn=params.get("SSEKMSKeyId"))
         elif service == "s3" and operation in ("GetObject", "HeadObject"):
             needs += s3_get(role, params["Bucket"], params["Key"], why)
@@ -333,19 +388,32 @@ def cli_needs(t: Team) -> list[Need]:
         words = [expand(w, env) for w in words]
         assert option(words, "--sse") == "aws:kms", f"model build buildspec: {' '.join(words)} does not use SSE-KMS"
         bucket, key = split_s3(words[4])
-        needs += s3_put("codebuild", bucket, key, "codebuild-buildspec.yml: aws s3 cp --sse aws:kms",
-                        key_arn=option(words, "--sse-kms-key-id"))
+        needs += s3_put(
+            "codebuild",
+            bucket,
+            key,
+            "codebuild-buildspec.yml: aws s3 cp --sse aws:kms",
+            key_arn=option(words, "--sse-kms-key-id"),
+        )
     env = {**deploy_build_environment(t), "CODEBUILD_BUILD_NUMBER": BUILD_NUMBER}
     # The deploy build runs the project template's own buildspec (the deploy gate), not the repository's.
-    deploy_commands = [c for phase in yaml.safe_load(project_template.DEPLOY_CONFIG_BUILDSPEC)["phases"].values()
-                       for c in phase.get("commands", [])]
+    deploy_commands = [
+        c
+        for phase in yaml.safe_load(buildspecs.DEPLOY_CONFIG_BUILDSPEC)["phases"].values()
+        for c in phase.get("commands", [])
+    ]
     packages = [shlex.split(c) for c in deploy_commands if c.startswith("aws cloudformation package")]
     assert packages, "deploy gate buildspec: no `aws cloudformation package`"
     lookups = [c for c in deploy_commands if "aws sagemaker list-model-packages" in c]
     assert lookups, "deploy gate buildspec: no registry lookup"
     # ListModelPackages names the group as a parameter; IAM sees no resource (see the CodeBuild policy).
-    needs.append(Need("codebuild", Request("sagemaker:ListModelPackages", "*"),
-                      "deploy gate buildspec: aws sagemaker list-model-packages (the newest Approved version)"))
+    needs.append(
+        Need(
+            "codebuild",
+            Request("sagemaker:ListModelPackages", "*"),
+            "deploy gate buildspec: aws sagemaker list-model-packages (the newest Approved version)",
+        )
+    )
     for words in packages:
         words = [expand(w, env) for w in words]
         # The CLI names uploads <prefix>/<md5 of the file>, checks with HeadObject, then uploads
@@ -369,9 +437,13 @@ def project_resources(t: Team) -> dict[str, dict[str, Any]]:
     for logical_id, resource in project["Resources"].items():
         name = {"AWS::CodeBuild::Project": "Name", "AWS::Logs::LogGroup": "LogGroupName"}.get(resource["Type"])
         if name:
-            refs[logical_id] = resolve_intrinsics(resource["Properties"][name], where=f"project template: {logical_id}", **kwargs)
-    return {logical_id: resolve_intrinsics(resource, where=f"project template: {logical_id}", resources=refs, **kwargs)
-            for logical_id, resource in project["Resources"].items()}
+            refs[logical_id] = resolve_intrinsics(
+                resource["Properties"][name], where=f"project template: {logical_id}", **kwargs
+            )
+    return {
+        logical_id: resolve_intrinsics(resource, where=f"project template: {logical_id}", resources=refs, **kwargs)
+        for logical_id, resource in project["Resources"].items()
+    }
 
 
 def of_type(resources: Mapping[str, dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
@@ -400,7 +472,9 @@ def service_needs(t: Team) -> list[Need]:
     for logical_id, props in of_type(resources, "AWS::CodePipeline::Pipeline").items():
         role = purpose_of[props["RoleArn"]]
         store = props["ArtifactStore"]
-        assert store["EncryptionKey"]["Id"] == t.key_arn, f"project template {logical_id}: artifact store not under the project key"
+        assert store["EncryptionKey"]["Id"] == t.key_arn, (
+            f"project template {logical_id}: artifact store not under the project key"
+        )
         bucket, pipeline = store["Location"], props["Name"]
         for stage in props["Stages"]:
             for action in stage["Actions"]:
@@ -410,23 +484,44 @@ def service_needs(t: Team) -> list[Need]:
                 outputs = [a["Name"] for a in action.get("OutputArtifacts", [])]
                 if provider == "CodeCommit":
                     repo = t.arn("codecommit", config["RepositoryName"])
-                    needs += [Need(role, Request(f"codecommit:{a}", repo), why)
-                              for a in ("GetBranch", "GetCommit", "UploadArchive", "GetUploadArchiveStatus")]
+                    needs += [
+                        Need(role, Request(f"codecommit:{a}", repo), why)
+                        for a in ("GetBranch", "GetCommit", "UploadArchive", "GetUploadArchiveStatus")
+                    ]
                 elif provider == "CodeBuild":
                     project = t.arn("codebuild", f"project/{config['ProjectName']}")
-                    needs += [Need(role, Request(f"codebuild:{a}", project), why) for a in ("StartBuild", "BatchGetBuilds")]
+                    needs += [
+                        Need(role, Request(f"codebuild:{a}", project), why) for a in ("StartBuild", "BatchGetBuilds")
+                    ]
                     # The build itself reads its inputs and writes its outputs as the CodeBuild role.
-                    build_role = purpose_of[builds[next(i for i, b in builds.items() if b["Name"] == config["ProjectName"])]["ServiceRole"]]
+                    build_role = purpose_of[
+                        builds[next(i for i, b in builds.items() if b["Name"] == config["ProjectName"])]["ServiceRole"]
+                    ]
                     for name in inputs:
-                        needs += s3_get(build_role, bucket, artifact_key(pipeline, name), why + f" (CodeBuild reads {name})")
+                        needs += s3_get(
+                            build_role, bucket, artifact_key(pipeline, name), why + f" (CodeBuild reads {name})"
+                        )
                     for name in outputs:
-                        needs += s3_put(build_role, bucket, artifact_key(pipeline, name), why + f" (CodeBuild writes {name})")
+                        needs += s3_put(
+                            build_role, bucket, artifact_key(pipeline, name), why + f" (CodeBuild writes {name})"
+                        )
                 elif provider == "CloudFormation":
                     stack = t.arn("cloudformation", f"stack/{config['StackName']}/0f0e0d0c-0b0a-4909-8807-060504030201")
-                    needs += [Need(role, Request(f"cloudformation:{a}", stack), why)
-                              for a in ("DescribeStacks", "CreateStack", "UpdateStack", "DeleteStack")]
-                    needs.append(Need(role, Request("iam:PassRole", config["RoleArn"],
-                                                    context={"iam:PassedToService": "cloudformation.amazonaws.com"}), why))
+                    needs += [
+                        Need(role, Request(f"cloudformation:{a}", stack), why)
+                        for a in ("DescribeStacks", "CreateStack", "UpdateStack", "DeleteStack")
+                    ]
+                    needs.append(
+                        Need(
+                            role,
+                            Request(
+                                "iam:PassRole",
+                                config["RoleArn"],
+                                context={"iam:PassedToService": "cloudformation.amazonaws.com"},
+                            ),
+                            why,
+                        )
+                    )
                 elif provider in ("Manual",):
                     continue
                 else:
@@ -440,8 +535,13 @@ def service_needs(t: Team) -> list[Need]:
     for logical_id, props in of_type(resources, "AWS::Events::Rule").items():
         for target in props["Targets"]:
             role = purpose_of[target["RoleArn"]]
-            needs.append(Need(role, Request("codepipeline:StartPipelineExecution", target["Arn"]),
-                              f"project template {logical_id}: target {target['Id']}"))
+            needs.append(
+                Need(
+                    role,
+                    Request("codepipeline:StartPipelineExecution", target["Arn"]),
+                    f"project template {logical_id}: target {target['Id']}",
+                )
+            )
     return needs
 
 
@@ -454,9 +554,20 @@ def staging_extra_needs(t: Team) -> list[Need]:
         bucket, prefix = split_s3(outputs[path])
         needs += s3_get("codebuild", bucket, f"{prefix}/0a1b2c3d-inference{suffix}", f"{why}: reads {path}")
     stack = t.arn("cloudformation", f"stack/{t.prefix}-deploy-staging/0f0e0d0c-0b0a-4909-8807-060504030201")
-    needs.append(Need("codebuild", Request("cloudformation:DescribeStacks", stack), f"{why}: --stack-name (default) reads the outputs"))
-    needs.append(Need("codebuild", Request("sagemaker:InvokeEndpoint", t.sm("endpoint", outputs["EndpointName"])),
-                      f"{why}: a real-time endpoint"))
+    needs.append(
+        Need(
+            "codebuild",
+            Request("cloudformation:DescribeStacks", stack),
+            f"{why}: --stack-name (default) reads the outputs",
+        )
+    )
+    needs.append(
+        Need(
+            "codebuild",
+            Request("sagemaker:InvokeEndpoint", t.sm("endpoint", outputs["EndpointName"])),
+            f"{why}: a real-time endpoint",
+        )
+    )
     return needs
 
 
@@ -478,7 +589,9 @@ def pipeline_value(expression: Any, steps: Mapping[str, dict], parameters: Mappi
     match = re.fullmatch(r"Steps\.(\w+)\.ProcessingOutputConfig\.Outputs\['(\w+)'\]\.S3Output\.S3Uri", reference)
     if match:
         outputs = steps[match.group(1)]["Arguments"]["ProcessingOutputConfig"]["Outputs"]
-        return pipeline_value(next(o for o in outputs if o["OutputName"] == match.group(2))["S3Output"]["S3Uri"], steps, parameters)
+        return pipeline_value(
+            next(o for o in outputs if o["OutputName"] == match.group(2))["S3Output"]["S3Uri"], steps, parameters
+        )
     match = re.fullmatch(r"Steps\.(\w+)\.ModelArtifacts\.S3ModelArtifacts", reference)
     if match:
         step = steps[match.group(1)]
@@ -500,8 +613,10 @@ def ecr_repository(image: str) -> str:
 
 def image_pull(role: str, image: str, why: str) -> list[Need]:
     needs = [Need(role, Request("ecr:GetAuthorizationToken", "*"), why)]
-    needs += [Need(role, Request(f"ecr:{a}", ecr_repository(image)), why)
-              for a in ("BatchGetImage", "GetDownloadUrlForLayer", "BatchCheckLayerAvailability")]
+    needs += [
+        Need(role, Request(f"ecr:{a}", ecr_repository(image)), why)
+        for a in ("BatchGetImage", "GetDownloadUrlForLayer", "BatchCheckLayerAvailability")
+    ]
     return needs
 
 
@@ -509,10 +624,22 @@ def job_runtime(role: str, t: Team, kind: str, name: str, why: str) -> list[Need
     """Logs, metrics and the volume key of one job."""
     group = f"/aws/sagemaker/{kind}"
     return [
-        Need(role, Request("logs:CreateLogStream", t.arn("logs", f"log-group:{group}:log-stream:{name}/algo-1-1700000000")), why),
-        Need(role, Request("logs:PutLogEvents", t.arn("logs", f"log-group:{group}:log-stream:{name}/algo-1-1700000000")), why),
+        Need(
+            role,
+            Request("logs:CreateLogStream", t.arn("logs", f"log-group:{group}:log-stream:{name}/algo-1-1700000000")),
+            why,
+        ),
+        Need(
+            role,
+            Request("logs:PutLogEvents", t.arn("logs", f"log-group:{group}:log-stream:{name}/algo-1-1700000000")),
+            why,
+        ),
         Need(role, Request("cloudwatch:PutMetricData", "*", context={"cloudwatch:namespace": group}), why),
-        Need(role, Request("kms:CreateGrant", t.key_arn, context={"kms:GrantIsForAWSResource": "true"}), why + " (volume key)"),
+        Need(
+            role,
+            Request("kms:CreateGrant", t.key_arn, context={"kms:GrantIsForAWSResource": "true"}),
+            why + " (volume key)",
+        ),
     ]
 
 
@@ -528,10 +655,24 @@ def sagemaker_needs(t: Team) -> list[Need]:
         tags = {tag["Key"]: tag["Value"] for tag in arguments.get("Tags", [])}
         if step["Type"] == "Processing":
             name = job_name(step)
-            needs.append(Need("sagemaker", Request("iam:PassRole", arguments["RoleArn"],
-                                                   context={"iam:PassedToService": "sagemaker.amazonaws.com"}), why))
-            needs.append(Need("sagemaker", Request("sagemaker:DescribeProcessingJob", t.sm("processing-job", name),
-                                                   context=existing_resource(tags)), why))
+            needs.append(
+                Need(
+                    "sagemaker",
+                    Request(
+                        "iam:PassRole", arguments["RoleArn"], context={"iam:PassedToService": "sagemaker.amazonaws.com"}
+                    ),
+                    why,
+                )
+            )
+            needs.append(
+                Need(
+                    "sagemaker",
+                    Request(
+                        "sagemaker:DescribeProcessingJob", t.sm("processing-job", name), context=existing_resource(tags)
+                    ),
+                    why,
+                )
+            )
             for item in arguments["ProcessingInputs"]:
                 bucket, key = split_s3(pipeline_value(item["S3Input"]["S3Uri"], by_name, parameters))
                 needs.append(s3_list("sagemaker", bucket, key, f"{why} input {item['InputName']}"))
@@ -539,36 +680,81 @@ def sagemaker_needs(t: Team) -> list[Need]:
                 needs += s3_get("sagemaker", bucket, leaf, f"{why} input {item['InputName']}")
             for item in arguments["ProcessingOutputConfig"]["Outputs"]:
                 bucket, key = split_s3(pipeline_value(item["S3Output"]["S3Uri"], by_name, parameters))
-                needs += s3_put("sagemaker", bucket, f"{key}/{item['OutputName']}.csv", f"{why} output {item['OutputName']}",
-                                key_arn=arguments["ProcessingOutputConfig"]["KmsKeyId"])
+                needs += s3_put(
+                    "sagemaker",
+                    bucket,
+                    f"{key}/{item['OutputName']}.csv",
+                    f"{why} output {item['OutputName']}",
+                    key_arn=arguments["ProcessingOutputConfig"]["KmsKeyId"],
+                )
             needs += image_pull("sagemaker", arguments["AppSpecification"]["ImageUri"], why)
             needs += job_runtime("sagemaker", t, "ProcessingJobs", name, why)
         elif step["Type"] == "Training":
             name = job_name(step)
-            needs.append(Need("sagemaker", Request("iam:PassRole", arguments["RoleArn"],
-                                                   context={"iam:PassedToService": "sagemaker.amazonaws.com"}), why))
-            needs.append(Need("sagemaker", Request("sagemaker:DescribeTrainingJob", t.sm("training-job", name),
-                                                   context=existing_resource(tags)), why))
+            needs.append(
+                Need(
+                    "sagemaker",
+                    Request(
+                        "iam:PassRole", arguments["RoleArn"], context={"iam:PassedToService": "sagemaker.amazonaws.com"}
+                    ),
+                    why,
+                )
+            )
+            needs.append(
+                Need(
+                    "sagemaker",
+                    Request(
+                        "sagemaker:DescribeTrainingJob", t.sm("training-job", name), context=existing_resource(tags)
+                    ),
+                    why,
+                )
+            )
             for channel in arguments["InputDataConfig"]:
-                bucket, key = split_s3(pipeline_value(channel["DataSource"]["S3DataSource"]["S3Uri"], by_name, parameters))
+                bucket, key = split_s3(
+                    pipeline_value(channel["DataSource"]["S3DataSource"]["S3Uri"], by_name, parameters)
+                )
                 needs.append(s3_list("sagemaker", bucket, key, f"{why} channel {channel['ChannelName']}"))
-                needs += s3_get("sagemaker", bucket, f"{key}/{channel['ChannelName']}.csv", f"{why} channel {channel['ChannelName']}")
-            bucket, key = split_s3(pipeline_value({"Get": f"Steps.{step['Name']}.ModelArtifacts.S3ModelArtifacts"}, by_name, parameters))
-            needs += s3_put("sagemaker", bucket, key, f"{why} model artifact", key_arn=arguments["OutputDataConfig"]["KmsKeyId"])
+                needs += s3_get(
+                    "sagemaker",
+                    bucket,
+                    f"{key}/{channel['ChannelName']}.csv",
+                    f"{why} channel {channel['ChannelName']}",
+                )
+            bucket, key = split_s3(
+                pipeline_value({"Get": f"Steps.{step['Name']}.ModelArtifacts.S3ModelArtifacts"}, by_name, parameters)
+            )
+            needs += s3_put(
+                "sagemaker", bucket, key, f"{why} model artifact", key_arn=arguments["OutputDataConfig"]["KmsKeyId"]
+            )
             needs += image_pull("sagemaker", arguments["AlgorithmSpecification"]["TrainingImage"], why)
             needs += job_runtime("sagemaker", t, "TrainingJobs", name, why)
         elif step["Type"] == "RegisterModel":
             package = t.sm("model-package", f"{arguments['ModelPackageGroupName']}/1")
-            needs.append(Need("sagemaker", Request("sagemaker:CreateModelPackage", package, tags=tags or None,
-                                                   context=sagemaker_condition_keys("sagemaker:CreateModelPackage", arguments)), why))
+            needs.append(
+                Need(
+                    "sagemaker",
+                    Request(
+                        "sagemaker:CreateModelPackage",
+                        package,
+                        tags=tags or None,
+                        context=sagemaker_condition_keys("sagemaker:CreateModelPackage", arguments),
+                    ),
+                    why,
+                )
+            )
             needs.append(Need("sagemaker", Request("sagemaker:AddTags", package, tags=tags), why + " (tags on create)"))
             metrics = arguments["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
-            needs += s3_get("sagemaker", *split_s3(pipeline_value(metrics, by_name, parameters)), why + " (model metrics)")
+            needs += s3_get(
+                "sagemaker", *split_s3(pipeline_value(metrics, by_name, parameters)), why + " (model metrics)"
+            )
             for container in arguments["InferenceSpecification"]["Containers"]:
                 # The endpoint's model runs the registered image on the registered artifact.
                 needs += image_pull("sagemaker", container["Image"], why + " (endpoint model image)")
-                needs += s3_get("sagemaker", *split_s3(pipeline_value(container["ModelDataUrl"], by_name, parameters)),
-                                why + " (endpoint model data)")
+                needs += s3_get(
+                    "sagemaker",
+                    *split_s3(pipeline_value(container["ModelDataUrl"], by_name, parameters)),
+                    why + " (endpoint model data)",
+                )
         elif step["Type"] == "Condition":
             for condition in arguments["Conditions"]:
                 source = condition["LeftValue"].get("Std:JsonGet", {}).get("PropertyFile", {}).get("Get", "")
@@ -577,7 +763,11 @@ def sagemaker_needs(t: Team) -> list[Need]:
                     producer = by_name[match.group(1)]
                     files = {f["PropertyFileName"]: f for f in producer.get("PropertyFiles", [])}
                     spec = files[match.group(2)]
-                    output = next(o for o in producer["Arguments"]["ProcessingOutputConfig"]["Outputs"] if o["OutputName"] == spec["OutputName"])
+                    output = next(
+                        o
+                        for o in producer["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+                        if o["OutputName"] == spec["OutputName"]
+                    )
                     bucket, key = split_s3(pipeline_value(output["S3Output"]["S3Uri"], by_name, parameters))
                     needs += s3_get("sagemaker", bucket, f"{key}/{spec['FilePath']}", f"{why} (property file)")
     for stage in ("staging", "prod"):
@@ -590,9 +780,17 @@ def sagemaker_needs(t: Team) -> list[Need]:
             needs += s3_put("sagemaker", bucket, f"{prefix}/0a1b2c3d-inference{suffix}", f"{why} writes {path}")
         for topic in ("SuccessTopicArn", "ErrorTopicArn"):
             needs.append(Need("sagemaker", Request("sns:Publish", outputs[topic]), f"{why} notifies {topic}"))
-            needs += [Need("sagemaker", Request(f"kms:{a}", t.key_arn, context={"kms:ViaService": SNS_VIA}),
-                           f"{why}: {topic} is encrypted with the project key") for a in ("GenerateDataKey", "Decrypt")]
-        needs += job_runtime("sagemaker", t, f"Endpoints/{outputs['EndpointName']}", "AllTraffic/i-0123456789abcdef0", why)[:2]
+            needs += [
+                Need(
+                    "sagemaker",
+                    Request(f"kms:{a}", t.key_arn, context={"kms:ViaService": SNS_VIA}),
+                    f"{why}: {topic} is encrypted with the project key",
+                )
+                for a in ("GenerateDataKey", "Decrypt")
+            ]
+        needs += job_runtime(
+            "sagemaker", t, f"Endpoints/{outputs['EndpointName']}", "AllTraffic/i-0123456789abcdef0", why
+        )[:2]
     return needs
 
 
@@ -621,9 +819,18 @@ def aws_owned_repository_policy(principal: str) -> dict[str, Any]:
     A cross-account pull needs the owner's resource policy too, which AWS controls; this one
     admits exactly the pulling role, so the role's own policy is what the simulation decides.
     """
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "AwsOwnedImageReadableByThePullingRole", "Effect": "Allow", "Principal": {"AWS": principal},
-        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], "Resource": "*"}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AwsOwnedImageReadableByThePullingRole",
+                "Effect": "Allow",
+                "Principal": {"AWS": principal},
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                "Resource": "*",
+            }
+        ],
+    }
 
 
 def make_case(actor: Team, need: Need, label: str) -> Case:
@@ -647,8 +854,10 @@ def all_needs(t: Team, tmp: Path) -> tuple[Need, ...]:
     ]
     unique: dict[str, Need] = {}
     for need in needs:
-        key = json.dumps([need.role, need.request.action, need.request.resource_arn,
-                          need.request.context_variables()], sort_keys=True)
+        key = json.dumps(
+            [need.role, need.request.action, need.request.resource_arn, need.request.context_variables()],
+            sort_keys=True,
+        )
         unique.setdefault(key, need)
     return tuple(unique.values())
 
@@ -658,8 +867,10 @@ def label(need: Need) -> str:
 
 
 def describe(case: Case, result: Mapping[str, Any]) -> str:
-    return (f"{case.label}: {case.request.action} on {case.request.resource_arn} "
-            f"context={json.dumps(case.request.context_variables(), sort_keys=True)} -> {explain(result)}")
+    return (
+        f"{case.label}: {case.request.action} on {case.request.resource_arn} "
+        f"context={json.dumps(case.request.context_variables(), sort_keys=True)} -> {explain(result)}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -676,12 +887,20 @@ EXPECTED_ROLES = tuple(MINIMUM)
 @pytest.mark.parametrize("role", EXPECTED_ROLES)
 def test_every_request_of_the_role_is_allowed(needs, role):
     mine = [n for n in needs if n.role == role]
-    assert len(mine) >= MINIMUM[role], f"{ROLE_IDS[role]}: only {len(mine)} requests derived; the derivation lost its sources"
+    assert len(mine) >= MINIMUM[role], (
+        f"{ROLE_IDS[role]}: only {len(mine)} requests derived; the derivation lost its sources"
+    )
     cases = [make_case(DEFAULT, need, label(need)) for need in mine]
     results = run(cases)
-    wrong = [describe(case, result) for case, result in zip(cases, results) if result["overallResult"] != "Allowed"]
-    assert not wrong, (f"{len(wrong)} of {len(cases)} requests {ROLE_IDS[role]} must make are not Allowed "
-                       f"(product template policies):\n  " + "\n  ".join(wrong))
+    wrong = [
+        describe(case, result)
+        for case, result in zip(cases, results, strict=True)
+        if result["overallResult"] != "Allowed"
+    ]
+    assert not wrong, (
+        f"{len(wrong)} of {len(cases)} requests {ROLE_IDS[role]} must make are not Allowed "
+        f"(product template policies):\n  " + "\n  ".join(wrong)
+    )
 
 
 # Requests that are the same for every team by design, so no negative control exists for them.
@@ -710,12 +929,20 @@ def on_other_project(need: Need) -> Need | None:
     arn = need.request.resource_arn
     if any(arn == prefix or (prefix != "*" and arn.startswith(prefix)) for prefix, _ in SHARED):
         return None
-    mapping = {DEFAULT.bucket: OTHER.bucket, DEFAULT.key_arn: OTHER.key_arn, DEFAULT.prefix: OTHER.prefix,
-               DEFAULT.project_name: OTHER.project_name, DEFAULT.project_id: OTHER.project_id}
+    mapping = {
+        DEFAULT.bucket: OTHER.bucket,
+        DEFAULT.key_arn: OTHER.key_arn,
+        DEFAULT.prefix: OTHER.prefix,
+        DEFAULT.project_name: OTHER.project_name,
+        DEFAULT.project_id: OTHER.project_id,
+    }
     mapping.update({DEFAULT.role_arn(p): OTHER.role_arn(p) for p in ROLE_IDS})
-    request = Request(need.request.action, substitute(arn, mapping),
-                      tags=substitute(dict(need.request.tags), mapping) if need.request.tags else None,
-                      context=substitute(dict(need.request.context), mapping) if need.request.context else None)
+    request = Request(
+        need.request.action,
+        substitute(arn, mapping),
+        tags=substitute(dict(need.request.tags), mapping) if need.request.tags else None,
+        context=substitute(dict(need.request.context), mapping) if need.request.context else None,
+    )
     # Jobs SageMaker Pipelines names itself (pipelines-...) carry the project only in their tags.
     moved = request.resource_arn != arn or request.context != need.request.context or request.tags != need.request.tags
     assert moved, f"{label(need)}: {arn} names nothing of the project; add it to SHARED"
@@ -728,19 +955,25 @@ def test_the_same_requests_on_another_teams_project_are_not_allowed(needs, role)
     assert len(controls) >= 1, f"{ROLE_IDS[role]}: no negative control derived"
     cases = [make_case(DEFAULT, need, f"{label(need)} on {OTHER.label}'s project") for need in controls]
     results = run(cases)
-    leaks = [describe(case, result) for case, result in zip(cases, results) if result["overallResult"] not in NOT_ALLOWED]
+    leaks = [
+        describe(case, result)
+        for case, result in zip(cases, results, strict=True)
+        if result["overallResult"] not in NOT_ALLOWED
+    ]
     assert not leaks, f"{ROLE_IDS[role]} is allowed on another team's project:\n  " + "\n  ".join(leaks)
 
 
 def test_the_recorded_runs_made_the_calls_the_code_is_known_for(needs):
     """The recording is live: each run produced the calls its code path must make."""
     recorded = {(n.request.action, n.why.split(":")[0]) for n in needs}
-    for action, source in [("sagemaker:CreatePipeline", "model build (run-pipeline)"),
-                           ("sagemaker:UpdatePipeline", "model build (run-pipeline)"),
-                           ("sagemaker:StartPipelineExecution", "model build (run-pipeline)"),
-                           ("sagemaker:ListPipelineExecutionSteps", "model build (run-pipeline)"),
-                           ("sagemaker:ListModelPackages", "deploy build (build.py)"),
-                           ("sagemaker:InvokeEndpointAsync", "staging test (test/test.py)")]:
+    for action, source in [
+        ("sagemaker:CreatePipeline", "model build (run-pipeline)"),
+        ("sagemaker:UpdatePipeline", "model build (run-pipeline)"),
+        ("sagemaker:StartPipelineExecution", "model build (run-pipeline)"),
+        ("sagemaker:ListPipelineExecutionSteps", "model build (run-pipeline)"),
+        ("sagemaker:ListModelPackages", "deploy build (build.py)"),
+        ("sagemaker:InvokeEndpointAsync", "staging test (test/test.py)"),
+    ]:
         assert (action, source) in recorded, f"{source} did not make {action}: the recording or the seed code changed"
 
 

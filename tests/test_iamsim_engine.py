@@ -72,7 +72,12 @@ PASS_TO_SAGEMAKER = {
 
 def describe_endpoint(resource_pattern: str) -> list[dict]:
     return policy(
-        {"Sid": "DescribeProjectEndpoints", "Effect": "Allow", "Action": "sagemaker:DescribeEndpoint", "Resource": resource_pattern}
+        {
+            "Sid": "DescribeProjectEndpoints",
+            "Effect": "Allow",
+            "Action": "sagemaker:DescribeEndpoint",
+            "Resource": resource_pattern,
+        }
     )
 
 
@@ -81,10 +86,14 @@ ENGINE_CASES: dict[str, tuple[Case, str, str]] = {
     "b1-resource-tag-deny-never-fires-on-untagged-create": (
         Case(policy(ALLOW_CREATE, B1_DENY), Request(CREATE, TRAINING_JOB)),
         "Allowed",
-        "on a create call the resource has no tags yet: aws:ResourceTag is absent, StringEquals on an absent key is false",
+        "on a create call the resource has no tags yet: aws:ResourceTag is absent, "
+        "StringEquals on an absent key is false",
     ),
     "b1-resource-tag-deny-never-fires-on-tagged-create": (
-        Case(policy(ALLOW_CREATE, B1_DENY), Request(CREATE, TRAINING_JOB, tags={"project": "custom-project", "env": "dev"})),
+        Case(
+            policy(ALLOW_CREATE, B1_DENY),
+            Request(CREATE, TRAINING_JOB, tags={"project": "custom-project", "env": "dev"}),
+        ),
         "Allowed",
         "request tags do not become resource tags during the create call",
     ),
@@ -107,13 +116,17 @@ ENGINE_CASES: dict[str, tuple[Case, str, str]] = {
         "separate statements are ORed: the missing env tag alone denies",
     ),
     "one-null-statement-per-key-allows-fully-tagged-request": (
-        Case(policy(ALLOW_CREATE, *PER_KEY_NULL), Request(CREATE, TRAINING_JOB, tags={"project": "fraud", "env": "dev"})),
+        Case(
+            policy(ALLOW_CREATE, *PER_KEY_NULL), Request(CREATE, TRAINING_JOB, tags={"project": "fraud", "env": "dev"})
+        ),
         "Allowed",
         "both keys present: no Deny matches",
     ),
     "negated-operator-on-missing-key-matches": (
         Case(
-            policy(ALLOW_CREATE, deny_create("DenyOtherProject", {"StringNotEquals": {"aws:RequestTag/project": "fraud"}})),
+            policy(
+                ALLOW_CREATE, deny_create("DenyOtherProject", {"StringNotEquals": {"aws:RequestTag/project": "fraud"}})
+            ),
             Request(CREATE, TRAINING_JOB),
         ),
         "ExplicitlyDenied",
@@ -121,7 +134,9 @@ ENGINE_CASES: dict[str, tuple[Case, str, str]] = {
     ),
     "negated-operator-on-equal-value-does-not-match": (
         Case(
-            policy(ALLOW_CREATE, deny_create("DenyOtherProject", {"StringNotEquals": {"aws:RequestTag/project": "fraud"}})),
+            policy(
+                ALLOW_CREATE, deny_create("DenyOtherProject", {"StringNotEquals": {"aws:RequestTag/project": "fraud"}})
+            ),
             Request(CREATE, TRAINING_JOB, tags={"project": "fraud"}),
         ),
         "Allowed",
@@ -136,7 +151,9 @@ ENGINE_CASES: dict[str, tuple[Case, str, str]] = {
         "condition key names, including the tag key inside aws:RequestTag/<key>, are case-insensitive",
     ),
     "null-check-on-request-tag-accepts-other-key-spelling": (
-        Case(policy(ALLOW_CREATE, *PER_KEY_NULL), Request(CREATE, TRAINING_JOB, tags={"Project": "fraud", "ENV": "dev"})),
+        Case(
+            policy(ALLOW_CREATE, *PER_KEY_NULL), Request(CREATE, TRAINING_JOB, tags={"Project": "fraud", "ENV": "dev"})
+        ),
         "Allowed",
         "so a Null check alone cannot enforce the key's exact spelling",
     ),
@@ -149,7 +166,10 @@ ENGINE_CASES: dict[str, tuple[Case, str, str]] = {
         "StringEquals compares values case-sensitively",
     ),
     "tag-keys-exact-spelling-denies-Project": (
-        Case(policy(ALLOW_CREATE, EXACT_PROJECT_KEY), Request(CREATE, TRAINING_JOB, tags={"Project": "fraud", "env": "dev"})),
+        Case(
+            policy(ALLOW_CREATE, EXACT_PROJECT_KEY),
+            Request(CREATE, TRAINING_JOB, tags={"Project": "fraud", "env": "dev"}),
+        ),
         "ExplicitlyDenied",
         "aws:TagKeys values are compared case-sensitively: no key is exactly 'project'",
     ),
@@ -159,7 +179,10 @@ ENGINE_CASES: dict[str, tuple[Case, str, str]] = {
         "same, upper case",
     ),
     "tag-keys-exact-spelling-allows-project": (
-        Case(policy(ALLOW_CREATE, EXACT_PROJECT_KEY), Request(CREATE, TRAINING_JOB, tags={"project": "fraud", "env": "dev"})),
+        Case(
+            policy(ALLOW_CREATE, EXACT_PROJECT_KEY),
+            Request(CREATE, TRAINING_JOB, tags={"project": "fraud", "env": "dev"}),
+        ),
         "Allowed",
         "one key is exactly 'project', so not every key differs from it",
     ),
@@ -205,7 +228,12 @@ ENGINE_CASES: dict[str, tuple[Case, str, str]] = {
                 },
             ),
             # Tagging an existing resource: it has tags, so aws:ResourceTag is in the request.
-            Request("sagemaker:AddTags", TRAINING_JOB, tags={"PROJECT": "other"}, context={"aws:ResourceTag/project": "fraud"}),
+            Request(
+                "sagemaker:AddTags",
+                TRAINING_JOB,
+                tags={"PROJECT": "other"},
+                context={"aws:ResourceTag/project": "fraud"},
+            ),
         ),
         "ExplicitlyDenied",
         "StringEqualsIgnoreCase compares values ignoring case; the existing resource carries the tag",
@@ -228,7 +256,10 @@ ENGINE_CASES: dict[str, tuple[Case, str, str]] = {
         "DeleteTags carries the removed keys in aws:TagKeys",
     ),
     "pass-role-to-sagemaker-allowed": (
-        Case(policy(PASS_TO_SAGEMAKER), Request("iam:PassRole", EXECUTION_ROLE, context={"iam:PassedToService": "sagemaker.amazonaws.com"})),
+        Case(
+            policy(PASS_TO_SAGEMAKER),
+            Request("iam:PassRole", EXECUTION_ROLE, context={"iam:PassedToService": "sagemaker.amazonaws.com"}),
+        ),
         "Allowed",
         "role name and receiving service both match",
     ),
@@ -248,13 +279,20 @@ ENGINE_CASES: dict[str, tuple[Case, str, str]] = {
     "pass-role-other-role-name-denied": (
         Case(
             policy(PASS_TO_SAGEMAKER),
-            Request("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", context={"iam:PassedToService": "sagemaker.amazonaws.com"}),
+            Request(
+                "iam:PassRole",
+                f"arn:aws:iam::{ACCOUNT}:role/admin",
+                context={"iam:PassedToService": "sagemaker.amazonaws.com"},
+            ),
         ),
         "ImplicitlyDenied",
         "the role name lacks 'custom-project' (defect B2's failure mode)",
     ),
     "resource-pattern-per-type-matches": (
-        Case(describe_endpoint("arn:aws:sagemaker:*:*:endpoint/*custom-project*"), Request("sagemaker:DescribeEndpoint", ENDPOINT)),
+        Case(
+            describe_endpoint("arn:aws:sagemaker:*:*:endpoint/*custom-project*"),
+            Request("sagemaker:DescribeEndpoint", ENDPOINT),
+        ),
         "Allowed",
         "resource type written out, wildcard in the name only",
     ),
@@ -267,7 +305,10 @@ ENGINE_CASES: dict[str, tuple[Case, str, str]] = {
         "the name does not contain custom-project",
     ),
     "resource-pattern-wildcard-resource-type-does-not-match": (
-        Case(describe_endpoint("arn:aws:sagemaker:*:*:*/*custom-project*"), Request("sagemaker:DescribeEndpoint", ENDPOINT)),
+        Case(
+            describe_endpoint("arn:aws:sagemaker:*:*:*/*custom-project*"),
+            Request("sagemaker:DescribeEndpoint", ENDPOINT),
+        ),
         "ImplicitlyDenied",
         "the engine takes the part before '/' as a literal resource type (IAM ARN reference, 'incorrect "
         "wildcard usage'): write Resource ARNs per resource type",
@@ -279,7 +320,7 @@ ENGINE_CASES: dict[str, tuple[Case, str, str]] = {
 def engine_results() -> dict[str, dict]:
     labels = list(ENGINE_CASES)
     results = simulate_detailed([ENGINE_CASES[label][0] for label in labels])
-    return dict(zip(labels, results))
+    return dict(zip(labels, results, strict=True))
 
 
 @pytest.mark.parametrize("label", list(ENGINE_CASES))
@@ -298,7 +339,9 @@ def test_deny_is_attributed_to_its_statement(engine_results: dict[str, dict]) ->
 
 
 def test_request_fills_tag_keys_as_aws_does() -> None:
-    request = Request(CREATE, TRAINING_JOB, tags={"project": "fraud", "env": "dev"}, context={"sagemaker:VolumeKmsKey": "k"})
+    request = Request(
+        CREATE, TRAINING_JOB, tags={"project": "fraud", "env": "dev"}, context={"sagemaker:VolumeKmsKey": "k"}
+    )
     assert request.context_variables() == {
         "aws:RequestTag/project": "fraud",
         "aws:RequestTag/env": "dev",
@@ -314,9 +357,19 @@ def test_request_fills_tag_keys_as_aws_does() -> None:
 
 
 def test_invalid_policy_fails_the_batch_naming_the_case() -> None:
-    broken = [{"name": "broken-policy", "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Permit", "Action": CREATE}]}}]
+    broken = [
+        {
+            "name": "broken-policy",
+            "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Permit", "Action": CREATE}]},
+        }
+    ]
     with pytest.raises(IamSimError) as error:
-        simulate([Case(policy(ALLOW_CREATE), Request(CREATE, TRAINING_JOB)), Case(broken, Request(CREATE, TRAINING_JOB), label="broken")])
+        simulate(
+            [
+                Case(policy(ALLOW_CREATE), Request(CREATE, TRAINING_JOB)),
+                Case(broken, Request(CREATE, TRAINING_JOB), label="broken"),
+            ]
+        )
     message = str(error.value)
     assert "case 1 (broken:" in message and "broken-policy" in message and "Effect" in message
     assert "case 0" not in message
@@ -328,7 +381,10 @@ def test_invalid_policy_fails_the_batch_naming_the_case() -> None:
         (Request("sagemaker:CreateTrainingJobs", TRAINING_JOB), "invalid.action"),
         (Request("sagemaker:DescribeEndpoint", "arn:aws:s3:::some-bucket"), "no.resource.types"),
         # iam:PassedToService does not apply to CreateTrainingJob: the engine drops it, and so must the test.
-        (Request(CREATE, TRAINING_JOB, context={"iam:PassedToService": "sagemaker.amazonaws.com"}), "ignored context keys"),
+        (
+            Request(CREATE, TRAINING_JOB, context={"iam:PassedToService": "sagemaker.amazonaws.com"}),
+            "ignored context keys",
+        ),
     ],
     ids=["unknown-action", "arn-of-wrong-type", "inapplicable-context-key"],
 )
@@ -339,11 +395,19 @@ def test_engine_rejections_raise(request_: Request, fragment: str) -> None:
 
 def test_wildcard_request_resource_is_refused() -> None:
     with pytest.raises(IamSimError, match="concrete resource ARN"):
-        simulate([Case(policy(ALLOW_CREATE), Request(CREATE, "arn:aws:sagemaker:us-east-1:111122223333:training-job/*"))])
+        simulate(
+            [Case(policy(ALLOW_CREATE), Request(CREATE, "arn:aws:sagemaker:us-east-1:111122223333:training-job/*"))]
+        )
 
 
 def test_batch_of_fifty_runs_in_one_process(record_property) -> None:
-    tags = [{"project": "fraud", "env": "dev"}, {"project": "fraud"}, {"Project": "fraud", "env": "dev"}, {}, {"env": "dev"}]
+    tags = [
+        {"project": "fraud", "env": "dev"},
+        {"project": "fraud"},
+        {"Project": "fraud", "env": "dev"},
+        {},
+        {"env": "dev"},
+    ]
     statements = [ALLOW_CREATE, *PER_KEY_NULL, EXACT_PROJECT_KEY]
     cases = [Case(policy(*statements), Request(CREATE, f"{TRAINING_JOB}-{i}", tags=tags[i % 5])) for i in range(50)]
     started = time.perf_counter()
@@ -391,7 +455,10 @@ def snippet_properties(**overrides):
         parameters={"ProjectName": "fraud-custom-project"},
         resources={"ArtifactBucket": "fraud-artifacts", "ArtifactBucket.Arn": "arn:aws:s3:::fraud-artifacts"},
         conditions={"UseAsync": True},
-        dynamic_refs={"ssm:/mlops/kms-key-arn": "arn:aws:kms:us-east-1:111122223333:key/k", "ssm:/mlops/fraud-custom-project/team": "risk"},
+        dynamic_refs={
+            "ssm:/mlops/kms-key-arn": "arn:aws:kms:us-east-1:111122223333:key/k",
+            "ssm:/mlops/fraud-custom-project/team": "risk",
+        },
         account="444455556666",
         region="eu-west-1",
         where="snippet: Doc",
@@ -465,17 +532,26 @@ def troposphere_template() -> Template:
     template.add_condition("WithExtra", {"Fn::Equals": ["a", "b"]})
     trust = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
     }
 
     def doc(sid: str, action: str, resource) -> dict:
-        return {"Version": "2012-10-17", "Statement": [{"Sid": sid, "Effect": "Allow", "Action": action, "Resource": resource}]}
+        return {
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": sid, "Effect": "Allow", "Action": action, "Resource": resource}],
+        }
 
     template.add_resource(
         tiam.ManagedPolicy(
             "ListedManaged",
             ManagedPolicyName=Sub("${ProjectName}-listed"),
-            PolicyDocument=doc("DescribeEndpoints", "sagemaker:DescribeEndpoint", Sub("arn:${AWS::Partition}:sagemaker:*:*:endpoint/${ProjectName}*")),
+            PolicyDocument=doc(
+                "DescribeEndpoints",
+                "sagemaker:DescribeEndpoint",
+                Sub("arn:${AWS::Partition}:sagemaker:*:*:endpoint/${ProjectName}*"),
+            ),
         )
     )
     template.add_resource(
@@ -484,8 +560,15 @@ def troposphere_template() -> Template:
             AssumeRolePolicyDocument=trust,
             ManagedPolicyArns=[Ref("ListedManaged")],
             Policies=[
-                tiam.Policy(PolicyName="inline", PolicyDocument=doc("CreateJobs", CREATE, Join("", [GetAtt("Jobs", "Arn"), "*"]))),
-                If("WithExtra", tiam.Policy(PolicyName="extra", PolicyDocument=doc("Extra", "s3:GetObject", "*")), Ref("AWS::NoValue")),
+                tiam.Policy(
+                    PolicyName="inline",
+                    PolicyDocument=doc("CreateJobs", CREATE, Join("", [GetAtt("Jobs", "Arn"), "*"])),
+                ),
+                If(
+                    "WithExtra",
+                    tiam.Policy(PolicyName="extra", PolicyDocument=doc("Extra", "s3:GetObject", "*")),
+                    Ref("AWS::NoValue"),
+                ),
             ],
         )
     )
@@ -498,11 +581,17 @@ def troposphere_template() -> Template:
         )
     )
     template.add_resource(
-        tiam.PolicyType("OtherPolicy", PolicyName="other", Roles=[Ref("OtherRole")], PolicyDocument=doc("Other", "s3:*", "*"))
+        tiam.PolicyType(
+            "OtherPolicy", PolicyName="other", Roles=[Ref("OtherRole")], PolicyDocument=doc("Other", "s3:*", "*")
+        )
     )
     template.add_resource(
         tiam.PolicyType(
-            "SkippedPolicy", Condition="WithExtra", PolicyName="skipped", Roles=[Ref("ExecutionRole")], PolicyDocument=doc("S", "s3:*", "*")
+            "SkippedPolicy",
+            Condition="WithExtra",
+            PolicyName="skipped",
+            Roles=[Ref("ExecutionRole")],
+            PolicyDocument=doc("S", "s3:*", "*"),
         )
     )
     return template
@@ -526,15 +615,26 @@ def test_role_policies_collects_inline_managed_and_attached() -> None:
     assert sids == ["CreateJobs", "DescribeEndpoints", "PassRole"]
 
     with_extra = role_policies(template, "ExecutionRole", **{**ROLE_RESOLVE, "conditions": {"WithExtra": True}})
-    assert [p["name"] for p in with_extra] == ["inline", "extra", "fraud-custom-project-listed", "AttachingManaged", "skipped"]
+    assert [p["name"] for p in with_extra] == [
+        "inline",
+        "extra",
+        "fraud-custom-project-listed",
+        "AttachingManaged",
+        "skipped",
+    ]
 
     assert [p["name"] for p in role_policies(template, "OtherRole", **ROLE_RESOLVE)] == ["other"]
 
     results = simulate(
         [
-            Case(policies, Request(CREATE, f"{ROLE_RESOLVE['resources']['Jobs.Arn']}-train-1", tags={"project": "fraud"})),
+            Case(
+                policies, Request(CREATE, f"{ROLE_RESOLVE['resources']['Jobs.Arn']}-train-1", tags={"project": "fraud"})
+            ),
             Case(policies, Request("sagemaker:DescribeEndpoint", ENDPOINT)),
-            Case(policies, Request("iam:PassRole", EXECUTION_ROLE, context={"iam:PassedToService": "sagemaker.amazonaws.com"})),
+            Case(
+                policies,
+                Request("iam:PassRole", EXECUTION_ROLE, context={"iam:PassedToService": "sagemaker.amazonaws.com"}),
+            ),
             Case(policies, Request("s3:GetObject", "arn:aws:s3:::fraud-artifacts/key")),
         ]
     )
@@ -555,5 +655,7 @@ def test_role_policies_fail_loudly() -> None:
     with pytest.raises(IntrinsicError, match="AmazonSageMakerFullAccess"):
         role_policies(template, "ExecutionRole", **ROLE_RESOLVE)
     given = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sagemaker:*", "Resource": "*"}]}
-    names = [p["name"] for p in role_policies(template, "ExecutionRole", external_policies={external: given}, **ROLE_RESOLVE)]
+    names = [
+        p["name"] for p in role_policies(template, "ExecutionRole", external_policies={external: given}, **ROLE_RESOLVE)
+    ]
     assert external in names

@@ -39,7 +39,9 @@ def test_longest_substitutes_every_variable():
 
 
 def test_a_budget_overflow_is_detected():
-    too_long = naming.DerivedName("${SageMakerProjectName}-${SageMakerProjectId}-a-very-long-rule-suffix", "events-rule")
+    too_long = naming.DerivedName(
+        "${SageMakerProjectName}-${SageMakerProjectId}-a-very-long-rule-suffix", "events-rule"
+    )
     assert not too_long.fits()
 
 

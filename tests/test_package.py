@@ -105,7 +105,9 @@ def test_two_runs_give_identical_bytes_even_after_files_are_touched(source_root,
 def test_sha256sums_verifies_with_coreutils(dist):
     check = subprocess.run(
         ["sha256sum", "--check", "--strict", packaging.CHECKSUMS_FILE],
-        cwd=dist, capture_output=True, text=True,
+        cwd=dist,
+        capture_output=True,
+        text=True,
     )
     assert check.returncode == 0, check.stdout + check.stderr
     listed = sorted(line.split("  ", 1)[1] for line in (dist / packaging.CHECKSUMS_FILE).read_text().splitlines())
@@ -143,14 +145,20 @@ def test_unpacked_model_build_zip_passes_its_own_tests(dist, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *map(str, test_dirs)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
-    assert result.returncode == 0, f"{archive.name}: seed tests failed from the zip:\n{result.stdout[-4000:]}{result.stderr[-2000:]}"
+    assert result.returncode == 0, (
+        f"{archive.name}: seed tests failed from the zip:\n{result.stdout[-4000:]}{result.stderr[-2000:]}"
+    )
     assert " passed" in result.stdout
 
 
 def test_stale_templates_are_refused(source_root, tmp_path):
-    project = next(t for t in render.available_targets() if t.name == "project")
+    project = next(t for t in render.TARGETS if t.name == "project")
     stale_root = tmp_path / "root"
     shutil.copytree(source_root, stale_root)
     path = stale_root / project.path

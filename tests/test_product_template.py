@@ -81,7 +81,7 @@ def test_key_policy_separates_administration_from_use(product):
 
 
 def test_product_is_visible_in_studio_and_versioned(product, config):
-    (logical_id, item), = resources_of(product, "AWS::ServiceCatalog::CloudFormationProduct").items()
+    ((logical_id, item),) = resources_of(product, "AWS::ServiceCatalog::CloudFormationProduct").items()
     tags = {t["Key"]: t["Value"] for t in item["Properties"]["Tags"]}
     assert tags.get("sagemaker:studio-visibility") == "true", f"{PRODUCT}: {logical_id} hidden from Studio"
     artifacts = item["Properties"]["ProvisioningArtifactParameters"]
@@ -91,7 +91,7 @@ def test_product_is_visible_in_studio_and_versioned(product, config):
 
 
 def test_launch_constraint_uses_the_launch_role(product):
-    (logical_id, constraint), = resources_of(product, "AWS::ServiceCatalog::LaunchRoleConstraint").items()
+    ((logical_id, constraint),) = resources_of(product, "AWS::ServiceCatalog::LaunchRoleConstraint").items()
     assert constraint["Properties"]["LocalRoleName"] == {"Ref": "LaunchRole"}, logical_id
     assert "ProductPortfolioAssociation" in constraint["DependsOn"], (
         f"{PRODUCT}: {logical_id} must wait for the portfolio association"
@@ -121,8 +121,11 @@ def test_roles_are_one_per_service_and_namespaced(product, config):
 def test_runtime_roles_carry_the_guardrail(product):
     for purpose in iam.RUNTIME_ROLES:
         logical_id = {
-            "codebuild": "CodeBuildRole", "codepipeline": "CodePipelineRole", "events": "EventsRole",
-            "cloudformation": "CloudFormationRole", "sagemaker": "SageMakerExecutionRole",
+            "codebuild": "CodeBuildRole",
+            "codepipeline": "CodePipelineRole",
+            "events": "EventsRole",
+            "cloudformation": "CloudFormationRole",
+            "sagemaker": "SageMakerExecutionRole",
         }[purpose]
         arns = product["Resources"][logical_id]["Properties"].get("ManagedPolicyArns", [])
         assert {"Ref": "TagGuardrailPolicy"} in arns, f"{PRODUCT}: {logical_id} lacks the tag guardrail"
@@ -139,14 +142,18 @@ def test_guardrail_denies_each_create_per_required_key_on_request_tags(product, 
         for action in iam.GUARDED_CREATES:
             action = action.JSONrepr()
             null_denies = [
-                s for s in statements
-                if s["Effect"] == "Deny" and _covers(s, action)
+                s
+                for s in statements
+                if s["Effect"] == "Deny"
+                and _covers(s, action)
                 and s.get("Condition", {}).get("Null") == {f"aws:RequestTag/{key}": "true"}
             ]
             assert null_denies, f"{PRODUCT}: TagGuardrailPolicy has no Deny of {action} without tag {key}"
             empty_denies = [
-                s for s in statements
-                if s["Effect"] == "Deny" and _covers(s, action)
+                s
+                for s in statements
+                if s["Effect"] == "Deny"
+                and _covers(s, action)
                 and s.get("Condition", {}).get("StringEquals") == {f"aws:RequestTag/{key}": ""}
             ]
             assert empty_denies, f"{PRODUCT}: TagGuardrailPolicy lets {action} through with an empty {key}"
@@ -241,10 +248,16 @@ def test_launch_role_can_tag_what_it_creates():
 @pytest.mark.parametrize(
     "parameter, good, bad",
     [
-        ("PortfolioId", ["port-abcdefghij123", "port-0123456789abc"],
-         ["port-ABCDEFGHIJ123", "port-abc", "xport-abcdefghij123", "port-abcdefghij1234", ""]),
-        ("KmsAdministratorArn", ["arn:aws:iam::123456789012:role/KeyAdmins", "arn:aws-us-gov:iam::123456789012:root"],
-         ["arn:aws:iam::12345678901:root", "KeyAdmins", "arn:aws:s3:::bucket", ""]),
+        (
+            "PortfolioId",
+            ["port-abcdefghij123", "port-0123456789abc"],
+            ["port-ABCDEFGHIJ123", "port-abc", "xport-abcdefghij123", "port-abcdefghij1234", ""],
+        ),
+        (
+            "KmsAdministratorArn",
+            ["arn:aws:iam::123456789012:role/KeyAdmins", "arn:aws-us-gov:iam::123456789012:root"],
+            ["arn:aws:iam::12345678901:root", "KeyAdmins", "arn:aws:s3:::bucket", ""],
+        ),
         ("SupportEmail", ["ml-platform@example.com"], ["nobody", "a@b", ""]),
         ("SupportUrl", ["https://wiki.example.com/ml"], ["http://wiki.example.com", "wiki", ""]),
         ("TemplatePrefix", ["releases/v0.1.0", "x"], ["/releases", "releases/", "a//b", ""]),
@@ -287,19 +300,23 @@ def _worst_case_size(document, product) -> int:
         text = text.replace(placeholder, value)
     text = re.sub(r'\{"Fn::Sub":("[^"]*")\}', r"\1", text)
     text = text.replace("${!", "${")  # Fn::Sub's escape of a policy variable
-    assert "${" not in _POLICY_VARIABLE.sub("", text) and "Fn::" not in text, f"unresolved placeholder left in {text[:200]}"
+    assert "${" not in _POLICY_VARIABLE.sub("", text) and "Fn::" not in text, (
+        f"unresolved placeholder left in {text[:200]}"
+    )
     return len(text)
 
 
-@pytest.mark.parametrize("tags", [None, [{"key": f"tag{i}", "allowed_values": ["a", "b"]} for i in range(10)]],
-                         ids=["default", "ten-tags"])
+@pytest.mark.parametrize(
+    "tags", [None, [{"key": f"tag{i}", "allowed_values": ["a", "b"]} for i in range(10)]], ids=["default", "ten-tags"]
+)
 def test_policies_fit_iam_size_limits(tags):
     """Managed policies <= 6,144 and a role's inline policies <= 10,240 characters (IAM quotas)."""
+    from cfnlint.decode.decode import decode_str
+
     from conftest import resources_of as of
     from generator import product_template
     from generator.config import build_config
     from generator.render import to_yaml
-    from cfnlint.decode.decode import decode_str
 
     config = build_config({"required_tags": tags} if tags else {})
     product, _ = decode_str(to_yaml(product_template.build(config)))
@@ -307,7 +324,7 @@ def test_policies_fit_iam_size_limits(tags):
         size = _worst_case_size(policy["Properties"]["PolicyDocument"], product)
         assert size <= 6144, f"{PRODUCT}: {logical_id} is {size} characters, over IAM's 6,144 for a managed policy"
     inline: dict[str, int] = {}
-    for logical_id, policy in of(product, "AWS::IAM::RolePolicy").items():
+    for policy in of(product, "AWS::IAM::RolePolicy").values():
         role = policy["Properties"]["RoleName"]["Ref"]
         inline[role] = inline.get(role, 0) + _worst_case_size(policy["Properties"]["PolicyDocument"], product)
     for role, size in inline.items():
@@ -315,7 +332,9 @@ def test_policies_fit_iam_size_limits(tags):
     roles = of(product, "AWS::IAM::Role")
     for logical_id, role in roles.items():
         attached = role["Properties"].get("ManagedPolicyArns", [])
-        assert len(attached) <= 10, f"{PRODUCT}: {logical_id} attaches {len(attached)} managed policies (IAM default quota 10)"
+        assert len(attached) <= 10, (
+            f"{PRODUCT}: {logical_id} attaches {len(attached)} managed policies (IAM default quota 10)"
+        )
 
 
 # ---- day one in a real account ---------------------------------------------------------------
@@ -386,13 +405,16 @@ SEED_KEY_ARNS = [
 
 @pytest.mark.parametrize(
     "value, accepted",
-    [("", True), *[(arn, True) for arn in SEED_KEY_ARNS],
-     ("arn:aws:kms:eu-west-1:123456789012:alias/seed-code", False),  # an alias ARN
-     ("alias/seed-code", False),
-     ("my-templates.example", False),  # the template bucket's name
-     ("arn:aws:s3:::my-templates.example", False),
-     ("1234abcd-12ab-34cd-56ef-1234567890ab", False),  # a bare key id
-     (SEED_KEY_ARNS[0] + " ", False)],
+    [
+        ("", True),
+        *[(arn, True) for arn in SEED_KEY_ARNS],
+        ("arn:aws:kms:eu-west-1:123456789012:alias/seed-code", False),  # an alias ARN
+        ("alias/seed-code", False),
+        ("my-templates.example", False),  # the template bucket's name
+        ("arn:aws:s3:::my-templates.example", False),
+        ("1234abcd-12ab-34cd-56ef-1234567890ab", False),  # a bare key id
+        (SEED_KEY_ARNS[0] + " ", False),
+    ],
 )
 def test_seed_code_key_parameter_takes_empty_or_a_key_arn(product, value, accepted):
     parameter = product["Parameters"].get("SeedCodeKmsKeyArn")
@@ -433,8 +455,9 @@ def test_launch_role_reads_only_the_published_seed_code_and_service_catalogs_cop
     reads = [s for s in _statements(document) if any(a.startswith("s3:GetObject") for a in _actions(s))]
     where = f"{PRODUCT}: LaunchRolePolicy"
     by_resource = {json.dumps(s["Resource"]): s for s in reads}
-    seed = by_resource.pop(json.dumps(
-        [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${TemplateBucket}/${TemplatePrefix}/seed_code/*"}]), None)
+    seed = by_resource.pop(
+        json.dumps([{"Fn::Sub": "arn:${AWS::Partition}:s3:::${TemplateBucket}/${TemplatePrefix}/seed_code/*"}]), None
+    )
     assert seed and not seed.get("Condition"), f"{where}: no read of <TemplatePrefix>/seed_code/* ({reads})"
     copy_ = by_resource.pop(json.dumps(["*"]), None)
     assert copy_ and _actions(copy_) == ["s3:GetObject"], f"{where}: Service Catalog's copy: {copy_}"
@@ -457,4 +480,6 @@ def test_key_policy_denies_grants_not_for_aws_resources(product):
     )
     allows = [s for s in statements if s["Effect"] == "Allow" and "kms:CreateGrant" in _actions(s)]
     for allow in allows:
-        assert (allow.get("Condition") or {}).get("Bool") == {"kms:GrantIsForAWSResource": "true"}, f"{where}: {allow['Sid']}"
+        assert (allow.get("Condition") or {}).get("Bool") == {"kms:GrantIsForAWSResource": "true"}, (
+            f"{where}: {allow['Sid']}"
+        )

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import boto3
@@ -34,7 +34,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator import encryption, naming, project_template, render, tagging, validation
+from generator import buildspecs, encryption, naming, project_template, render, sources, tagging, validation
 from generator.config import Config, build_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +72,7 @@ def _longest_config() -> Config:
 LONGEST = _longest_config()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _doc(key: str) -> dict:
     config = LONGEST if key == "longest" else CONFIGS[key]
     return json.loads(json.dumps(project_template.build(config).to_dict()))
@@ -122,7 +122,8 @@ def test_cfn_lint_zero_findings_in_every_supported_region(config_key):
 
 # ---- tags ----------------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+
+@cache
 def _resource_schema(type_: str) -> dict:
     import cfnlint
 
@@ -208,8 +209,12 @@ def test_bucket_policy_denies_plain_http_and_other_keys(config_key):
         cond = other_key["Condition"]["StringNotEquals"]
         assert cond["s3:x-amz-server-side-encryption-aws-kms-key-id"] == key_expr(config), where
         team = by_sid.get("DenyPrincipalsOutsideTheTeam")
-        assert team and team["Effect"] == "Deny" and team["Principal"] == "*", f"{where}: no deny for principals outside the team"
-        assert team["Condition"]["StringNotEquals"] == {f"aws:PrincipalTag/{tagging.TEAM_TAG}": tagging.team(config)}, where
+        assert team and team["Effect"] == "Deny" and team["Principal"] == "*", (
+            f"{where}: no deny for principals outside the team"
+        )
+        assert team["Condition"]["StringNotEquals"] == {f"aws:PrincipalTag/{tagging.TEAM_TAG}": tagging.team(config)}, (
+            where
+        )
 
 
 def test_model_package_group_is_the_project_prefix():
@@ -225,7 +230,7 @@ def test_repositories_are_seeded_from_the_published_zips(config_key):
     for logical_id, repo in resources(d, "AWS::CodeCommit::Repository").items():
         code = repo["Properties"]["Code"]
         where = f"{TEMPLATE}: {logical_id}"
-        assert code["BranchName"] == project_template.SOURCE_BRANCH, where
+        assert code["BranchName"] == sources.SOURCE_BRANCH, where
         # Always the product's published copy: no parameter can point the seed elsewhere.
         assert code["S3"]["Bucket"] == ssm_ref(naming.seed_code_bucket_parameter(config)), where
         key_template, variables = code["S3"]["Key"]["Fn::Sub"]
@@ -280,9 +285,12 @@ def test_codebuild_projects_use_the_key_a_current_image_and_the_env_contract(con
         assert p["ServiceRole"] == role(config, "codebuild"), where
         assert p["LogsConfig"]["CloudWatchLogs"]["Status"] == "ENABLED", where
         env = {v["Name"]: v["Value"] for v in p["Environment"]["EnvironmentVariables"]}
-        assert set(env) == contract[logical_id], f"{where}: env {sorted(env)} != contract {sorted(contract[logical_id])}"
+        assert set(env) == contract[logical_id], (
+            f"{where}: env {sorted(env)} != contract {sorted(contract[logical_id])}"
+        )
         assert env["SAGEMAKER_PROJECT_ARN"] == {
-            "Fn::Sub": "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:project/${SageMakerProjectName}"
+            "Fn::Sub": "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:"
+            "project/${SageMakerProjectName}"
         }, where
         assert env["KMS_KEY_ARN"] == key_expr(config), where
         assert env["ARTIFACT_BUCKET"] == {"Ref": "ArtifactBucket"}, where
@@ -318,9 +326,7 @@ def test_pipelines_stage_order_keys_roles_and_sources(config_key):
         "ModelDeployPipeline": list(project_template.DEPLOY_STAGES),
     }
     assert set(pipelines) == set(expected_stages), f"{TEMPLATE}: pipelines {sorted(pipelines)}"
-    repo_names = {
-        k: v["Properties"]["RepositoryName"] for k, v in resources(d, "AWS::CodeCommit::Repository").items()
-    }
+    repo_names = {k: v["Properties"]["RepositoryName"] for k, v in resources(d, "AWS::CodeCommit::Repository").items()}
     builds = set(resources(d, "AWS::CodeBuild::Project"))
     for logical_id, pipeline in pipelines.items():
         p = pipeline["Properties"]
@@ -357,7 +363,7 @@ def test_pipelines_stage_order_keys_roles_and_sources(config_key):
     # skipped on the deploy build's exported MODEL_APPROVED, not failed.
     deploy_stages = pipelines["ModelDeployPipeline"]["Properties"]["Stages"]
     build_action = deploy_stages[1]["Actions"][0]
-    assert build_action["Namespace"] == project_template.DEPLOY_BUILD_NAMESPACE
+    assert build_action["Namespace"] == buildspecs.DEPLOY_BUILD_NAMESPACE
     for stage in deploy_stages[2:]:
         (condition,) = stage["BeforeEntry"]["Conditions"]
         (rule,) = condition["Rules"]
@@ -365,7 +371,9 @@ def test_pipelines_stage_order_keys_roles_and_sources(config_key):
         assert condition["Result"] == "SKIP", at
         assert rule["RuleTypeId"]["Provider"] == "VariableCheck", at
         assert rule["Configuration"] == {
-            "Variable": "#{DeployBuild.MODEL_APPROVED}", "Value": "true", "Operator": "EQ"
+            "Variable": "#{DeployBuild.MODEL_APPROVED}",
+            "Value": "true",
+            "Operator": "EQ",
         }, at
     for stage in deploy_stages[:2] + pipelines["ModelBuildPipeline"]["Properties"]["Stages"]:
         assert "BeforeEntry" not in stage, f"{TEMPLATE}: {stage['Name']} must always run"
@@ -374,7 +382,7 @@ def test_pipelines_stage_order_keys_roles_and_sources(config_key):
     assert [a["Name"] for a in deploy["TestStaging"]["InputArtifacts"]] == ["BuildArtifact", "StagingOutputs"]
     assert deploy["TestStaging"]["Configuration"]["PrimarySource"] == "BuildArtifact"
     assert [a["Name"] for a in deploy["DeployStaging"]["OutputArtifacts"]] == ["StagingOutputs"]
-    assert deploy["DeployStaging"]["Configuration"]["OutputFileName"] == project_template.STAGING_OUTPUTS_FILE
+    assert deploy["DeployStaging"]["Configuration"]["OutputFileName"] == buildspecs.STAGING_OUTPUTS_FILE
 
 
 def _seed(kind: str) -> Path:
@@ -396,9 +404,9 @@ def test_inline_test_buildspec_runs_the_seed_test_from_the_build_artifact():
     project = resources(doc(), "AWS::CodeBuild::Project")["ModelDeployTestProject"]
     spec = yaml.safe_load(project["Properties"]["Source"]["BuildSpec"])
     commands = " ".join(spec["phases"]["install"]["commands"] + spec["phases"]["build"]["commands"])
-    assert (deploy_seed / project_template.TEST_SCRIPT).is_file(), f"seed code lacks {project_template.TEST_SCRIPT}"
+    assert (deploy_seed / buildspecs.TEST_SCRIPT).is_file(), f"seed code lacks {buildspecs.TEST_SCRIPT}"
     assert "-r requirements.txt" in commands and (deploy_seed / "requirements.txt").is_file()
-    assert f"python {project_template.TEST_SCRIPT} --stack-outputs" in commands, commands
+    assert f"python {buildspecs.TEST_SCRIPT} --stack-outputs" in commands, commands
     assert "$CODEBUILD_SRC_DIR_StagingOutputs/staging-stack-outputs.json" in commands, commands
     # The deploy build must hand the whole repository (test/, requirements.txt) to the test.
     assert "**/*" in deploy_config_buildspec()["artifacts"]["files"], "deploy build artifact lacks the repository files"
@@ -423,7 +431,9 @@ def phase_commands(spec: dict) -> list[str]:
     """Every command, in the order CodeBuild runs the phases."""
     phases = spec["phases"]
     assert set(phases) <= {"install", "pre_build", "build", "post_build"}, sorted(phases)
-    return [c for name in ("install", "pre_build", "build", "post_build") for c in phases.get(name, {}).get("commands", [])]
+    return [
+        c for name in ("install", "pre_build", "build", "post_build") for c in phases.get(name, {}).get("commands", [])
+    ]
 
 
 @pytest.mark.parametrize("config_key", ["default", "other", "connections"])
@@ -432,8 +442,8 @@ def test_deploy_build_runs_the_templates_buildspec_not_the_repositorys(config_ke
     d = json.loads(json.dumps(project_template.build(config).to_dict()))
     source = d["Resources"]["ModelDeployBuildProject"]["Properties"]["Source"]
     assert source["Type"] == "CODEPIPELINE"
-    assert source["BuildSpec"] != project_template.SEED_DEPLOY_BUILDSPEC
-    assert source["BuildSpec"] == project_template.DEPLOY_CONFIG_BUILDSPEC, f"{TEMPLATE}: deploy build's buildspec"
+    assert source["BuildSpec"] != buildspecs.SEED_DEPLOY_BUILDSPEC
+    assert source["BuildSpec"] == buildspecs.DEPLOY_CONFIG_BUILDSPEC, f"{TEMPLATE}: deploy build's buildspec"
     assert isinstance(yaml.safe_load(source["BuildSpec"]), dict), f"{TEMPLATE}: deploy BuildSpec is not inline"
 
 
@@ -442,15 +452,15 @@ def test_deploy_gate_asks_the_registry_then_runs_build_py_then_checks_the_config
     assert spec["version"] == 0.2
     assert spec["env"]["shell"] == "bash", "the gate's commands are bash ([[ ]], pipefail)"
     exported = spec["env"]["exported-variables"]
-    assert project_template.MODEL_APPROVED_VARIABLE in exported, "the stage conditions read MODEL_APPROVED"
+    assert buildspecs.MODEL_APPROVED_VARIABLE in exported, "the stage conditions read MODEL_APPROVED"
     commands = phase_commands(spec)
     lookup = [i for i, c in enumerate(commands) if "aws sagemaker list-model-packages" in c]
     install = [i for i, c in enumerate(commands) if "pip install" in c]
     build_py = [i for i, c in enumerate(commands) if c.startswith("python build.py")]
-    gate = [i for i, c in enumerate(commands) if c.startswith(f"{project_template.MODEL_APPROVED_VARIABLE}=")]
+    gate = [i for i, c in enumerate(commands) if c.startswith(f"{buildspecs.MODEL_APPROVED_VARIABLE}=")]
     assert len(lookup) == len(install) == len(build_py) == len(gate) == 1, commands
     # The repository's steps exactly as its own buildspec runs them (teams keep customising).
-    seed = yaml.safe_load((_seed("model_deploy") / project_template.SEED_DEPLOY_BUILDSPEC).read_text())
+    seed = yaml.safe_load((_seed("model_deploy") / buildspecs.SEED_DEPLOY_BUILDSPEC).read_text())
     seed_commands = phase_commands(seed)
     for i in (install[0], build_py[0]):
         assert commands[i] in seed_commands, f"deploy gate runs {commands[i]!r}, the seed buildspec does not"
@@ -458,19 +468,25 @@ def test_deploy_gate_asks_the_registry_then_runs_build_py_then_checks_the_config
     # The registry is asked before any repository code runs (pip can run code from requirements).
     assert lookup[0] < install[0] < build_py[0] < gate[0], commands
     query = commands[lookup[0]]
-    for words in ('--model-package-group-name "$MODEL_PACKAGE_GROUP_NAME"', "--model-approval-status Approved",
-                  "--sort-by CreationTime", "--sort-order Descending", "--max-items 1",
-                  "--query 'ModelPackageSummaryList[0].ModelPackageArn'", "--output json"):
+    for words in (
+        '--model-package-group-name "$MODEL_PACKAGE_GROUP_NAME"',
+        "--model-approval-status Approved",
+        "--sort-by CreationTime",
+        "--sort-order Descending",
+        "--max-items 1",
+        "--query 'ModelPackageSummaryList[0].ModelPackageArn'",
+        "--output json",
+    ):
         assert words in query, f"registry lookup lacks {words}: {query}"
     assert "set -euo pipefail" in query and "export MODEL_PACKAGE_ARN" in query
     check = commands[gate[0]]
-    assert "set -euo pipefail" in check and f"export {project_template.MODEL_APPROVED_VARIABLE}" in check
-    for config_file in project_template.STAGE_CONFIG.values():
+    assert "set -euo pipefail" in check and f"export {buildspecs.MODEL_APPROVED_VARIABLE}" in check
+    for config_file in buildspecs.STAGE_CONFIG.values():
         assert config_file in check, f"the gate does not check {config_file}"
     assert '["Parameters"]["ModelPackageArn"]' in check, "the gate does not read the configs' ModelPackageArn"
     # No repository file decides: nothing reads build.py's result or runs another script.
-    assert "build-result.json" not in project_template.DEPLOY_CONFIG_BUILDSPEC
-    after = commands[gate[0] + 1:]
+    assert "build-result.json" not in buildspecs.DEPLOY_CONFIG_BUILDSPEC
+    after = commands[gate[0] + 1 :]
     assert [c.split()[:3] for c in after] == [["aws", "cloudformation", "package"]], after
     # The same packaging as the seed buildspec (tests/test_iam_runtime_roles.py derives the
     # upload's requests from that file's line).
@@ -480,8 +496,8 @@ def test_deploy_gate_asks_the_registry_then_runs_build_py_then_checks_the_config
 
 def test_seed_buildspec_still_exports_the_gate_for_local_runs():
     """The repository's buildspec.yml is documentation and local tooling now; it stays consistent."""
-    spec = yaml.safe_load((_seed("model_deploy") / project_template.SEED_DEPLOY_BUILDSPEC).read_text())
-    assert project_template.MODEL_APPROVED_VARIABLE in spec.get("env", {}).get("exported-variables", [])
+    spec = yaml.safe_load((_seed("model_deploy") / buildspecs.SEED_DEPLOY_BUILDSPEC).read_text())
+    assert buildspecs.MODEL_APPROVED_VARIABLE in spec.get("env", {}).get("exported-variables", [])
 
 
 # Running the gate: the rendered buildspec's commands in one bash, as CodeBuild runs them, with
@@ -521,8 +537,11 @@ def registry(moto_server):
 
     requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
     return boto3.client(
-        "sagemaker", endpoint_url=moto_server, region_name=GATE_REGION,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "sagemaker",
+        endpoint_url=moto_server,
+        region_name=GATE_REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
 
 
@@ -563,11 +582,15 @@ def _build_environment(endpoint: str, home: Path) -> dict[str, str]:
     return {
         **sample,
         # What CodeBuild sets itself.
-        "AWS_REGION": GATE_REGION, "AWS_DEFAULT_REGION": GATE_REGION, "CODEBUILD_BUILD_NUMBER": "7",
+        "AWS_REGION": GATE_REGION,
+        "AWS_DEFAULT_REGION": GATE_REGION,
+        "CODEBUILD_BUILD_NUMBER": "7",
         "PATH": os.pathsep.join(dict.fromkeys([str(Path(sys.executable).parent), str(aws_bin), "/usr/bin", "/bin"])),
         "HOME": str(home),
-        "AWS_CONFIG_FILE": str(home / "no-config"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-credentials"),
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": str(home / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-credentials"),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_PAGER": "",
     }
@@ -648,7 +671,7 @@ def test_gate_run_without_an_approved_model_skips_the_deploy_stages(registry, mo
     assert run.exported == {"MODEL_APPROVED": "false", "MODEL_PACKAGE_ARN": "none"}, run.stderr
     assert "deploy gate: no Approved model package in group" in run.stderr
     assert not (deploy_repository / "staging-config-export.json").exists()
-    assert (deploy_repository / project_template.PACKAGED_TEMPLATE).is_file(), run.stderr
+    assert (deploy_repository / buildspecs.PACKAGED_TEMPLATE).is_file(), run.stderr
 
 
 def test_gate_run_approves_the_newest_approved_model_build_py_chose(registry, moto_server, deploy_repository):
@@ -659,11 +682,11 @@ def test_gate_run_approves_the_newest_approved_model_build_py_chose(registry, mo
     run = _run_deploy_build(deploy_repository, _build_environment(moto_server, deploy_repository.parent / "home"))
     assert run.returncode == 0, run.stderr
     assert run.exported == {"MODEL_APPROVED": "true", "MODEL_PACKAGE_ARN": arns[2]}, run.stderr
-    for stage, name in project_template.STAGE_CONFIG.items():
+    for stage, name in buildspecs.STAGE_CONFIG.items():
         exported = json.loads((deploy_repository / name).read_text())
         assert exported["Parameters"]["ModelPackageArn"] == arns[2], stage
     assert f"deploy gate: every stage configuration deploys {arns[2]}" in run.stderr
-    assert (deploy_repository / project_template.PACKAGED_TEMPLATE).is_file(), run.stderr
+    assert (deploy_repository / buildspecs.PACKAGED_TEMPLATE).is_file(), run.stderr
 
 
 @pytest.mark.parametrize(
@@ -673,7 +696,7 @@ def test_gate_run_approves_the_newest_approved_model_build_py_chose(registry, mo
 def test_gate_run_refuses_configs_naming_another_model(registry, moto_server, deploy_repository, case):
     arns = _register(registry, ["Approved", "Approved", "PendingManualApproval", "Rejected"])
     newest = arns[1]
-    staging, prod = project_template.STAGE_CONFIG["staging"], project_template.STAGE_CONFIG["prod"]
+    staging, prod = buildspecs.STAGE_CONFIG["staging"], buildspecs.STAGE_CONFIG["prod"]
     files = {
         "older approved": {staging: _config(arns[0]), prod: _config(arns[0])},
         "pending": {staging: _config(arns[2]), prod: _config(arns[2])},
@@ -682,7 +705,7 @@ def test_gate_run_refuses_configs_naming_another_model(registry, moto_server, de
         # A reader that keeps the first value would pass it; CloudFormation's may keep the last.
         "key given twice": {
             staging: _config(newest),
-            prod: '{"Parameters": {"ModelPackageArn": "%s", "ModelPackageArn": "%s"}}' % (newest, arns[2]),
+            prod: f'{{"Parameters": {{"ModelPackageArn": "{newest}", "ModelPackageArn": "{arns[2]}"}}}}',
         },
         "prod missing": {staging: _config(newest)},
         "not json": {staging: _config(newest), prod: "ModelPackageArn: " + newest},
@@ -698,7 +721,7 @@ def test_gate_run_refuses_configs_naming_another_model(registry, moto_server, de
     assert failing in gate_lines[-1] and "refusing to deploy" in gate_lines[-1], gate_lines
     if case in {"older approved", "pending", "rejected", "prod only"}:
         assert f"the newest Approved model package of group {GATE_GROUP} is {newest}" in gate_lines[-1]
-    assert not (deploy_repository / project_template.PACKAGED_TEMPLATE).exists(), "later commands still ran"
+    assert not (deploy_repository / buildspecs.PACKAGED_TEMPLATE).exists(), "later commands still ran"
 
 
 def test_gate_run_fails_before_any_repository_code_when_the_registry_does_not_answer(moto_server, deploy_repository):
@@ -716,7 +739,7 @@ def test_gate_run_fails_before_any_repository_code_when_the_registry_does_not_an
 def test_gate_run_ignores_a_repository_that_claims_approval(registry, moto_server, deploy_repository):
     """Nothing approved: build.py writing configs and build-result.json 'true' changes nothing."""
     pending = _register(registry, ["PendingManualApproval"])[0]
-    _tampered_build_py(deploy_repository, {name: _config(pending) for name in project_template.STAGE_CONFIG.values()})
+    _tampered_build_py(deploy_repository, {name: _config(pending) for name in buildspecs.STAGE_CONFIG.values()})
     run = _run_deploy_build(deploy_repository, _build_environment(moto_server, deploy_repository.parent / "home"))
     assert run.returncode == 0, run.stderr
     assert run.exported == {"MODEL_APPROVED": "false", "MODEL_PACKAGE_ARN": "none"}, run.stderr
@@ -775,7 +798,9 @@ def test_arns_are_partition_safe_with_no_account_or_region_written_in(config_key
     text = project_template.build(config).to_yaml()
     assert "arn:aws:" not in text, f"{TEMPLATE}: hard-coded partition"
     assert not re.search(r"(?<![\d{])\d{12}(?![\d}])", text), f"{TEMPLATE}: account id written in"
-    region = re.search(r"\b[a-z]{2}(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d\b", text)
+    region = re.search(
+        r"\b[a-z]{2}(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d\b", text
+    )
     assert not region, f"{TEMPLATE}: region written in: {region and region[0]}"
     for arn in re.findall(r"arn:[^'\s]*", text):
         assert arn.startswith("arn:${AWS::Partition}:"), f"{TEMPLATE}: ARN {arn} not partition-safe"
@@ -1059,8 +1084,15 @@ def test_moto_bucket_reads_back_the_project_tags(deployed):
 
 def _event(source: str, detail_type: str, detail: dict, resources: list[str], account: str) -> dict:
     return {
-        "version": "0", "id": "1", "source": source, "detail-type": detail_type, "account": account,
-        "time": "2026-01-01T00:00:00Z", "region": REGION, "resources": resources, "detail": detail,
+        "version": "0",
+        "id": "1",
+        "source": source,
+        "detail-type": detail_type,
+        "account": account,
+        "time": "2026-01-01T00:00:00Z",
+        "region": REGION,
+        "resources": resources,
+        "detail": detail,
     }
 
 
@@ -1072,7 +1104,9 @@ def test_moto_rules_read_back_and_match_only_the_intended_events(deployed):
     rules = deployed["rules"]
     assert set(rules) == {f"{prefix}-build-push", f"{prefix}-deploy-push", f"{prefix}-model-approved"}, sorted(rules)
     pipeline_arn = f"arn:aws:codepipeline:{REGION}:{account}:{prefix}-model-%s"
-    events_role = f"arn:aws:iam::{account}:role/{naming.role_name(DEFAULT, 'events').pattern.replace('${AWS::Region}', REGION)}"
+    events_role = (
+        f"arn:aws:iam::{account}:role/{naming.role_name(DEFAULT, 'events').pattern.replace('${AWS::Region}', REGION)}"
+    )
     for rule_name, pipeline in (
         (f"{prefix}-build-push", "build"),
         (f"{prefix}-deploy-push", "deploy"),
@@ -1088,9 +1122,11 @@ def test_moto_rules_read_back_and_match_only_the_intended_events(deployed):
 
     def package_event(status: str, group: str = prefix) -> dict:
         return _event(
-            "aws.sagemaker", "SageMaker Model Package State Change",
+            "aws.sagemaker",
+            "SageMaker Model Package State Change",
             {"ModelPackageGroupName": group, "ModelApprovalStatus": status, "ModelPackageVersion": 1},
-            [f"arn:aws:sagemaker:{REGION}:{account}:model-package/{group}/1"], account,
+            [f"arn:aws:sagemaker:{REGION}:{account}:model-package/{group}/1"],
+            account,
         )
 
     assert approved.matches_event(package_event("Approved")), "Approved model must start the deploy pipeline"
@@ -1104,9 +1140,11 @@ def test_moto_rules_read_back_and_match_only_the_intended_events(deployed):
 
         def push_event(branch: str, repo: str = repo_arn, event: str = "referenceUpdated") -> dict:
             return _event(
-                "aws.codecommit", "CodeCommit Repository State Change",
+                "aws.codecommit",
+                "CodeCommit Repository State Change",
                 {"event": event, "referenceType": "branch", "referenceName": branch},
-                [repo], account,
+                [repo],
+                account,
             )
 
         assert push.matches_event(push_event("main")), f"push to main of {kind} must start it"
@@ -1179,11 +1217,14 @@ def test_no_free_text_key_or_seed_parameter_and_every_key_use_is_the_products(co
     from generator import product_template  # noqa: PLC0415
 
     written = {
-        r["Properties"]["Name"] for r in product_template.build(config).to_dict()["Resources"].values()
+        r["Properties"]["Name"]
+        for r in product_template.build(config).to_dict()["Resources"].values()
         if r["Type"] == "AWS::SSM::Parameter"
     }
     for name in re.findall(r"\{\{resolve:ssm:([^}]+)\}\}", json.dumps(d)):
-        assert name in written, f"{TEMPLATE}: resolves {name}, which the product stack does not write ({sorted(written)})"
+        assert name in written, (
+            f"{TEMPLATE}: resolves {name}, which the product stack does not write ({sorted(written)})"
+        )
 
 
 @pytest.mark.parametrize("days", [None, 1, 365, 3650], ids=["default", "1", "365", "3650"])
@@ -1203,8 +1244,13 @@ def test_artifact_bucket_expires_noncurrent_versions_and_aborts_stale_uploads(da
         assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}, f"{where}: rule {rule}"
         # The whole bucket, and current objects never expire (only replaced or deleted versions).
         assert not {"Prefix", "TagFilters", "ObjectSizeGreaterThan", "ObjectSizeLessThan"} & set(rule), where
-        assert not {"ExpirationInDays", "ExpirationDate", "ExpiredObjectDeleteMarker", "Transitions",
-                    "NoncurrentVersionTransitions"} & set(rule), f"{where}: expires or moves current data: {rule}"
+        assert not {
+            "ExpirationInDays",
+            "ExpirationDate",
+            "ExpiredObjectDeleteMarker",
+            "Transitions",
+            "NoncurrentVersionTransitions",
+        } & set(rule), f"{where}: expires or moves current data: {rule}"
 
 
 def test_moto_lifecycle_reads_back_or_is_listed_as_unchecked(deployed):

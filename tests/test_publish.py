@@ -23,7 +23,6 @@ from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
 from generator import __version__, naming, publish
-from generator.product_template import PROJECT_TEMPLATE_FILE
 from test_package import make_source_root, run_cli
 
 REGION = "eu-west-1"
@@ -31,7 +30,7 @@ BUCKET = "org-mlops-templates"
 PREFIX = f"releases/v{__version__}"
 KEYS = sorted(
     f"{PREFIX}/{name}"
-    for name in (*naming.SEED_CODE_KEYS.values(), PROJECT_TEMPLATE_FILE, publish.PRODUCT_TEMPLATE_FILE)
+    for name in (*naming.SEED_CODE_KEYS.values(), publish.PROJECT_TEMPLATE_FILE, publish.PRODUCT_TEMPLATE_FILE)
 )
 
 
@@ -47,9 +46,12 @@ def dist(tmp_path_factory) -> Path:
 def use_dummy_credentials(monkeypatch) -> None:
     """Credentials and a region that reach no real account, and no profile or endpoint of the machine's."""
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
@@ -95,7 +97,7 @@ def test_publish_uploads_every_object_encrypted_with_the_given_key(aws, dist):
         body = aws.get_object(Bucket=BUCKET, Key=s3_key)["Body"].read()
         assert body == (dist / s3_key.removeprefix(PREFIX + "/")).read_bytes(), f"{s3_key}: bytes differ"
         tags = {t["Key"]: t["Value"] for t in aws.get_object_tagging(Bucket=BUCKET, Key=s3_key)["TagSet"]}
-        expected = {"servicecatalog:provisioning": "true"} if s3_key.endswith(PROJECT_TEMPLATE_FILE) else {}
+        expected = {"servicecatalog:provisioning": "true"} if s3_key.endswith(publish.PROJECT_TEMPLATE_FILE) else {}
         assert tags == expected, f"{s3_key}: tags {tags}"
     # The product stack must be told the key, or its launch role cannot read the seed code.
     assert f"SeedCodeKmsKeyArn = {key['Arn']}" in result.output, result.output
@@ -135,8 +137,12 @@ def test_next_steps_point_where_the_product_template_will_read(aws, dist, templa
     # object that was uploaded: the contract between publish and the product template holds.
     product = templates["product"]["Resources"]["Product"]["Properties"]
     formula = product["ProvisioningArtifactParameters"][0]["Info"]["LoadTemplateFromURL"]["Fn::Sub"]
-    url = (formula.replace("${TemplateBucket}", BUCKET).replace("${AWS::Region}", REGION)
-           .replace("${AWS::URLSuffix}", "amazonaws.com").replace("${TemplatePrefix}", PREFIX))
+    url = (
+        formula.replace("${TemplateBucket}", BUCKET)
+        .replace("${AWS::Region}", REGION)
+        .replace("${AWS::URLSuffix}", "amazonaws.com")
+        .replace("${TemplatePrefix}", PREFIX)
+    )
     assert aws.head_object(Bucket=BUCKET, Key=urlsplit(url).path.lstrip("/"))["ContentLength"] > 0
     # And the project template's seed-code keys, with the product's prefix, exist too.
     for logical_id, resource in templates["project"]["Resources"].items():
@@ -156,15 +162,15 @@ def test_republishing_the_same_bytes_is_a_no_op(aws, dist):
 
 def test_same_bytes_uploaded_by_someone_else_count_as_published(aws, dist):
     # No sha256 metadata on this object: the command compares content.
-    key = f"{PREFIX}/{PROJECT_TEMPLATE_FILE}"
-    aws.put_object(Bucket=BUCKET, Key=key, Body=(dist / PROJECT_TEMPLATE_FILE).read_bytes())
+    key = f"{PREFIX}/{publish.PROJECT_TEMPLATE_FILE}"
+    aws.put_object(Bucket=BUCKET, Key=key, Body=(dist / publish.PROJECT_TEMPLATE_FILE).read_bytes())
     result = _publish(dist)
     assert result.exit_code == 0, result.output
     assert f"unchanged s3://{BUCKET}/{key}" in result.output
 
 
 def test_refuses_to_overwrite_different_content_and_uploads_nothing(aws, dist):
-    key = f"{PREFIX}/{PROJECT_TEMPLATE_FILE}"
+    key = f"{PREFIX}/{publish.PROJECT_TEMPLATE_FILE}"
     aws.put_object(Bucket=BUCKET, Key=key, Body=b"Resources: {}\n")
     result = _publish(dist)
     _assert_one_line_error(result, 3, "refusing to overwrite", key, "nothing was uploaded")
@@ -208,12 +214,23 @@ def test_disabled_kms_key(aws, dist):
 
 def test_missing_credentials(monkeypatch, dist):
     # No moto here: boto3's own credential chain finds nothing and the command says so.
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                 "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
         monkeypatch.delenv(name, raising=False)
-    for name, value in {"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
+    for name, value in {
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
         monkeypatch.setenv(name, value)
     result = _publish(dist)
     _assert_one_line_error(result, 3, "no AWS credentials")
@@ -251,7 +268,8 @@ def _user_with_policy(monkeypatch, statements: list[dict]) -> None:
     iam = boto3.client("iam", region_name=REGION)
     iam.create_user(UserName="publisher")
     iam.put_user_policy(
-        UserName="publisher", PolicyName="publish",
+        UserName="publisher",
+        PolicyName="publish",
         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
     )
     access = iam.create_access_key(UserName="publisher")["AccessKey"]
@@ -276,15 +294,27 @@ def test_access_denied_uploads_nothing_and_says_so(aws, dist, monkeypatch):
 
 @set_initial_no_auth_action_count(SETUP_CALLS)
 def test_access_denied_midway_reports_exactly_what_was_uploaded(aws, dist, monkeypatch):
-    seed_only = {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectTagging"],
-                 "Resource": f"arn:aws:s3:::{BUCKET}/{PREFIX}/seed_code/*"}
+    seed_only = {
+        "Effect": "Allow",
+        "Action": ["s3:PutObject", "s3:PutObjectTagging"],
+        "Resource": f"arn:aws:s3:::{BUCKET}/{PREFIX}/seed_code/*",
+    }
     _user_with_policy(monkeypatch, [READ_ONLY, seed_only])
     result = _publish(dist)
     seed_keys = [f"{PREFIX}/{k}" for k in naming.SEED_CODE_KEYS.values()]
     _assert_one_line_error(
-        result, 3, f"s3://{BUCKET}/{PREFIX}/{PROJECT_TEMPLATE_FILE} failed (AccessDenied",
+        result,
+        3,
+        f"s3://{BUCKET}/{PREFIX}/{publish.PROJECT_TEMPLATE_FILE} failed (AccessDenied",
         f"uploaded: {', '.join(seed_keys)};",
-        f"not uploaded: {PREFIX}/{PROJECT_TEMPLATE_FILE}, {PREFIX}/{publish.PRODUCT_TEMPLATE_FILE};",
+        f"not uploaded: {PREFIX}/{publish.PROJECT_TEMPLATE_FILE}, {PREFIX}/{publish.PRODUCT_TEMPLATE_FILE};",
     )
     assert "Next steps" not in result.output
     assert _objects(boto3.Session().client("s3", region_name=REGION)) == sorted(seed_keys)
+
+
+def test_the_project_template_file_is_the_one_the_product_template_loads():
+    """publish names files from the template registry; the product template spells the name itself."""
+    from generator import product_template
+
+    assert publish.PROJECT_TEMPLATE_FILE == product_template.PROJECT_TEMPLATE_FILE

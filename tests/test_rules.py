@@ -117,13 +117,23 @@ EXPECTED = {
 # Rule -> the good fixture (tests/rules_fixtures/good/<name>.yaml) holding the resources it
 # inspects, written the way the rule accepts.
 GOOD = {
-    "E9001": "bucket", "E9002": "bucket", "E9003": "bucket", "E9004": "bucket",
-    "E9010": "encryption", "E9011": "encryption", "E9020": "encryption",
-    "E9021": "encryption", "E9022": "encryption",
-    "E9030": "kms", "E9031": "kms",
-    "E9040": "iam", "E9041": "iam", "E9042": "iam",
+    "E9001": "bucket",
+    "E9002": "bucket",
+    "E9003": "bucket",
+    "E9004": "bucket",
+    "E9010": "encryption",
+    "E9011": "encryption",
+    "E9020": "encryption",
+    "E9021": "encryption",
+    "E9022": "encryption",
+    "E9030": "kms",
+    "E9031": "kms",
+    "E9040": "iam",
+    "E9041": "iam",
+    "E9042": "iam",
     "E9050": "project_tags",
-    "E9060": "text", "E9061": "text",
+    "E9060": "text",
+    "E9061": "text",
 }
 
 # Allow-listed Resource-* actions that do have a required resource type in the Service
@@ -161,7 +171,8 @@ def test_every_rule_module_holds_one_documented_rule():
     for module_path in _rule_modules():
         module = importlib.import_module(f"generator.rules.{module_path.stem}")
         rules = [
-            cls for _, cls in inspect.getmembers(module, inspect.isclass)
+            cls
+            for _, cls in inspect.getmembers(module, inspect.isclass)
             if issubclass(cls, CloudFormationLintRule) and cls.__module__ == module.__name__
         ]
         assert len(rules) == 1, f"{module_path.name}: defines {len(rules)} rule classes, expected one"
@@ -211,30 +222,29 @@ def test_good_fixture_holds_the_resource_types_the_rule_flags(rule_id):
     bad = types(FIXTURES / "bad" / f"{rule_id}.yaml")
     flagged = {bad[p.split("/")[1]] for p in EXPECTED[rule_id] if p.startswith("Resources/")}
     present = set(types(FIXTURES / "good" / f"{GOOD[rule_id]}.yaml").values())
-    assert flagged <= present, (
-        f"good/{GOOD[rule_id]}.yaml lacks {sorted(flagged - present)}, which {rule_id} inspects"
-    )
+    assert flagged <= present, f"good/{GOOD[rule_id]}.yaml lacks {sorted(flagged - present)}, which {rule_id} inspects"
 
 
 def test_generated_templates_satisfy_every_project_rule(rendered, config):
-    findings = [
-        str(f) for name, text in rendered.items() for f in lint(name, text, config)
-        if RULE_ID.match(f.rule)
-    ]
+    findings = [str(f) for name, text in rendered.items() for f in lint(name, text, config) if RULE_ID.match(f.rule)]
     assert not findings, "project rules fail on generated templates:\n" + "\n".join(findings)
 
 
 def test_tag_rule_takes_the_configured_keys(rendered):
     """`required_tags` is a cfn-lint rule option: a key the templates lack is reported."""
-    runner = Runner(ConfigMixIn(
-        regions=["us-east-1"], append_rules=[str(RULES_DIR)],
-        configure_rules={"E9050": {"required_tags": ["project", "env", "cost-center"]}},
-    ))
+    runner = Runner(
+        ConfigMixIn(
+            regions=["us-east-1"],
+            append_rules=[str(RULES_DIR)],
+            configure_rules={"E9050": {"required_tags": ["project", "env", "cost-center"]}},
+        )
+    )
     for name in ("project", "endpoint"):
         template, _ = decode_str(rendered[name])
         flagged = {m.path[1] for m in runner.validate_template(template) if m.rule.id == "E9050"}
         tagged = {
-            logical_id for logical_id, resource in template["Resources"].items()
+            logical_id
+            for logical_id, resource in template["Resources"].items()
             if "Tags" in (resource.get("Properties") or {})
         }
         assert tagged and flagged == tagged, (
@@ -257,10 +267,14 @@ def _condition_key_regex(key: str) -> re.Pattern[str]:
 
 
 def test_condition_key_templates_match_only_their_slot():
-    assert _condition_key_regex("s3:ExistingObjectTag/<key>").fullmatch("s3:ExistingObjectTag/servicecatalog:provisioning")
+    assert _condition_key_regex("s3:ExistingObjectTag/<key>").fullmatch(
+        "s3:ExistingObjectTag/servicecatalog:provisioning"
+    )
     assert _condition_key_regex("aws:RequestTag/${TagKey}").fullmatch("aws:requesttag/env")
     assert not _condition_key_regex("s3:ExistingObjectTag/<key>").fullmatch("s3:ExistingObjectTag/")
-    assert not _condition_key_regex("s3:ExistingObjectTag/<key>").fullmatch("s3:RequestObjectTag/servicecatalog:provisioning")
+    assert not _condition_key_regex("s3:ExistingObjectTag/<key>").fullmatch(
+        "s3:RequestObjectTag/servicecatalog:provisioning"
+    )
     assert not _condition_key_regex("cloudwatch:namespace").fullmatch("cloudwatch:namespaces")
 
 
@@ -300,7 +314,9 @@ def test_gate_checks_the_configured_tag_keys():
 
     config = build_config({"required_tags": [{"key": "team", "default": "ml"}]})
     findings = [
-        str(f) for target, text in render.render_all(config).items()
-        for f in lint(target.name, text, config) if f.rule == "E9050"
+        str(f)
+        for target, text in render.render_all(config).items()
+        for f in lint(target.name, text, config)
+        if f.rule == "E9050"
     ]
     assert not findings, "E9050 checks the default keys, not the configured ones:\n" + "\n".join(findings)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,10 @@ def control_policies(with_scp: bool = True) -> list[dict[str, Any]]:
     root = [{"name": "FullAWSAccess", "policy": ALLOW_ALL}]
     if with_scp:
         root.append({"name": "OrganisationScp", "policy": organisation_scp()})
-    return [{"orgIdentifier": ROOT_ID, "policies": root},
-            {"orgIdentifier": ACCOUNT, "policies": [{"name": "FullAWSAccess", "policy": ALLOW_ALL}]}]
+    return [
+        {"orgIdentifier": ROOT_ID, "policies": root},
+        {"orgIdentifier": ACCOUNT, "policies": [{"name": "FullAWSAccess", "policy": ALLOW_ALL}]},
+    ]
 
 
 # ---------------------------------------------------------------- principals
@@ -67,8 +70,10 @@ class Caller:
     label: str = ""
 
     def policies(self) -> list[dict[str, Any]]:
-        return [{"name": "AmazonSageMakerFullAccess", "policy": MANAGED["AmazonSageMakerFullAccess"]},
-                {"name": "AdministratorAccess", "policy": ALLOW_ALL}]
+        return [
+            {"name": "AmazonSageMakerFullAccess", "policy": MANAGED["AmazonSageMakerFullAccess"]},
+            {"name": "AdministratorAccess", "policy": ALLOW_ALL},
+        ]
 
     def context(self) -> dict[str, str]:
         keys = {"aws:PrincipalArn": self.arn, "aws:PrincipalAccount": ACCOUNT}
@@ -86,7 +91,10 @@ B_PERSON = Caller(role("AmazonSageMaker-ExecutionRole-risk"), TEAM_B, "team B pe
 UNTAGGED_PERSON = Caller(role("AmazonSageMaker-ExecutionRole-legacy"), None, "untagged person")
 PLATFORM_ADMIN = Caller(role("mlops-platform-admin"), None, "platform admin")
 SERVICE_LINKED = Caller(
-    role("aws-service-role/sagemaker.amazonaws.com/AWSServiceRoleForAmazonSageMakerNotebooks"), None, "service-linked role")
+    role("aws-service-role/sagemaker.amazonaws.com/AWSServiceRoleForAmazonSageMakerNotebooks"),
+    None,
+    "service-linked role",
+)
 
 
 def product_role(t: Team, purpose: str) -> Caller:
@@ -98,8 +106,15 @@ def product_role(t: Team, purpose: str) -> Caller:
 # ---------------------------------------------------------------- requests
 
 
-def on(team_tag: str | None, action: str, arn: str, *, tags: dict[str, str] | None = None,
-       extra: dict[str, str] | None = None, key_prefix: str = "aws") -> Request:
+def on(
+    team_tag: str | None,
+    action: str,
+    arn: str,
+    *,
+    tags: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
+    key_prefix: str = "aws",
+) -> Request:
     """``action`` on ``arn``, which carries the team tag ``team_tag`` (None: untagged)."""
     context = dict(extra or {})
     if team_tag is not None:
@@ -120,8 +135,9 @@ def deploy_pipeline(t: Team) -> str:
 
 
 def update_model_package(team_tag: str | None, t: Team) -> Request:
-    return on(team_tag, "sagemaker:UpdateModelPackage", model_version(t),
-              extra={"sagemaker:ModelApprovalStatus": "Approved"})
+    return on(
+        team_tag, "sagemaker:UpdateModelPackage", model_version(t), extra={"sagemaker:ModelApprovalStatus": "Approved"}
+    )
 
 
 def delete_model_group(team_tag: str | None, t: Team) -> Request:
@@ -133,8 +149,9 @@ def start_pipeline(team_tag: str | None, t: Team) -> Request:
 
 
 def pass_role(role_arn: str, team_tag: str | None) -> Request:
-    return on(team_tag, "iam:PassRole", role_arn, key_prefix="iam",
-              extra={"iam:PassedToService": "sagemaker.amazonaws.com"})
+    return on(
+        team_tag, "iam:PassRole", role_arn, key_prefix="iam", extra={"iam:PassedToService": "sagemaker.amazonaws.com"}
+    )
 
 
 def tag_role(role_arn: str, current: str | None, new: str) -> Request:
@@ -152,8 +169,9 @@ def add_tags(arn: str, current: str | None, tags: dict[str, str], creating: str 
 
 def payload(caller: Caller, request: Request, with_scp: bool) -> dict[str, Any]:
     context = {**caller.context(), "aws:ResourceAccount": ACCOUNT, **(request.context or {})}
-    case = Case(caller.policies(), Request(request.action, request.resource_arn, request.tags, context),
-                principal=caller.arn)
+    case = Case(
+        caller.policies(), Request(request.action, request.resource_arn, request.tags, context), principal=caller.arn
+    )
     return {**case.to_json("0"), "serviceControlPolicies": control_policies(with_scp)}
 
 
@@ -161,13 +179,18 @@ def check(cases: list[tuple[Caller, Request, str, str | None]], with_scp: bool =
     """(caller, request, expected result, Sid that must deny it or None); fail naming every mismatch."""
     results = simulate_detailed([payload(caller, request, with_scp) for caller, request, _, _ in cases])
     wrong = []
-    for (caller, request, expected, sid), result in zip(cases, results):
-        deniers = {d.get("statementId") for d in result.get("denials", [])
-                   if d.get("denialType") == "Explicit" and d.get("policyIdentifier") == "OrganisationScp"}
+    for (caller, request, expected, sid), result in zip(cases, results, strict=True):
+        deniers = {
+            d.get("statementId")
+            for d in result.get("denials", [])
+            if d.get("denialType") == "Explicit" and d.get("policyIdentifier") == "OrganisationScp"
+        }
         if result["overallResult"] != expected or (sid is not None and sid not in deniers):
-            wrong.append(f"{caller.label}: {request.action} on {request.resource_arn} "
-                         f"context={json.dumps(request.context_variables(), sort_keys=True)} -> expected {expected}"
-                         f"{f' by {sid}' if sid else ''}, got {explain(result)}")
+            wrong.append(
+                f"{caller.label}: {request.action} on {request.resource_arn} "
+                f"context={json.dumps(request.context_variables(), sort_keys=True)} -> expected {expected}"
+                f"{f' by {sid}' if sid else ''}, got {explain(result)}"
+            )
     assert not wrong, f"{len(wrong)} of {len(cases)} simulations differ:\n  " + "\n  ".join(wrong)
 
 
@@ -198,48 +221,109 @@ def test_without_the_scp_every_attack_succeeds():
 
 @needs_engine
 def test_a_person_works_on_their_own_teams_and_on_untagged_resources():
-    check([
-        (B_PERSON, pass_role(B.role_arn("sagemaker"), TEAM_B), "Allowed", None),
-        (B_PERSON, update_model_package(TEAM_B, B), "Allowed", None),
-        (B_PERSON, delete_model_group(TEAM_B, B), "Allowed", None),
-        (B_PERSON, start_pipeline(TEAM_B, B), "Allowed", None),
-        (B_PERSON, add_tags(model_group(B), TEAM_B, {"env": "dev"}), "Allowed", None),
-        (B_PERSON, add_tags(model_group(B), None, {tagging.TEAM_TAG: TEAM_B}, creating="CreateModelPackageGroup"), "Allowed", None),
-        # untagged resources are nobody's: the SCP leaves them alone
-        (B_PERSON, pass_role(role("AmazonSageMaker-ExecutionRole-legacy"), None), "Allowed", None),
-        (B_PERSON, update_model_package(None, A), "Allowed", None),
-        (B_PERSON, delete_model_group(None, A), "Allowed", None),
-        (B_PERSON, start_pipeline(None, A), "Allowed", None),
-        # other tags of one's own role are not the SCP's business
-        (B_PERSON, on(TEAM_B, "iam:TagRole", B_PERSON.arn, tags={"owner": "risk"}, key_prefix="iam"), "Allowed", None),
-    ])
+    check(
+        [
+            (B_PERSON, pass_role(B.role_arn("sagemaker"), TEAM_B), "Allowed", None),
+            (B_PERSON, update_model_package(TEAM_B, B), "Allowed", None),
+            (B_PERSON, delete_model_group(TEAM_B, B), "Allowed", None),
+            (B_PERSON, start_pipeline(TEAM_B, B), "Allowed", None),
+            (B_PERSON, add_tags(model_group(B), TEAM_B, {"env": "dev"}), "Allowed", None),
+            (
+                B_PERSON,
+                add_tags(model_group(B), None, {tagging.TEAM_TAG: TEAM_B}, creating="CreateModelPackageGroup"),
+                "Allowed",
+                None,
+            ),
+            # untagged resources are nobody's: the SCP leaves them alone
+            (B_PERSON, pass_role(role("AmazonSageMaker-ExecutionRole-legacy"), None), "Allowed", None),
+            (B_PERSON, update_model_package(None, A), "Allowed", None),
+            (B_PERSON, delete_model_group(None, A), "Allowed", None),
+            (B_PERSON, start_pipeline(None, A), "Allowed", None),
+            # other tags of one's own role are not the SCP's business
+            (
+                B_PERSON,
+                on(TEAM_B, "iam:TagRole", B_PERSON.arn, tags={"owner": "risk"}, key_prefix="iam"),
+                "Allowed",
+                None,
+            ),
+        ]
+    )
 
 
 @needs_engine
 def test_nobody_moves_themselves_or_a_resource_into_another_team():
     own_role = B_PERSON.arn
-    check([
-        (B_PERSON, tag_role(own_role, TEAM_B, TEAM_A), NOT_ALLOWED, "DenyChangingTheTeamTagOfPrincipals"),
-        (B_PERSON, on(TEAM_B, "iam:UntagRole", own_role, key_prefix="iam", extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
-         NOT_ALLOWED, "DenyChangingTheTeamTagOfPrincipals"),
-        (B_PERSON, Request("iam:CreateRole", role("looks-like-team-a"), tags={tagging.TEAM_TAG: TEAM_A}),
-         NOT_ALLOWED, "DenyChangingTheTeamTagOfPrincipals"),
-        (B_PERSON, Request("sts:TagSession", A.role_arn("sagemaker"), tags={tagging.TEAM_TAG: TEAM_A}),
-         NOT_ALLOWED, "DenyChangingTheTeamTagOfPrincipals"),
-        (UNTAGGED_PERSON, tag_role(UNTAGGED_PERSON.arn, None, TEAM_A), NOT_ALLOWED, "DenyChangingTheTeamTagOfPrincipals"),
-        # the team tag key compares without case, as IAM's tag keys do
-        (B_PERSON, Request("iam:TagRole", own_role, tags={"MLOps:Team": TEAM_A}, context={f"iam:ResourceTag/{tagging.TEAM_TAG}": TEAM_B}),
-         NOT_ALLOWED, "DenyChangingTheTeamTagOfPrincipals"),
-        (B_PERSON, add_tags(model_group(B), TEAM_B, {tagging.TEAM_TAG: TEAM_A}), NOT_ALLOWED, "DenyTaggingResourcesIntoAnotherTeam"),
-        (B_PERSON, add_tags(model_group(B), None, {tagging.TEAM_TAG: TEAM_A}, creating="CreateModelPackageGroup"),
-         NOT_ALLOWED, "DenyTaggingResourcesIntoAnotherTeam"),
-        (B_PERSON, on(TEAM_B, "codepipeline:TagResource", deploy_pipeline(B), tags={tagging.TEAM_TAG: TEAM_A}),
-         NOT_ALLOWED, "DenyTaggingResourcesIntoAnotherTeam"),
-        (B_PERSON, on(TEAM_B, "sagemaker:DeleteTags", model_group(B), extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
-         NOT_ALLOWED, "DenyRemovingTheTeamTagFromResources"),
-        (B_PERSON, on(TEAM_B, "codepipeline:UntagResource", deploy_pipeline(B), extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
-         NOT_ALLOWED, "DenyRemovingTheTeamTagFromResources"),
-    ])
+    check(
+        [
+            (B_PERSON, tag_role(own_role, TEAM_B, TEAM_A), NOT_ALLOWED, "DenyChangingTheTeamTagOfPrincipals"),
+            (
+                B_PERSON,
+                on(TEAM_B, "iam:UntagRole", own_role, key_prefix="iam", extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
+                NOT_ALLOWED,
+                "DenyChangingTheTeamTagOfPrincipals",
+            ),
+            (
+                B_PERSON,
+                Request("iam:CreateRole", role("looks-like-team-a"), tags={tagging.TEAM_TAG: TEAM_A}),
+                NOT_ALLOWED,
+                "DenyChangingTheTeamTagOfPrincipals",
+            ),
+            (
+                B_PERSON,
+                Request("sts:TagSession", A.role_arn("sagemaker"), tags={tagging.TEAM_TAG: TEAM_A}),
+                NOT_ALLOWED,
+                "DenyChangingTheTeamTagOfPrincipals",
+            ),
+            (
+                UNTAGGED_PERSON,
+                tag_role(UNTAGGED_PERSON.arn, None, TEAM_A),
+                NOT_ALLOWED,
+                "DenyChangingTheTeamTagOfPrincipals",
+            ),
+            # the team tag key compares without case, as IAM's tag keys do
+            (
+                B_PERSON,
+                Request(
+                    "iam:TagRole",
+                    own_role,
+                    tags={"MLOps:Team": TEAM_A},
+                    context={f"iam:ResourceTag/{tagging.TEAM_TAG}": TEAM_B},
+                ),
+                NOT_ALLOWED,
+                "DenyChangingTheTeamTagOfPrincipals",
+            ),
+            (
+                B_PERSON,
+                add_tags(model_group(B), TEAM_B, {tagging.TEAM_TAG: TEAM_A}),
+                NOT_ALLOWED,
+                "DenyTaggingResourcesIntoAnotherTeam",
+            ),
+            (
+                B_PERSON,
+                add_tags(model_group(B), None, {tagging.TEAM_TAG: TEAM_A}, creating="CreateModelPackageGroup"),
+                NOT_ALLOWED,
+                "DenyTaggingResourcesIntoAnotherTeam",
+            ),
+            (
+                B_PERSON,
+                on(TEAM_B, "codepipeline:TagResource", deploy_pipeline(B), tags={tagging.TEAM_TAG: TEAM_A}),
+                NOT_ALLOWED,
+                "DenyTaggingResourcesIntoAnotherTeam",
+            ),
+            (
+                B_PERSON,
+                on(TEAM_B, "sagemaker:DeleteTags", model_group(B), extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
+                NOT_ALLOWED,
+                "DenyRemovingTheTeamTagFromResources",
+            ),
+            (
+                B_PERSON,
+                on(TEAM_B, "codepipeline:UntagResource", deploy_pipeline(B), extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
+                NOT_ALLOWED,
+                "DenyRemovingTheTeamTagFromResources",
+            ),
+        ]
+    )
 
 
 @needs_engine
@@ -249,12 +333,21 @@ def test_a_person_without_the_team_tag_is_refused_on_every_teams_resources():
     cases = []
     for t, team_tag in ((A, TEAM_A), (B, TEAM_B)):
         cases += [
-            (UNTAGGED_PERSON, pass_role(t.role_arn("sagemaker"), team_tag), NOT_ALLOWED, "DenyPassingAnotherTeamsRoles"),
+            (
+                UNTAGGED_PERSON,
+                pass_role(t.role_arn("sagemaker"), team_tag),
+                NOT_ALLOWED,
+                "DenyPassingAnotherTeamsRoles",
+            ),
             (UNTAGGED_PERSON, update_model_package(team_tag, t), NOT_ALLOWED, "DenyActingOnAnotherTeamsResources"),
             (UNTAGGED_PERSON, delete_model_group(team_tag, t), NOT_ALLOWED, "DenyActingOnAnotherTeamsResources"),
             (UNTAGGED_PERSON, start_pipeline(team_tag, t), NOT_ALLOWED, "DenyActingOnAnotherTeamsResources"),
-            (UNTAGGED_PERSON, add_tags(model_group(t), None, {tagging.TEAM_TAG: team_tag}, creating="CreateModelPackageGroup"),
-             NOT_ALLOWED, "DenyTaggingResourcesIntoAnotherTeam"),
+            (
+                UNTAGGED_PERSON,
+                add_tags(model_group(t), None, {tagging.TEAM_TAG: team_tag}, creating="CreateModelPackageGroup"),
+                NOT_ALLOWED,
+                "DenyTaggingResourcesIntoAnotherTeam",
+            ),
         ]
     # and keeps what is nobody's
     cases += [
@@ -267,21 +360,41 @@ def test_a_person_without_the_team_tag_is_refused_on_every_teams_resources():
 
 @needs_engine
 def test_the_platform_admin_tags_people_and_runs_every_teams_stacks():
-    check([
-        (PLATFORM_ADMIN, tag_role(B_PERSON.arn, None, TEAM_B), "Allowed", None),
-        (PLATFORM_ADMIN, tag_role(B_PERSON.arn, TEAM_B, TEAM_A), "Allowed", None),
-        (PLATFORM_ADMIN, on(TEAM_B, "iam:UntagRole", B_PERSON.arn, key_prefix="iam", extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
-         "Allowed", None),
-        # the product stack creates the team's tagged roles and a launch constraint passes one
-        (PLATFORM_ADMIN, Request("iam:CreateRole", A.role_arn("launch"), tags={tagging.TEAM_TAG: TEAM_A}), "Allowed", None),
-        (PLATFORM_ADMIN, pass_role(A.role_arn("launch"), TEAM_A), "Allowed", None),
-        # teardown deletes what a project left
-        (PLATFORM_ADMIN, delete_model_group(TEAM_A, A), "Allowed", None),
-        (PLATFORM_ADMIN, on(TEAM_A, "sagemaker:DeleteTags", model_group(A), extra={"aws:TagKeys": [tagging.TEAM_TAG]}), "Allowed", None),
-        # a role merely *named* like an admin under a path is not one
-        (Caller(role("team-b/mlops-platform-admin"), TEAM_B, "pathed look-alike"), tag_role(B_PERSON.arn, TEAM_B, TEAM_A),
-         NOT_ALLOWED, "DenyChangingTheTeamTagOfPrincipals"),
-    ])
+    check(
+        [
+            (PLATFORM_ADMIN, tag_role(B_PERSON.arn, None, TEAM_B), "Allowed", None),
+            (PLATFORM_ADMIN, tag_role(B_PERSON.arn, TEAM_B, TEAM_A), "Allowed", None),
+            (
+                PLATFORM_ADMIN,
+                on(TEAM_B, "iam:UntagRole", B_PERSON.arn, key_prefix="iam", extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
+                "Allowed",
+                None,
+            ),
+            # the product stack creates the team's tagged roles and a launch constraint passes one
+            (
+                PLATFORM_ADMIN,
+                Request("iam:CreateRole", A.role_arn("launch"), tags={tagging.TEAM_TAG: TEAM_A}),
+                "Allowed",
+                None,
+            ),
+            (PLATFORM_ADMIN, pass_role(A.role_arn("launch"), TEAM_A), "Allowed", None),
+            # teardown deletes what a project left
+            (PLATFORM_ADMIN, delete_model_group(TEAM_A, A), "Allowed", None),
+            (
+                PLATFORM_ADMIN,
+                on(TEAM_A, "sagemaker:DeleteTags", model_group(A), extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
+                "Allowed",
+                None,
+            ),
+            # a role merely *named* like an admin under a path is not one
+            (
+                Caller(role("team-b/mlops-platform-admin"), TEAM_B, "pathed look-alike"),
+                tag_role(B_PERSON.arn, TEAM_B, TEAM_A),
+                NOT_ALLOWED,
+                "DenyChangingTheTeamTagOfPrincipals",
+            ),
+        ]
+    )
 
 
 @needs_engine
@@ -295,10 +408,25 @@ def test_nobody_else_makes_themselves_a_platform_admin():
     for caller in (B_PERSON, UNTAGGED_PERSON):
         cases += [
             (caller, Request("iam:CreateRole", look_alike), NOT_ALLOWED, "DenyClaimingThePlatformAdminRoles"),
-            (caller, Request("iam:UpdateAssumeRolePolicy", admin_role), NOT_ALLOWED, "DenyClaimingThePlatformAdminRoles"),
-            (caller, Request("iam:AttachRolePolicy", admin_role, context=admin_policy), NOT_ALLOWED, "DenyClaimingThePlatformAdminRoles"),
+            (
+                caller,
+                Request("iam:UpdateAssumeRolePolicy", admin_role),
+                NOT_ALLOWED,
+                "DenyClaimingThePlatformAdminRoles",
+            ),
+            (
+                caller,
+                Request("iam:AttachRolePolicy", admin_role, context=admin_policy),
+                NOT_ALLOWED,
+                "DenyClaimingThePlatformAdminRoles",
+            ),
             (caller, Request("iam:PutRolePolicy", admin_role), NOT_ALLOWED, "DenyClaimingThePlatformAdminRoles"),
-            (caller, Request("iam:DeleteRolePermissionsBoundary", admin_role), NOT_ALLOWED, "DenyClaimingThePlatformAdminRoles"),
+            (
+                caller,
+                Request("iam:DeleteRolePermissionsBoundary", admin_role),
+                NOT_ALLOWED,
+                "DenyClaimingThePlatformAdminRoles",
+            ),
             # other roles stay theirs to manage
             (caller, Request("iam:CreateRole", role("my-own-role")), "Allowed", None),
         ]
@@ -311,12 +439,19 @@ def test_nobody_else_makes_themselves_a_platform_admin():
 
 @needs_engine
 def test_service_linked_roles_are_not_blocked():
-    check([
-        (SERVICE_LINKED, update_model_package(TEAM_A, A), "Allowed", None),
-        (SERVICE_LINKED, delete_model_group(TEAM_A, A), "Allowed", None),
-        (SERVICE_LINKED, on(TEAM_A, "sagemaker:DeleteTags", model_group(A), extra={"aws:TagKeys": [tagging.TEAM_TAG]}), "Allowed", None),
-        (SERVICE_LINKED, pass_role(A.role_arn("sagemaker"), TEAM_A), "Allowed", None),
-    ])
+    check(
+        [
+            (SERVICE_LINKED, update_model_package(TEAM_A, A), "Allowed", None),
+            (SERVICE_LINKED, delete_model_group(TEAM_A, A), "Allowed", None),
+            (
+                SERVICE_LINKED,
+                on(TEAM_A, "sagemaker:DeleteTags", model_group(A), extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
+                "Allowed",
+                None,
+            ),
+            (SERVICE_LINKED, pass_role(A.role_arn("sagemaker"), TEAM_A), "Allowed", None),
+        ]
+    )
 
 
 @needs_engine
@@ -324,19 +459,33 @@ def test_the_products_own_roles_keep_working_and_stay_in_their_team():
     """With the tags the product template gives them: the boundary does not break the product."""
     launch, deploy, events = product_role(A, "launch"), product_role(A, "cloudformation"), product_role(A, "events")
     pipeline = product_role(A, "sagemaker")
-    assert {launch.team_tag, deploy.team_tag, events.team_tag, pipeline.team_tag} == {TEAM_A}, "product roles lack the team tag"
+    assert {launch.team_tag, deploy.team_tag, events.team_tag, pipeline.team_tag} == {TEAM_A}, (
+        "product roles lack the team tag"
+    )
     project_tags = {**A.all_tags, tagging.TEAM_TAG: TEAM_A}
-    check([
-        (launch, add_tags(model_group(A), None, project_tags, creating="CreateModelPackageGroup"), "Allowed", None),
-        (launch, pass_role(A.role_arn("codebuild"), TEAM_A), "Allowed", None),
-        (deploy, pass_role(A.role_arn("sagemaker"), TEAM_A), "Allowed", None),
-        (deploy, add_tags(A.sm("endpoint", f"{A.prefix}-staging"), None, project_tags, creating="CreateEndpoint"), "Allowed", None),
-        (events, start_pipeline(TEAM_A, A), "Allowed", None),
-        (pipeline, on(TEAM_A, "sagemaker:DescribeModelPackageGroup", model_group(A)), "Allowed", None),
-        # and across the boundary they are refused like anyone
-        (pipeline, on(TEAM_B, "sagemaker:DescribeModelPackageGroup", model_group(B)), NOT_ALLOWED, "DenyActingOnAnotherTeamsResources"),
-        (deploy, pass_role(B.role_arn("sagemaker"), TEAM_B), NOT_ALLOWED, "DenyPassingAnotherTeamsRoles"),
-    ])
+    check(
+        [
+            (launch, add_tags(model_group(A), None, project_tags, creating="CreateModelPackageGroup"), "Allowed", None),
+            (launch, pass_role(A.role_arn("codebuild"), TEAM_A), "Allowed", None),
+            (deploy, pass_role(A.role_arn("sagemaker"), TEAM_A), "Allowed", None),
+            (
+                deploy,
+                add_tags(A.sm("endpoint", f"{A.prefix}-staging"), None, project_tags, creating="CreateEndpoint"),
+                "Allowed",
+                None,
+            ),
+            (events, start_pipeline(TEAM_A, A), "Allowed", None),
+            (pipeline, on(TEAM_A, "sagemaker:DescribeModelPackageGroup", model_group(A)), "Allowed", None),
+            # and across the boundary they are refused like anyone
+            (
+                pipeline,
+                on(TEAM_B, "sagemaker:DescribeModelPackageGroup", model_group(B)),
+                NOT_ALLOWED,
+                "DenyActingOnAnotherTeamsResources",
+            ),
+            (deploy, pass_role(B.role_arn("sagemaker"), TEAM_B), NOT_ALLOWED, "DenyPassingAnotherTeamsRoles"),
+        ]
+    )
 
 
 # ---------------------------------------------------------------- the document
@@ -360,11 +509,14 @@ def test_rendering_is_deterministic_sorted_and_one_space_indented():
 def test_one_document_for_every_team():
     """Organisation-wide: no configuration value reaches the document (it compares tags through a
     policy variable), so the longest configuration gives the same bytes."""
-    texts = {render.render_policy(TARGET, build_config(values)) for values in (
-        None,
-        {"namespace": "n" * 20, "project_suffix": "s" * 13},
-        {"namespace": "team-b", "project_suffix": "risk-project", "source_provider": "codeconnections"},
-    )}
+    texts = {
+        render.render_policy(TARGET, build_config(values))
+        for values in (
+            None,
+            {"namespace": "n" * 20, "project_suffix": "s" * 13},
+            {"namespace": "team-b", "project_suffix": "risk-project", "source_provider": "codeconnections"},
+        )
+    }
     assert len(texts) == 1
     assert TEAM_A not in texts.pop()
 
@@ -393,7 +545,10 @@ def test_statements_say_their_intent_and_only_deny():
     ]
     for statement in document["Statement"]:
         assert statement["Effect"] == "Deny" and "Principal" not in statement and "NotPrincipal" not in statement
-        assert statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [scp.PLATFORM_ADMIN_ROLE_ARN, scp.SERVICE_LINKED_ROLE_ARN]
+        assert statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [
+            scp.PLATFORM_ADMIN_ROLE_ARN,
+            scp.SERVICE_LINKED_ROLE_ARN,
+        ]
 
 
 def test_every_action_is_in_iams_action_catalogue():
@@ -422,23 +577,30 @@ def _policy(*statements, **extra) -> str:
 DENY = {"Sid": "DenyX", "Effect": "Deny", "Action": "sagemaker:*", "Resource": "*"}
 
 
-@pytest.mark.parametrize("text, rule, words", [
-    ("{not json", "SCP-JSON", "not JSON"),
-    ("[]", "SCP-GRAMMAR", "JSON object"),
-    (_policy(DENY).replace("2012-10-17", "2008-10-17"), "SCP-GRAMMAR", "Version must be 2012-10-17"),
-    (_policy(), "SCP-GRAMMAR", "non-empty list"),
-    (_policy({**DENY, "Effect": "Refuse"}), "SCP-GRAMMAR", "Effect must be Allow or Deny"),
-    (_policy({**DENY, "Principal": "*"}), "SCP-GRAMMAR", "Principal: an SCP applies"),
-    (_policy({**DENY, "Action": "PassRole"}), "SCP-GRAMMAR", "is not service:Action"),
-    (_policy({k: v for k, v in DENY.items() if k != "Resource"}), "SCP-GRAMMAR", "exactly one of Resource"),
-    (_policy({**DENY, "NotAction": "iam:*"}), "SCP-GRAMMAR", "exactly one of Action"),
-    (_policy(DENY, DENY), "SCP-GRAMMAR", "Sid used twice"),
-    (_policy({**DENY, "Sid": "Deny-X"}), "SCP-GRAMMAR", "letters and digits"),
-    (_policy({**DENY, "Condition": {"StringEquals": {"aws:x": 1}}}), "SCP-GRAMMAR", "map keys to strings"),
-    (_policy(DENY, Id="x"), "SCP-GRAMMAR", "Id: not a policy element"),
-    (_policy({**DENY, "Action": [f"sagemaker:Action{i:04d}" for i in range(300)]}), "SCP-SIZE", "without whitespace"),
-    (_policy({**DENY, "Action": [f"s:A{i:03d}" for i in range(450)]}), "SCP-SIZE", "as written"),
-])
+@pytest.mark.parametrize(
+    "text, rule, words",
+    [
+        ("{not json", "SCP-JSON", "not JSON"),
+        ("[]", "SCP-GRAMMAR", "JSON object"),
+        (_policy(DENY).replace("2012-10-17", "2008-10-17"), "SCP-GRAMMAR", "Version must be 2012-10-17"),
+        (_policy(), "SCP-GRAMMAR", "non-empty list"),
+        (_policy({**DENY, "Effect": "Refuse"}), "SCP-GRAMMAR", "Effect must be Allow or Deny"),
+        (_policy({**DENY, "Principal": "*"}), "SCP-GRAMMAR", "Principal: an SCP applies"),
+        (_policy({**DENY, "Action": "PassRole"}), "SCP-GRAMMAR", "is not service:Action"),
+        (_policy({k: v for k, v in DENY.items() if k != "Resource"}), "SCP-GRAMMAR", "exactly one of Resource"),
+        (_policy({**DENY, "NotAction": "iam:*"}), "SCP-GRAMMAR", "exactly one of Action"),
+        (_policy(DENY, DENY), "SCP-GRAMMAR", "Sid used twice"),
+        (_policy({**DENY, "Sid": "Deny-X"}), "SCP-GRAMMAR", "letters and digits"),
+        (_policy({**DENY, "Condition": {"StringEquals": {"aws:x": 1}}}), "SCP-GRAMMAR", "map keys to strings"),
+        (_policy(DENY, Id="x"), "SCP-GRAMMAR", "Id: not a policy element"),
+        (
+            _policy({**DENY, "Action": [f"sagemaker:Action{i:04d}" for i in range(300)]}),
+            "SCP-SIZE",
+            "without whitespace",
+        ),
+        (_policy({**DENY, "Action": [f"s:A{i:03d}" for i in range(450)]}), "SCP-SIZE", "as written"),
+    ],
+)
 def test_check_policy_names_each_problem(text, rule, words):
     findings = validation.check_policy("organisation-scp.json", text)
     assert any(f.rule == rule and words in f.message for f in findings), [str(f) for f in findings]
@@ -446,15 +608,28 @@ def test_check_policy_names_each_problem(text, rule, words):
 
 def build(config):
     """A policy target the gate refuses (too large), used as a stand-in generator module."""
-    return PolicyDocument(Version="2012-10-17", Statement=[
-        Statement(Sid="DenyEverything", Effect=Deny, Action=[Action("sagemaker", f"Action{i:04d}") for i in range(400)],
-                  Resource=["*"]),
-        Statement(Sid="AllowToSomeone", Effect=Allow, Principal=Principal("AWS", "*"), Action=[Action("s3", "*")], Resource=["*"]),
-    ])
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Sid="DenyEverything",
+                Effect=Deny,
+                Action=[Action("sagemaker", f"Action{i:04d}") for i in range(400)],
+                Resource=["*"],
+            ),
+            Statement(
+                Sid="AllowToSomeone",
+                Effect=Allow,
+                Principal=Principal("AWS", "*"),
+                Action=[Action("s3", "*")],
+                Resource=["*"],
+            ),
+        ],
+    )
 
 
 def test_a_refused_policy_stops_the_build_and_nothing_is_written(tmp_path, monkeypatch):
-    bad = render.Target("bad-scp", __name__, "templates_out/organisation-scp.json")
+    bad = render.Target("bad-scp", sys.modules[__name__], "templates_out/organisation-scp.json")
     monkeypatch.setattr(render, "POLICY_TARGETS", (bad,))
     out = tmp_path / "out"
     result = CliRunner().invoke(cli.main, ["build", "--output-dir", str(out)])

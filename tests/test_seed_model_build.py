@@ -124,9 +124,9 @@ def test_names_follow_project_name_and_id(rendering, env):
 
 def test_five_steps_in_order(definition):
     steps = [(step["Name"], step["Type"]) for step in walk(definition["Steps"])]
-    assert [kind for _name, kind in steps] == [
-        "Processing", "Training", "Processing", "Condition", "RegisterModel"
-    ], f"seed pipeline steps: {steps}"
+    assert [kind for _name, kind in steps] == ["Processing", "Training", "Processing", "Condition", "RegisterModel"], (
+        f"seed pipeline steps: {steps}"
+    )
 
 
 def test_every_job_has_required_and_project_tags(definition, env, config):
@@ -293,7 +293,8 @@ def console_script_calls(buildspec: dict, scripts: set[str]) -> list[str]:
 def test_buildspecs_call_no_console_script_of_their_folder():
     buildspecs = seed_buildspecs()
     assert sorted(p.relative_to(SEED_CODE).as_posix() for p in buildspecs) == [
-        "model_build/codebuild-buildspec.yml", "model_deploy/buildspec.yml"
+        "model_build/codebuild-buildspec.yml",
+        "model_deploy/buildspec.yml",
     ]
     problems = {}
     for path, buildspec in buildspecs.items():
@@ -327,7 +328,11 @@ def test_buildspec_module_runs_with_help(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(SEED), "SAGEMAKER_SUPPRESS_V2_WARNING": "1"}
     result = subprocess.run(
         [sys.executable, "-m", runs[0][2], "--help"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: run-pipeline"), result.stdout

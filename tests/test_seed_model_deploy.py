@@ -46,6 +46,7 @@ HOLDOUT_ROWS = 20
 
 # ---- the held-out rows -------------------------------------------------------------------
 
+
 def holdout_text() -> str:
     """The first rows of model_build's test split, in the model's input layout (label first).
 
@@ -63,7 +64,7 @@ def holdout_text() -> str:
     features = transformer.transform(rows[columns])
     lines = [
         ",".join([f"{label:g}", *(f"{value:.6f}" for value in row)])
-        for label, row in zip(rows[module.LABEL], features)
+        for label, row in zip(rows[module.LABEL], features, strict=True)
     ]
     return "\n".join(lines) + "\n"
 
@@ -101,8 +102,9 @@ def client(name: str):
     return boto3.client(name, region_name=REGION)
 
 
-def seed_env(key_arn: str = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000",
-             kind: str = "async") -> dict:
+def seed_env(
+    key_arn: str = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000", kind: str = "async"
+) -> dict:
     return {
         "SAGEMAKER_PROJECT_NAME": PROJECT,
         "SAGEMAKER_PROJECT_ID": PROJECT_ID,
@@ -156,6 +158,7 @@ def assert_one_line_error(result: Run, *fragments: str) -> None:
 
 
 # ---- build.py --------------------------------------------------------------------------------
+
 
 def deploy_folder(tmp_path: Path, kind: str = "async") -> Path:
     folder = tmp_path / "model_deploy"
@@ -238,7 +241,9 @@ def test_build_exports_deploy_on_moto_with_the_real_template(aws, run_script, tm
     template = endpoint_template.build(build_config())
     declared = set(template.parameters)
     assert set(export["Parameters"]) <= declared
-    assert {p for p, v in template.parameters.items() if v.properties.get("Default") is None} <= set(export["Parameters"])
+    assert {p for p, v in template.parameters.items() if v.properties.get("Default") is None} <= set(
+        export["Parameters"]
+    )
     cf = client("cloudformation")
     cf.create_stack(
         StackName=f"{GROUP}-deploy-staging",
@@ -250,7 +255,9 @@ def test_build_exports_deploy_on_moto_with_the_real_template(aws, run_script, tm
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     sm = client("sagemaker")
     name = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["EndpointName"]
-    config = sm.describe_endpoint_config(EndpointConfigName=sm.describe_endpoint(EndpointName=name)["EndpointConfigName"])
+    config = sm.describe_endpoint_config(
+        EndpointConfigName=sm.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+    )
     assert config["KmsKeyId"] == key and arns
 
 
@@ -311,16 +318,23 @@ def test_build_tag_parameter_names_match_the_generator():
 
 # ---- test/test.py ------------------------------------------------------------------------------
 
+
 def deploy_staging(kind: str = "async") -> str:
     """The real endpoint template on moto's CloudFormation; returns the KMS key ARN."""
     key = client("kms").create_key()["KeyMetadata"]["Arn"]
     client("s3").create_bucket(Bucket=BUCKET)
     package = register_packages(["Approved"])[0]
     parameters = {
-        "SageMakerProjectName": PROJECT, "SageMakerProjectId": PROJECT_ID, "StageName": "staging",
-        "ModelPackageArn": package, "ConfigHash": "abc1234", "KmsKeyArn": key, "ArtifactBucket": BUCKET,
+        "SageMakerProjectName": PROJECT,
+        "SageMakerProjectId": PROJECT_ID,
+        "StageName": "staging",
+        "ModelPackageArn": package,
+        "ConfigHash": "abc1234",
+        "KmsKeyArn": key,
+        "ArtifactBucket": BUCKET,
         "ModelExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/mlops-custom-project-sagemaker",
-        "TagProject": "fraud", "TagEnv": "dev",
+        "TagProject": "fraud",
+        "TagEnv": "dev",
     }
     client("cloudformation").create_stack(
         StackName=f"{GROUP}-deploy-staging",
@@ -345,7 +359,8 @@ def run_test_py(run_script, tmp_path: Path, env: dict, *extra: str) -> tuple[Run
     result = run_script(
         SEED / "test" / "test.py",
         ["--results", str(results), "--poll", "0.2", "--timeout", "2", "--run-id", "run-1", *extra],
-        env, tmp_path,
+        env,
+        tmp_path,
     )
     return result, json.loads(results.read_text())
 
@@ -362,8 +377,10 @@ def test_staging_test_passes_on_a_good_async_answer(aws, run_script, tmp_path):
     assert results["passed"] is True and results["rows"] == HOLDOUT_ROWS
     assert results["predictions"][0] == 8.0
     # The request went up under the customer key.
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in client("cloudformation").describe_stacks(
-        StackName=f"{GROUP}-deploy-staging")["Stacks"][0]["Outputs"]}
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in client("cloudformation").describe_stacks(StackName=f"{GROUP}-deploy-staging")["Stacks"][0]["Outputs"]
+    }
     input_key = outputs["AsyncInputPath"].split(f"s3://{BUCKET}/", 1)[1] + "/run-1/input.csv"
     head = client("s3").head_object(Bucket=BUCKET, Key=input_key)
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == key
@@ -396,8 +413,10 @@ def test_staging_test_fails_on_a_failure_object(aws, run_script, tmp_path):
 def test_staging_test_fails_on_timeout(aws, run_script, tmp_path):
     key = deploy_staging()
     queue_async_answer(good_answer())
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in client("cloudformation").describe_stacks(
-        StackName=f"{GROUP}-deploy-staging")["Stacks"][0]["Outputs"]}
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in client("cloudformation").describe_stacks(StackName=f"{GROUP}-deploy-staging")["Stacks"][0]["Outputs"]
+    }
     input_uri = outputs["AsyncInputPath"] + "/run-1/input.csv"
     # Same InputLocation as test.py will use: moto answers it with the same locations again.
     response = client("sagemaker-runtime").invoke_endpoint_async(
@@ -405,7 +424,7 @@ def test_staging_test_fails_on_timeout(aws, run_script, tmp_path):
     )
     s3 = client("s3")
     for uri in (response["OutputLocation"], response["FailureLocation"]):
-        bucket, key_name = uri[len("s3://"):].split("/", 1)
+        bucket, key_name = uri[len("s3://") :].split("/", 1)
         s3.delete_object(Bucket=bucket, Key=key_name)
     result, results = run_test_py(run_script, tmp_path, seed_env(key))
     assert_one_line_error(result, "no output at", "after 2 s")
@@ -416,9 +435,18 @@ def test_staging_test_realtime_reads_the_answer(aws, run_script, tmp_path):
     key = deploy_staging("realtime")
     requests.post(
         f"{MOTO_API}/moto-api/static/sagemaker/endpoint-results",
-        json={"account_id": ACCOUNT, "region": REGION, "results": [
-            {"Body": good_answer(), "ContentType": "text/csv", "InvokedProductionVariant": "AllTraffic",
-             "CustomAttributes": ""}]},
+        json={
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "results": [
+                {
+                    "Body": good_answer(),
+                    "ContentType": "text/csv",
+                    "InvokedProductionVariant": "AllTraffic",
+                    "CustomAttributes": "",
+                }
+            ],
+        },
         timeout=10,
     ).raise_for_status()
     result, results = run_test_py(run_script, tmp_path, seed_env(key, "realtime"))

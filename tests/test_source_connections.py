@@ -16,7 +16,6 @@ import json
 import re
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import boto3
@@ -24,9 +23,10 @@ import cfnlint
 import pytest
 from cfnlint.decode.decode import decode_str
 
-from generator import iam, naming, project_template, render, tagging, validation
+from generator import buildspecs, iam, naming, render, sources, tagging, validation
 from generator.config import DEFAULT_REGIONS, SourceProvider, build_config
 from generator.product_template import ROLE_IDS
+from generator.sources import connections
 from iam_project import ACCOUNT, DEFAULT, REGION, Team, check, engine_ready
 from iamsim_client import Request
 
@@ -63,7 +63,7 @@ OTHER_ACCOUNT = "444455556666"
 BRANCH = "main"
 
 
-@lru_cache(maxsize=None)
+@functools.cache
 def texts(key: str) -> dict[str, str]:
     return {target.name: text for target, text in render.render_all(CONFIGS[key]).items()}
 
@@ -142,7 +142,8 @@ def test_checkov_finds_nothing_and_sees_every_resource(checkov_reports):
     assert summary["parsing_errors"] == 0 and summary["resource_count"] == expected, summary
     failed = [
         f"{Path(c['file_path']).stem}: {c['resource']} {c['check_id']} {c['check_name']}"
-        for r in reports for c in r.get("results", {}).get("failed_checks", [])
+        for r in reports
+        for c in r.get("results", {}).get("failed_checks", [])
     ]
     assert not failed, "checkov findings on the connections variant:\n" + "\n".join(sorted(failed))
     skipped = {(c["resource"], c["check_id"]) for r in reports for c in r.get("results", {}).get("skipped_checks", [])}
@@ -179,9 +180,13 @@ def _pipelines(key: str) -> dict[str, dict]:
 REPOSITORY_OF = {"ModelBuildPipeline": "ModelBuildRepository", "ModelDeployPipeline": "ModelDeployRepository"}
 # Empty CodeConnectionArn (the Studio default): the connection the product stack published in SSM.
 PRODUCT_CONNECTION_UNLESS_GIVEN = {
-    key: {"Fn::If": ["UseProductConnection",
-                     "{{resolve:ssm:/%s/%s/code-connection-arn}}" % (config.namespace, config.project_suffix),
-                     {"Ref": "CodeConnectionArn"}]}
+    key: {
+        "Fn::If": [
+            "UseProductConnection",
+            f"{{{{resolve:ssm:/{config.namespace}/{config.project_suffix}/code-connection-arn}}}}",
+            {"Ref": "CodeConnectionArn"},
+        ]
+    }
     for key, config in CONFIGS.items()
 }
 
@@ -194,13 +199,18 @@ def test_empty_connection_parameter_selects_the_product_connection(key):
     )
     for logical_id, pipeline in _pipelines(key).items():
         chosen = pipeline["Properties"]["Stages"][0]["Actions"][0]["Configuration"]["ConnectionArn"]
-        assert isinstance(chosen, dict) and list(chosen) == ["Fn::If"], f"{PROJECT}: {logical_id} ConnectionArn {chosen}"
+        assert isinstance(chosen, dict) and list(chosen) == ["Fn::If"], (
+            f"{PROJECT}: {logical_id} ConnectionArn {chosen}"
+        )
         condition, reference, typed = chosen["Fn::If"]
         assert (condition, typed) == ("UseProductConnection", {"Ref": "CodeConnectionArn"}), f"{PROJECT}: {logical_id}"
         assert reference == naming.code_connection_parameter(CONFIGS[key]).ssm_reference(), f"{PROJECT}: {logical_id}"
     product = parsed(key, "product")["Resources"]
-    published = [k for k, r in product.items()
-                 if r["Type"] == "AWS::SSM::Parameter" and f"{{{{resolve:ssm:{r['Properties']['Name']}}}}}" == reference]
+    published = [
+        k
+        for k, r in product.items()
+        if r["Type"] == "AWS::SSM::Parameter" and f"{{{{resolve:ssm:{r['Properties']['Name']}}}}}" == reference
+    ]
     assert published == ["CodeConnectionParameter"], f"{PRODUCT}: no SSM parameter behind {reference} ({published})"
 
 
@@ -212,7 +222,10 @@ def test_source_actions_read_the_connection_repository_and_branch_parameters(key
         assert stages[0]["Name"] == "Source", f"{where}: first stage {stages[0]['Name']}"
         (action,) = stages[0]["Actions"]
         assert action["ActionTypeId"] == {
-            "Category": "Source", "Owner": "AWS", "Provider": "CodeStarSourceConnection", "Version": "1"
+            "Category": "Source",
+            "Owner": "AWS",
+            "Provider": "CodeStarSourceConnection",
+            "Version": "1",
         }, f"{where}: source action type {action['ActionTypeId']}"
         assert action["Configuration"] == {
             "ConnectionArn": PRODUCT_CONNECTION_UNLESS_GIVEN[key],
@@ -220,7 +233,7 @@ def test_source_actions_read_the_connection_repository_and_branch_parameters(key
             "BranchName": {"Ref": "SourceBranch"},
             "DetectChanges": False,
         }, f"{where}: source configuration {action['Configuration']}"
-        assert [a["Name"] for a in action["OutputArtifacts"]] == [project_template.SOURCE_ARTIFACT], where
+        assert [a["Name"] for a in action["OutputArtifacts"]] == [buildspecs.SOURCE_ARTIFACT], where
         later = [a for stage in stages[1:] for a in stage["Actions"]]
         assert all(a["ActionTypeId"]["Category"] != "Source" for a in later), f"{where}: a second source"
         # No repository to wait for; the deploy pipeline's creation run lists the model group's
@@ -241,7 +254,9 @@ def test_triggers_start_each_pipeline_on_pushes_to_the_branch_only(key):
         git = trigger["GitConfiguration"]
         assert git["SourceActionName"] == source_action, f"{where}: trigger watches {git['SourceActionName']}"
         assert "PullRequest" not in git, f"{where}: pull requests would run unreviewed code"
-        assert git["Push"] == [{"Branches": {"Includes": [{"Ref": "SourceBranch"}]}}], f"{where}: push filter {git['Push']}"
+        assert git["Push"] == [{"Branches": {"Includes": [{"Ref": "SourceBranch"}]}}], (
+            f"{where}: push filter {git['Push']}"
+        )
 
 
 @pytest.mark.parametrize("key", sorted(CONFIGS))
@@ -257,7 +272,9 @@ def test_only_the_model_approved_rule_remains_and_it_filters_approved(key):
     assert pattern["detail"]["ModelPackageGroupName"] == [{"Fn::Sub": naming.PROJECT_PREFIX}], f"{PROJECT}: group"
     (target,) = rule["Targets"]
     deploy = naming.project_template_names(config)["deploy_pipeline"].pattern
-    assert target["Arn"] == {"Fn::Sub": f"arn:${{AWS::Partition}}:codepipeline:${{AWS::Region}}:${{AWS::AccountId}}:{deploy}"}
+    assert target["Arn"] == {
+        "Fn::Sub": f"arn:${{AWS::Partition}}:codepipeline:${{AWS::Region}}:${{AWS::AccountId}}:{deploy}"
+    }
 
 
 @pytest.mark.parametrize("key", sorted(CONFIGS))
@@ -313,15 +330,23 @@ def _accepts(parameter: dict, value: str) -> bool:
 
 
 VALID_CONNECTION_ARNS = [
-    connection_arn(), connection_arn("codestar-connections"),
+    connection_arn(),
+    connection_arn("codestar-connections"),
     f"arn:aws-us-gov:codeconnections:us-gov-west-1:{ACCOUNT}:connection/{CONNECTION_ID}",
     f"arn:aws-cn:codestar-connections:cn-north-1:{ACCOUNT}:connection/{CONNECTION_ID}",
 ]
 JUNK_CONNECTION_ARNS = [
-    connection_arn().replace("connection/", "host/"), connection_arn("codecommit"),
-    connection_arn().replace(ACCOUNT, "12345"), connection_arn().replace(CONNECTION_ID, "abc"),
-    connection_arn() + "x", " " + connection_arn(), connection_arn().upper(), " ", "none",
-    f"arn:aws:codeconnections::{ACCOUNT}:connection/{CONNECTION_ID}", connection_arn() + "|" + connection_arn(),
+    connection_arn().replace("connection/", "host/"),
+    connection_arn("codecommit"),
+    connection_arn().replace(ACCOUNT, "12345"),
+    connection_arn().replace(CONNECTION_ID, "abc"),
+    connection_arn() + "x",
+    " " + connection_arn(),
+    connection_arn().upper(),
+    " ",
+    "none",
+    f"arn:aws:codeconnections::{ACCOUNT}:connection/{CONNECTION_ID}",
+    connection_arn() + "|" + connection_arn(),
 ]
 
 
@@ -349,14 +374,37 @@ def test_connection_parameter_patterns(template, good, bad):
         (
             "ModelBuildRepository",
             ["acme/fraud-model-build", "Acme-Org/repo.name_2", "group/subgroup/project", "a/b"],
-            ["", "fraud-model-build", "acme/", "/repo", "acme//repo", "acme/repo/", "acme/..", "../repo",
-             "https://github.com/acme/repo", "git@github.com:acme/repo.git", "acme/re po"],
+            [
+                "",
+                "fraud-model-build",
+                "acme/",
+                "/repo",
+                "acme//repo",
+                "acme/repo/",
+                "acme/..",
+                "../repo",
+                "https://github.com/acme/repo",
+                "git@github.com:acme/repo.git",
+                "acme/re po",
+            ],
         ),
         (
             "SourceBranch",
             ["main", "release/1.2", "feature/x_y-z", "v1.0.3"],
-            ["", "-main", ".hidden", "a..b", "main/", "/main", "feat*", "ma?n", "[main]", "main.", "a b",
-             "refs//heads"],
+            [
+                "",
+                "-main",
+                ".hidden",
+                "a..b",
+                "main/",
+                "/main",
+                "feat*",
+                "ma?n",
+                "[main]",
+                "main.",
+                "a b",
+                "refs//heads",
+            ],
         ),
     ],
 )
@@ -373,7 +421,7 @@ def test_deploy_repository_has_the_build_repository_rules():
 
 
 def test_branch_defaults_to_main_the_connection_to_the_product_one_and_the_repositories_are_asked_for():
-    assert _parameter("SourceBranch")["Default"] == BRANCH == project_template.SOURCE_BRANCH
+    assert _parameter("SourceBranch")["Default"] == BRANCH == sources.SOURCE_BRANCH
     assert _parameter("CodeConnectionArn")["Default"] == "", f"{PROJECT}: Studio users would have to type the ARN"
     assert "Default" not in _parameter("CodeConnectionArn", "product"), f"{PRODUCT}: CodeConnectionArn has a default"
     for name in ("ModelBuildRepository", "ModelDeployRepository"):
@@ -395,9 +443,12 @@ def _groups(key: str, name: str) -> tuple[dict[str, list[str]], dict[str, str]]:
 @pytest.mark.parametrize("key", sorted(CONFIGS))
 def test_parameters_are_grouped_and_labelled(key):
     groups, _ = _groups(key, "project")
-    assert groups[project_template.GROUP_GIT] == [
-        "CodeConnectionArn", "ModelBuildRepository", "ModelDeployRepository", "SourceBranch"
-    ], f"{PROJECT}: Git group {groups.get(project_template.GROUP_GIT)}"
+    assert groups[connections.GROUP_GIT] == [
+        "CodeConnectionArn",
+        "ModelBuildRepository",
+        "ModelDeployRepository",
+        "SourceBranch",
+    ], f"{PROJECT}: Git group {groups.get(connections.GROUP_GIT)}"
 
 
 # ---- the product stack publishes the connection --------------------------------------------
@@ -406,7 +457,7 @@ def test_parameters_are_grouped_and_labelled(key):
 @pytest.mark.parametrize("key", sorted(CONFIGS))
 def test_product_asks_for_the_connection_grouped_and_labelled(key):
     groups, labels = _groups(key, "product")
-    assert groups.get(project_template.GROUP_GIT) == ["CodeConnectionArn"], f"{PRODUCT}: groups {groups}"
+    assert groups.get(connections.GROUP_GIT) == ["CodeConnectionArn"], f"{PRODUCT}: groups {groups}"
     assert "ARN" in labels["CodeConnectionArn"], f"{PRODUCT}: CodeConnectionArn label {labels['CodeConnectionArn']!r}"
 
 
@@ -428,7 +479,6 @@ def test_default_product_neither_asks_for_nor_publishes_a_connection(templates):
     assert naming.code_connection_parameter(build_config()) not in naming.product_names(build_config())
     names = [r["Properties"]["Name"] for r in of_type(templates["product"], "AWS::SSM::Parameter").values()]
     assert not any(n.endswith("code-connection-arn") for n in names), f"default product template publishes {names}"
-
 
 
 # ---- a real create on moto -------------------------------------------------------------------
@@ -472,8 +522,12 @@ def deployed():
         stack = cfn.describe_stacks(StackName="project-stack")["Stacks"][0]
         events = boto3.client("events", region_name=MOTO_REGION)
         rules = {r["Name"]: json.loads(r["EventPattern"]) for r in events.list_rules()["Rules"]}
-        yield {"status": stack["StackStatus"], "reason": stack.get("StackStatusReason"), "rules": rules,
-               "account": account}
+        yield {
+            "status": stack["StackStatus"],
+            "reason": stack.get("StackStatusReason"),
+            "rules": rules,
+            "account": account,
+        }
 
 
 def test_moto_creates_the_stack_with_only_the_approved_rule(deployed):
@@ -481,13 +535,21 @@ def test_moto_creates_the_stack_with_only_the_approved_rule(deployed):
 
     assert deployed["status"] == "CREATE_COMPLETE", f"{PROJECT} on moto: {deployed['reason']}"
     prefix = f"{PROJECT_NAME}-{PROJECT_ID}"
-    assert set(deployed["rules"]) == {f"{prefix}-model-approved"}, f"{PROJECT} on moto: rules {sorted(deployed['rules'])}"
+    assert set(deployed["rules"]) == {f"{prefix}-model-approved"}, (
+        f"{PROJECT} on moto: rules {sorted(deployed['rules'])}"
+    )
     approved = EventPattern.load(json.dumps(deployed["rules"][f"{prefix}-model-approved"]))
 
     def event(status: str, group: str = prefix) -> dict:
         return {
-            "version": "0", "id": "1", "source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",
-            "account": deployed["account"], "time": "2026-01-01T00:00:00Z", "region": MOTO_REGION, "resources": [],
+            "version": "0",
+            "id": "1",
+            "source": "aws.sagemaker",
+            "detail-type": "SageMaker Model Package State Change",
+            "account": deployed["account"],
+            "time": "2026-01-01T00:00:00Z",
+            "region": MOTO_REGION,
+            "resources": [],
             "detail": {"ModelPackageGroupName": group, "ModelApprovalStatus": status},
         }
 
@@ -515,12 +577,14 @@ class ConnectionsTeam(Team):
     @property
     def project_parameters(self) -> dict[str, str]:
         values = {k: v for k, v in super().project_parameters.items() if not k.startswith("SeedCode")}
-        values.update({
-            "CodeConnectionArn": self.connection,
-            "ModelBuildRepository": "acme/fraud-model-build",
-            "ModelDeployRepository": "acme/fraud-model-deploy",
-            "SourceBranch": BRANCH,
-        })
+        values.update(
+            {
+                "CodeConnectionArn": self.connection,
+                "ModelBuildRepository": "acme/fraud-model-build",
+                "ModelDeployRepository": "acme/fraud-model-deploy",
+                "SourceBranch": BRANCH,
+            }
+        )
         return values
 
     def project_resolve_kwargs(self, region: str = REGION) -> dict:
@@ -531,10 +595,17 @@ class ConnectionsTeam(Team):
 
         project, product = self.template("project"), self.product
         condition = project["Conditions"]["UseProductConnection"]
-        kwargs["conditions"] = {**kwargs["conditions"], "UseProductConnection": resolve_intrinsics(
-            condition, where=f"{PROJECT}: UseProductConnection", parameters=self.project_parameters)}
-        published = resolve_intrinsics(product["Resources"]["CodeConnectionParameter"]["Properties"],
-                                       where=f"{PRODUCT}: CodeConnectionParameter", parameters=self.product_parameters)
+        kwargs["conditions"] = {
+            **kwargs["conditions"],
+            "UseProductConnection": resolve_intrinsics(
+                condition, where=f"{PROJECT}: UseProductConnection", parameters=self.project_parameters
+            ),
+        }
+        published = resolve_intrinsics(
+            product["Resources"]["CodeConnectionParameter"]["Properties"],
+            where=f"{PRODUCT}: CodeConnectionParameter",
+            parameters=self.product_parameters,
+        )
         kwargs["dynamic_refs"] = {**kwargs["dynamic_refs"], f"ssm:{published['Name']}": published["Value"]}
         return kwargs
 
@@ -544,18 +615,23 @@ TEAM = ConnectionsTeam(CONNECTIONS)
 TYPED_CONNECTION = connection_arn().replace(CONNECTION_ID, "11111111-2222-4333-8444-555555555555")
 
 
-@pytest.mark.parametrize("team, expected", [(TEAM, connection_arn()),
-                                            (ConnectionsTeam(CONNECTIONS, connection=TYPED_CONNECTION), TYPED_CONNECTION)],
-                         ids=["empty: the product's connection", "typed: that connection"])
+@pytest.mark.parametrize(
+    "team, expected",
+    [(TEAM, connection_arn()), (ConnectionsTeam(CONNECTIONS, connection=TYPED_CONNECTION), TYPED_CONNECTION)],
+    ids=["empty: the product's connection", "typed: that connection"],
+)
 def test_sample_team_resolves_the_source_actions(team, expected):
     from iamsim_client import resolve_intrinsics  # noqa: PLC0415
 
     project = team.template("project")
     for logical_id in REPOSITORY_OF:
         stage = project["Resources"][logical_id]["Properties"]["Stages"][0]
-        configuration = resolve_intrinsics(stage["Actions"][0]["Configuration"], where=f"{PROJECT}: {logical_id}",
-                                           **team.project_resolve_kwargs())
-        assert configuration["ConnectionArn"] == expected, f"{PROJECT}: {logical_id} reads {configuration['ConnectionArn']}"
+        configuration = resolve_intrinsics(
+            stage["Actions"][0]["Configuration"], where=f"{PROJECT}: {logical_id}", **team.project_resolve_kwargs()
+        )
+        assert configuration["ConnectionArn"] == expected, (
+            f"{PROJECT}: {logical_id} reads {configuration['ConnectionArn']}"
+        )
         assert configuration["BranchName"] == BRANCH, logical_id
 
 
@@ -564,14 +640,24 @@ def test_launch_role_may_read_the_published_connection_and_nothing_beside_it():
     parameter = naming.code_connection_parameter(CONNECTIONS).pattern
     arn = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{parameter}"
     other_team = arn.replace(f"/{CONNECTIONS.namespace}/", "/other-team/")
-    check([
-        (TEAM.case("launch", Request("ssm:GetParameters", arn), "LaunchRole resolves the published connection"),
-         "Allowed"),
-        (TEAM.case("launch", Request("ssm:GetParameters", other_team), "LaunchRole reads another team's connection"),
-         "ImplicitlyDenied"),
-        (TEAM.case("launch", Request("ssm:PutParameter", arn), "LaunchRole rewrites the published connection"),
-         "ImplicitlyDenied"),
-    ])
+    check(
+        [
+            (
+                TEAM.case("launch", Request("ssm:GetParameters", arn), "LaunchRole resolves the published connection"),
+                "Allowed",
+            ),
+            (
+                TEAM.case(
+                    "launch", Request("ssm:GetParameters", other_team), "LaunchRole reads another team's connection"
+                ),
+                "ImplicitlyDenied",
+            ),
+            (
+                TEAM.case("launch", Request("ssm:PutParameter", arn), "LaunchRole rewrites the published connection"),
+                "ImplicitlyDenied",
+            ),
+        ]
+    )
 
 
 @needs_engine
@@ -579,11 +665,19 @@ def test_launch_role_may_read_the_published_connection_and_nothing_beside_it():
     "purpose, granted, refused, codecommit_actions",
     [
         # The pipelines fetch their source through the connection.
-        ("codepipeline", "UseConnection", "PassConnection",
-         ("codecommit:GetBranch", "codecommit:UploadArchive", "codecommit:GitPull")),
+        (
+            "codepipeline",
+            "UseConnection",
+            "PassConnection",
+            ("codecommit:GetBranch", "codecommit:UploadArchive", "codecommit:GitPull"),
+        ),
         # The pipeline handler hands the connection to the pipeline it creates.
-        ("launch", "PassConnection", "UseConnection",
-         ("codecommit:CreateRepository", "codecommit:CreateCommit", "codecommit:TagResource")),
+        (
+            "launch",
+            "PassConnection",
+            "UseConnection",
+            ("codecommit:CreateRepository", "codecommit:CreateCommit", "codecommit:TagResource"),
+        ),
     ],
 )
 def test_roles_use_connections_of_this_account_and_region_only_and_no_codecommit(
@@ -594,24 +688,53 @@ def test_roles_use_connections_of_this_account_and_region_only_and_no_codecommit
     for service in ("codeconnections", "codestar-connections"):
         action = f"{service}:{granted}"
         cases += [
-            (TEAM.case(purpose, Request(action, connection_arn(service)), f"{role} this account's connection"), "Allowed"),
+            (
+                TEAM.case(purpose, Request(action, connection_arn(service)), f"{role} this account's connection"),
+                "Allowed",
+            ),
             # Cross-account evaluation denies this even under a wildcard account (no resource
             # policy on a connection): the other-region case is the one that pins the scope.
-            (TEAM.case(purpose, Request(action, connection_arn(service, account=OTHER_ACCOUNT)),
-                       f"{role} another account's connection"), "ImplicitlyDenied"),
-            (TEAM.case(purpose, Request(action, connection_arn(service, region="eu-west-1")),
-                       f"{role} a connection of another region"), "ImplicitlyDenied"),
-            (TEAM.case(purpose, Request(f"{service}:{refused}", connection_arn(service)),
-                       f"{role} {refused}, which it does not need"), "ImplicitlyDenied"),
+            (
+                TEAM.case(
+                    purpose,
+                    Request(action, connection_arn(service, account=OTHER_ACCOUNT)),
+                    f"{role} another account's connection",
+                ),
+                "ImplicitlyDenied",
+            ),
+            (
+                TEAM.case(
+                    purpose,
+                    Request(action, connection_arn(service, region="eu-west-1")),
+                    f"{role} a connection of another region",
+                ),
+                "ImplicitlyDenied",
+            ),
+            (
+                TEAM.case(
+                    purpose,
+                    Request(f"{service}:{refused}", connection_arn(service)),
+                    f"{role} {refused}, which it does not need",
+                ),
+                "ImplicitlyDenied",
+            ),
             # With the option off the role has no business with connections.
-            (DEFAULT.case(purpose, Request(action, connection_arn(service)), f"{role} (codecommit config)"),
-             "ImplicitlyDenied"),
+            (
+                DEFAULT.case(purpose, Request(action, connection_arn(service)), f"{role} (codecommit config)"),
+                "ImplicitlyDenied",
+            ),
         ]
     repository = TEAM.arn("codecommit", f"{TEAM.prefix}-model-build")
-    cases += [(TEAM.case(purpose, Request(a, repository), f"{role} CodeCommit without CodeCommit"), "ImplicitlyDenied")
-              for a in codecommit_actions]
-    cases.append((TEAM.case(purpose, Request("codecommit:ListRepositories", "*"), f"{role} listing repositories"),
-                  "ImplicitlyDenied"))
+    cases += [
+        (TEAM.case(purpose, Request(a, repository), f"{role} CodeCommit without CodeCommit"), "ImplicitlyDenied")
+        for a in codecommit_actions
+    ]
+    cases.append(
+        (
+            TEAM.case(purpose, Request("codecommit:ListRepositories", "*"), f"{role} listing repositories"),
+            "ImplicitlyDenied",
+        )
+    )
     check(cases)
 
 
@@ -635,7 +758,9 @@ def test_launch_role_can_provision_every_resource_of_the_connections_project():
                     target = pipeline_role
                 else:
                     target = arn
-                cases.append((TEAM.case("launch", Request(action, target), f"LaunchRole {logical_id} ({reason})"), "Allowed"))
+                cases.append(
+                    (TEAM.case("launch", Request(action, target), f"LaunchRole {logical_id} ({reason})"), "Allowed")
+                )
     check(cases)
 
 
@@ -688,8 +813,9 @@ def test_codecommit_statements_follow_the_option():
 
 
 def _cli_build(tmp_path: Path, config_text: str):
-    import cli  # noqa: PLC0415
     from click.testing import CliRunner  # noqa: PLC0415
+
+    import cli  # noqa: PLC0415
 
     config = tmp_path / "org.yaml"
     config.write_text(config_text)
@@ -700,7 +826,9 @@ def test_cli_builds_the_connections_variant_through_the_gate(tmp_path):
     result = _cli_build(tmp_path, "source_provider: codeconnections\n")
     assert result.exit_code == 0, result.output
     written = (tmp_path / "out" / "templates_out" / "MLOps-template-example.yml").read_text()
-    assert written == texts("connections")["project"], "the CLI wrote another project template than the generator builds"
+    assert written == texts("connections")["project"], (
+        "the CLI wrote another project template than the generator builds"
+    )
 
 
 def test_cli_refuses_an_unknown_provider_in_one_line(tmp_path):

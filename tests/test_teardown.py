@@ -51,15 +51,24 @@ DRY_RUN = "dry run: nothing deleted; run again with --yes"
 def aws(monkeypatch):
     use_dummy_credentials(monkeypatch)
     with mock_aws():
-        yield {service: boto3.client(service, region_name=REGION)
-               for service in ("cloudformation", "s3", "logs", "sagemaker", "ssm")}
+        yield {
+            service: boto3.client(service, region_name=REGION)
+            for service in ("cloudformation", "s3", "logs", "sagemaker", "ssm")
+        }
 
 
 def _stack_template(parameter: str) -> str:
     """A deploy stack stand-in: one SSM parameter, so deleting the stack visibly deletes something."""
-    return json.dumps({"Resources": {"Parameter": {
-        "Type": "AWS::SSM::Parameter", "Properties": {"Name": parameter, "Type": "String", "Value": "x"},
-    }}})
+    return json.dumps(
+        {
+            "Resources": {
+                "Parameter": {
+                    "Type": "AWS::SSM::Parameter",
+                    "Properties": {"Name": parameter, "Type": "String", "Value": "x"},
+                }
+            }
+        }
+    )
 
 
 @pytest.fixture
@@ -68,7 +77,8 @@ def left(aws):
     for stack in (STAGING, PROD):
         aws["cloudformation"].create_stack(StackName=stack, TemplateBody=_stack_template(f"/{stack}"))
     aws["sagemaker"].create_pipeline(
-        PipelineName=PIPELINE, RoleArn=f"arn:aws:iam::{ACCOUNT}:role/mlops-custom-project-sagemaker",
+        PipelineName=PIPELINE,
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/mlops-custom-project-sagemaker",
         PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
     )
     s3 = aws["s3"]
@@ -101,13 +111,18 @@ def _stacks(cloudformation) -> list[str]:
 
 
 def _log_groups(logs) -> list[str]:
-    return sorted(g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/codebuild/")["logGroups"])
+    return sorted(
+        g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/codebuild/")["logGroups"]
+    )
 
 
 def _plan_rows(output: str) -> dict[str, str]:
     """Row key -> action, from the plan table (columns are two or more spaces apart)."""
-    table = dict((tuple(cells[:2]), cells[2]) for cells in
-                 (re.split(r"\s{2,}", line, maxsplit=2) for line in output.splitlines()) if len(cells) == 3)
+    table = dict(
+        (tuple(cells[:2]), cells[2])
+        for cells in (re.split(r"\s{2,}", line, maxsplit=2) for line in output.splitlines())
+        if len(cells) == 3
+    )
     assert list(table)[1:] == list(ROWS.values()), output  # after the header, every row in order
     return {key: table[row] for key, row in ROWS.items()}
 
@@ -117,9 +132,7 @@ def _stub_sagemaker(monkeypatch) -> Stubber:
     client = boto3.client("sagemaker", region_name=REGION)
     stubber = Stubber(client)
     connect = teardown.connect
-    monkeypatch.setattr(
-        teardown, "connect", lambda *args: dataclasses.replace(connect(*args), sagemaker=client)
-    )
+    monkeypatch.setattr(teardown, "connect", lambda *args: dataclasses.replace(connect(*args), sagemaker=client))
     stubber.activate()
     return stubber
 
@@ -138,29 +151,42 @@ def _record_s3_calls(monkeypatch) -> list[str]:
     return calls
 
 
-NOW = datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC)
 
 
 def _expect_registry(stubber: Stubber, packages: list[str]) -> None:
     stubber.add_response(
         "list_model_packages",
-        {"ModelPackageSummaryList": [
-            {"ModelPackageArn": arn, "ModelPackageGroupName": GROUP, "CreationTime": NOW,
-             "ModelPackageStatus": "Completed", "ModelApprovalStatus": "Approved"} for arn in packages
-        ]},
+        {
+            "ModelPackageSummaryList": [
+                {
+                    "ModelPackageArn": arn,
+                    "ModelPackageGroupName": GROUP,
+                    "CreationTime": NOW,
+                    "ModelPackageStatus": "Completed",
+                    "ModelApprovalStatus": "Approved",
+                }
+                for arn in packages
+            ]
+        },
         {"ModelPackageGroupName": GROUP},
     )
 
 
 def _expect_plan_reads(stubber: Stubber) -> None:
     """The SageMaker reads of the plan, for a project whose pipeline and group exist."""
-    stubber.add_response("describe_pipeline", {"PipelineName": PIPELINE, "PipelineStatus": "Active"},
-                         {"PipelineName": PIPELINE})
+    stubber.add_response(
+        "describe_pipeline", {"PipelineName": PIPELINE, "PipelineStatus": "Active"}, {"PipelineName": PIPELINE}
+    )
     stubber.add_response(
         "describe_model_package_group",
-        {"ModelPackageGroupName": GROUP, "ModelPackageGroupArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:"
-         f"model-package-group/{GROUP}", "CreationTime": NOW, "CreatedBy": {},
-         "ModelPackageGroupStatus": "Completed"},
+        {
+            "ModelPackageGroupName": GROUP,
+            "ModelPackageGroupArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/{GROUP}",
+            "CreationTime": NOW,
+            "CreatedBy": {},
+            "ModelPackageGroupStatus": "Completed",
+        },
         {"ModelPackageGroupName": GROUP},
     )
     _expect_registry(stubber, PACKAGES)
@@ -206,8 +232,11 @@ def test_yes_deletes_the_stacks_prod_first_and_the_pipeline_and_keeps_the_data(l
     assert _log_groups(left["logs"]) == sorted(LOG_GROUPS)
     registry = left["sagemaker"].list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
     assert [p["ModelPackageArn"] for p in registry] == PACKAGES
-    for what, name in [("artifact bucket", BUCKET), *(("build log group", g) for g in LOG_GROUPS),
-                       ("model package group", GROUP)]:
+    for what, name in [
+        ("artifact bucket", BUCKET),
+        *(("build log group", g) for g in LOG_GROUPS),
+        ("model package group", GROUP),
+    ]:
         assert f"kept {what} {name}: " in result.output
 
 
@@ -216,8 +245,9 @@ def test_delete_data_empties_the_versioned_bucket_and_deletes_groups_and_registr
     s3_calls = _record_s3_calls(monkeypatch)
     stubber = _stub_sagemaker(monkeypatch)
     _expect_plan_reads(stubber)
-    stubber.add_response("delete_pipeline", {"PipelineArn": "arn:aws:sagemaker:eu-west-1:1:pipeline/x"},
-                         {"PipelineName": PIPELINE})  # boto3 adds the token later
+    stubber.add_response(
+        "delete_pipeline", {"PipelineArn": "arn:aws:sagemaker:eu-west-1:1:pipeline/x"}, {"PipelineName": PIPELINE}
+    )  # boto3 adds the token later
     _expect_registry(stubber, PACKAGES)
     for arn in PACKAGES:  # versions first: a group holding versions cannot be deleted
         stubber.add_response("delete_model_package", {}, {"ModelPackageName": arn})
@@ -262,15 +292,25 @@ def test_the_project_id_is_looked_up_while_the_project_exists(aws, monkeypatch):
     stubber = _stub_sagemaker(monkeypatch)
     stubber.add_response(
         "describe_project",
-        {"ProjectArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:project/{NAME}", "ProjectName": NAME,
-         "ProjectId": ID, "ProjectStatus": "CreateCompleted", "CreationTime": NOW},
+        {
+            "ProjectArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:project/{NAME}",
+            "ProjectName": NAME,
+            "ProjectId": ID,
+            "ProjectStatus": "CreateCompleted",
+            "CreationTime": NOW,
+        },
         {"ProjectName": NAME},
     )
-    not_found = {"service_error_code": "ValidationException",
-                 "service_message": "Could not find pipeline with PipelineName x."}
+    not_found = {
+        "service_error_code": "ValidationException",
+        "service_message": "Could not find pipeline with PipelineName x.",
+    }
     stubber.add_client_error("describe_pipeline", **not_found)
-    stubber.add_client_error("describe_model_package_group", service_error_code="ValidationException",
-                             service_message=f"ModelPackageGroup {GROUP} does not exist.")
+    stubber.add_client_error(
+        "describe_model_package_group",
+        service_error_code="ValidationException",
+        service_message=f"ModelPackageGroup {GROUP} does not exist.",
+    )
     result = _teardown()
     assert result.exit_code == 0, result.output
     stubber.assert_no_pending_responses()
@@ -282,18 +322,25 @@ def test_the_project_id_is_looked_up_while_the_project_exists(aws, monkeypatch):
 
 def test_delete_data_is_refused_while_the_project_exists(aws, monkeypatch):
     stubber = _stub_sagemaker(monkeypatch)
-    stubber.add_response("describe_project", {
-        "ProjectArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:project/{NAME}", "ProjectName": NAME,
-        "ProjectId": ID, "ProjectStatus": "CreateCompleted", "CreationTime": NOW,
-    })
+    stubber.add_response(
+        "describe_project",
+        {
+            "ProjectArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:project/{NAME}",
+            "ProjectName": NAME,
+            "ProjectId": ID,
+            "ProjectStatus": "CreateCompleted",
+            "CreationTime": NOW,
+        },
+    )
     result = _teardown("--yes", "--delete-data")
     _assert_one_line_error(result, 2, "still exists", "delete it in Studio first")
 
 
 def test_a_deleted_project_without_its_id_is_a_one_line_error(aws, monkeypatch):
     stubber = _stub_sagemaker(monkeypatch)
-    stubber.add_client_error("describe_project", service_error_code="ValidationException",
-                             service_message=f"Project {NAME} does not exist.")
+    stubber.add_client_error(
+        "describe_project", service_error_code="ValidationException", service_message=f"Project {NAME} does not exist."
+    )
     result = _teardown()
     _assert_one_line_error(result, 2, f"{NAME!r} not found", "pass --project-id")
 
@@ -301,12 +348,18 @@ def test_a_deleted_project_without_its_id_is_a_one_line_error(aws, monkeypatch):
 def test_a_failed_delete_stops_and_says_what_was_deleted(left, monkeypatch):
     stubber = _stub_sagemaker(monkeypatch)
     _expect_plan_reads(stubber)
-    stubber.add_client_error("delete_pipeline", service_error_code="AccessDeniedException",
-                             service_message="not authorized to perform: sagemaker:DeletePipeline")
+    stubber.add_client_error(
+        "delete_pipeline",
+        service_error_code="AccessDeniedException",
+        service_message="not authorized to perform: sagemaker:DeletePipeline",
+    )
     result = _teardown("--project-id", ID, "--yes", "--delete-data")
     _assert_one_line_error(
-        result, 3, f"deleting SageMaker pipeline {PIPELINE} failed (AccessDeniedException",
-        f"deleted: {PROD}, {STAGING};", "run teardown again",
+        result,
+        3,
+        f"deleting SageMaker pipeline {PIPELINE} failed (AccessDeniedException",
+        f"deleted: {PROD}, {STAGING};",
+        "run teardown again",
     )
     assert _stacks(left["cloudformation"]) == []
     assert _versions(left["s3"]) == 8  # nothing after the failure was touched
@@ -314,8 +367,11 @@ def test_a_failed_delete_stops_and_says_what_was_deleted(left, monkeypatch):
 
 def test_a_failed_read_is_a_one_line_error_and_deletes_nothing(left, monkeypatch):
     stubber = _stub_sagemaker(monkeypatch)
-    stubber.add_client_error("describe_pipeline", service_error_code="AccessDeniedException",
-                             service_message="not authorized to perform: sagemaker:DescribePipeline")
+    stubber.add_client_error(
+        "describe_pipeline",
+        service_error_code="AccessDeniedException",
+        service_message="not authorized to perform: sagemaker:DescribePipeline",
+    )
     result = _teardown("--project-id", ID, "--yes")
     _assert_one_line_error(result, 3, f"cannot read SageMaker pipeline {PIPELINE}", "nothing was deleted")
     assert _stacks(left["cloudformation"]) == sorted([PROD, STAGING])
@@ -341,8 +397,7 @@ def test_the_name_pattern_follows_the_configuration(aws, tmp_path):
     config.write_text("project_suffix: risk-project\nnamespace: riskteam\n")
     refused = run_cli("--config", str(config), "teardown", "--project-name", NAME, "--project-id", ID)
     _assert_one_line_error(refused, 2, "ending in -risk-project")
-    accepted = run_cli("--config", str(config), "teardown", "--project-name", "fraud-risk-project",
-                       "--project-id", ID)
+    accepted = run_cli("--config", str(config), "teardown", "--project-name", "fraud-risk-project", "--project-id", ID)
     assert accepted.exit_code == 0, accepted.output
     assert re.search(rf"artifact bucket +riskteam-{ID}-{ACCOUNT} +absent", accepted.output), accepted.output
 

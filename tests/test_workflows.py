@@ -32,7 +32,9 @@ def _load(path: Path) -> dict:
 def _schema_check(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", str(path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -86,8 +88,10 @@ def test_release_runs_on_v_tags_builds_tests_packages_then_releases():
     assert workflow["on"] == {"push": {"tags": ["v*"]}}
     assert workflow["permissions"] == {"contents": "write"}
     runs = [s.get("run", "") for job in workflow["jobs"].values() for s in job["steps"]]
-    order = [next(i for i, r in enumerate(runs) if needle in r) for needle in
-             ("make build", "make test", "make package", "gh release create")]
+    order = [
+        next(i for i, r in enumerate(runs) if needle in r)
+        for needle in ("make build", "make test", "make package", "gh release create")
+    ]
     assert order == sorted(order), "release.yml: build, test, package and release are out of order"
     release = _step(workflow, "Create the GitHub release")
     assert release["env"] == {"GH_TOKEN": "${{ github.token }}"}
@@ -97,7 +101,11 @@ def test_release_runs_on_v_tags_builds_tests_packages_then_releases():
 def _run_step(step: dict, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     # GitHub runs `run:` with `bash -e {0}` (plus pipefail when shell: bash is given).
     return subprocess.run(
-        ["bash", "-e", "-c", step["run"]], cwd=cwd, capture_output=True, text=True, timeout=60,
+        ["bash", "-e", "-c", step["run"]],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, **env},
     )
 
@@ -141,11 +149,19 @@ def test_asset_step_produces_flat_assets_whose_checksums_verify(tmp_path):
     result = _run_step(step, work, env)
     assert result.returncode == 0, result.stdout + result.stderr
     assets = runner_temp / "assets"
-    assert sorted(p.name for p in assets.iterdir()) == sorted([
-        "MLOps-template-example.yml", "create-async-endpoint-product.yaml", "model_build.zip",
-        "model_deploy.zip", f"docs-v{__version__}.tar.gz", "SHA256SUMS",
-    ])
-    check = subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=assets, capture_output=True, text=True)
+    assert sorted(p.name for p in assets.iterdir()) == sorted(
+        [
+            "MLOps-template-example.yml",
+            "create-async-endpoint-product.yaml",
+            "model_build.zip",
+            "model_deploy.zip",
+            f"docs-v{__version__}.tar.gz",
+            "SHA256SUMS",
+        ]
+    )
+    check = subprocess.run(
+        ["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=assets, capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "SHA256SUMS" not in (assets / "SHA256SUMS").read_text()
     # The docs archive is reproducible too: a second run gives the same bytes.

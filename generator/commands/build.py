@@ -35,8 +35,7 @@ def build(ctx: Context, output_dir: Path) -> None:
         for finding in findings:
             click.echo(str(finding), err=True)
         raise GateError(
-            f"{len(findings)} finding(s) in the generated templates; nothing was written "
-            f"(first: {findings[0]})"
+            f"{len(findings)} finding(s) in the generated templates; nothing was written (first: {findings[0]})"
         )
     try:
         written = render.write_outputs(output_dir, {**texts, **policies})

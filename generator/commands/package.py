@@ -9,7 +9,6 @@ import click
 from generator import packaging, render
 from generator.commands.common import Context, expected_errors, pass_context
 
-
 # `publish` reads what `package` writes: one option, one default.
 dist_option = click.option(
     "--dist",

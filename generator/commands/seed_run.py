@@ -26,7 +26,5 @@ def seed_run() -> None:
             f"seed-run needs the test dependencies ({error.name} is missing): run `make seed-run`"
         ) from error
     # A child process keeps the seed package's top-level name `pipelines` out of this one.
-    completed = subprocess.run(
-        [sys.executable, "-m", "pipelines.abalone.local_run"], cwd=MODEL_BUILD, check=False
-    )
+    completed = subprocess.run([sys.executable, "-m", "pipelines.abalone.local_run"], cwd=MODEL_BUILD, check=False)
     sys.exit(completed.returncode)

@@ -17,15 +17,13 @@ from generator.errors import GateError, UserError
 @expected_errors
 def validate(ctx: Context, files: tuple[Path, ...]) -> None:
     """Lint templates on disk (default: the generated ones) with cfn-lint and the project rules."""
-    paths = list(files) or [render.ROOT / t.path for t in render.available_targets()]
+    paths = list(files) or [render.ROOT / t.path for t in render.TARGETS]
     texts = {}
     for path in paths:
         try:
             texts[str(path)] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise UserError(
-                f"{path}: cannot read it ({error.__class__.__name__}); give a template file"
-            ) from error
+            raise UserError(f"{path}: cannot read it ({error.__class__.__name__}); give a template file") from error
     findings = validation.lint_all(texts, ctx.config)
     for finding in findings:
         click.echo(str(finding))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 

@@ -25,7 +25,5 @@ class CodePipelineArtifactStoreKey(c.ProjectRule):
                 found.append(c.match(path, f"{name}: pipeline has no ArtifactStore or ArtifactStores"))
             for store, where in stores:
                 if not c.is_customer_key(c.get(store, "EncryptionKey", "Id")):
-                    found.append(c.match(
-                        where, f"{name}: artifact store EncryptionKey.Id must name the customer key"
-                    ))
+                    found.append(c.match(where, f"{name}: artifact store EncryptionKey.Id must name the customer key"))
         return found

@@ -27,14 +27,14 @@ class IamNoWildcardActions(c.ProjectRule):
                 if c.effect(statement) != "Allow":
                     continue
                 if "NotAction" in statement:
-                    found.append(c.match(
-                        where, f"{name}: Allow with NotAction grants every other action"
-                    ))
+                    found.append(c.match(where, f"{name}: Allow with NotAction grants every other action"))
                 wide = [a for a in c.actions(statement) if a == "*" or SERVICE_WILDCARD.match(a.lower())]
                 if wide:
-                    found.append(c.match(
-                        where + ["Action"],
-                        f"{name}: statement {statement.get('Sid', '')!r} allows {', '.join(wide)}; "
-                        "list the actions it needs",
-                    ))
+                    found.append(
+                        c.match(
+                            where + ["Action"],
+                            f"{name}: statement {statement.get('Sid', '')!r} allows {', '.join(wide)}; "
+                            "list the actions it needs",
+                        )
+                    )
         return found

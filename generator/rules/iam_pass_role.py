@@ -19,13 +19,14 @@ class IamPassRoleScoped(c.ProjectRule):
                 continue
             sid = statement.get("Sid", "")
             if "*" in c.as_list(statement.get("Resource")) or "NotResource" in statement:
-                found.append(c.match(
-                    where, f"{name}: statement {sid!r} allows iam:PassRole on every role; name the roles"
-                ))
+                found.append(
+                    c.match(where, f"{name}: statement {sid!r} allows iam:PassRole on every role; name the roles")
+                )
             if "iam:passedtoservice" not in c.condition_keys(statement):
-                found.append(c.match(
-                    where,
-                    f"{name}: statement {sid!r} allows iam:PassRole without an "
-                    "iam:PassedToService condition",
-                ))
+                found.append(
+                    c.match(
+                        where,
+                        f"{name}: statement {sid!r} allows iam:PassRole without an iam:PassedToService condition",
+                    )
+                )
         return found

@@ -7,29 +7,35 @@ from generator.rules import _common as c
 # (tests/test_rules.py): the action exists, has no required resource type there (or its ARN
 # cannot be written in advance, as the reason says), and supports the condition key named.
 STAR_RESOURCE_ACTIONS: dict[str, tuple[str, str | None]] = {
-    "ecr:GetAuthorizationToken": (
-        "the registry login token is account-wide; the action has no resource type", None),
+    "ecr:GetAuthorizationToken": ("the registry login token is account-wide; the action has no resource type", None),
     "cloudwatch:PutMetricData": (
         "metrics have no ARN (only the optional dataset type); scoped by the namespace condition",
-        "cloudwatch:namespace"),
-    "cloudformation:ValidateTemplate": (
-        "validates a template body or URL, not a stack; no resource type", None),
+        "cloudwatch:namespace",
+    ),
+    "cloudformation:ValidateTemplate": ("validates a template body or URL, not a stack; no resource type", None),
     "cloudformation:GetTemplateSummary": (
-        "called with a template URL before any stack exists (the stack type is optional)", None),
+        "called with a template URL before any stack exists (the stack type is optional)",
+        None,
+    ),
     "codecommit:ListRepositories": ("a list action with no resource type", None),
     "logs:DescribeLogGroups": ("a list action with no resource type", None),
     "logs:DescribeResourcePolicies": ("a describe action with no resource type", None),
     "logs:DescribeIndexPolicies": ("a describe action with no resource type", None),
     "cloudwatch:GetMetricData": (
-        "metrics have no ARN (only the optional dataset type); a read of the tracked metric", None),
+        "metrics have no ARN (only the optional dataset type); a read of the tracked metric",
+        None,
+    ),
     # Service Catalog's copy of the project template lives in a bucket the service owns, whose
     # name the template cannot know; the documented tag condition is what scopes it (Service
     # Catalog administrator guide, "Launch constraints").
     "s3:GetObject": (
         "the service-owned copy of a provisioned template; scoped by its provisioning tag",
-        "s3:ExistingObjectTag/servicecatalog:provisioning"),
+        "s3:ExistingObjectTag/servicecatalog:provisioning",
+    ),
     "sagemaker:ListModelPackages": (
-        "a list action; its resource type is optional and the group is a request parameter", None),
+        "a list action; its resource type is optional and the group is a request parameter",
+        None,
+    ),
     # Application Auto Scaling's describe actions take no resource and no condition key, so a
     # service-namespace condition there would never match: they stay unconditioned.
     "application-autoscaling:DescribeScalableTargets": ("a describe action with no resource type", None),
@@ -38,16 +44,20 @@ STAR_RESOURCE_ACTIONS: dict[str, tuple[str, str | None]] = {
     "application-autoscaling:RegisterScalableTarget": (
         "a scalable target's ARN holds an id Application Auto Scaling generates at registration, "
         "so it cannot be written in a policy; scoped by the service-namespace condition",
-        "application-autoscaling:service-namespace"),
+        "application-autoscaling:service-namespace",
+    ),
     "application-autoscaling:DeregisterScalableTarget": (
         "same generated scalable-target id as RegisterScalableTarget; scoped by service namespace",
-        "application-autoscaling:service-namespace"),
+        "application-autoscaling:service-namespace",
+    ),
     "application-autoscaling:PutScalingPolicy": (
         "same generated scalable-target id as RegisterScalableTarget; scoped by service namespace",
-        "application-autoscaling:service-namespace"),
+        "application-autoscaling:service-namespace",
+    ),
     "application-autoscaling:DeleteScalingPolicy": (
         "same generated scalable-target id as RegisterScalableTarget; scoped by service namespace",
-        "application-autoscaling:service-namespace"),
+        "application-autoscaling:service-namespace",
+    ),
 }
 _ALLOWED = {action.lower(): condition for action, (_, condition) in STAR_RESOURCE_ACTIONS.items()}
 
@@ -70,19 +80,22 @@ class IamWildcardResourceOnlyWhereNeeded(c.ProjectRule):
             sid = statement.get("Sid", "")
             outside = [a for a in c.actions(statement) if a.lower() not in _ALLOWED]
             if outside:
-                found.append(c.match(
-                    where,
-                    f"{name}: statement {sid!r} allows {', '.join(outside)} on Resource *; "
-                    "name the resources (only actions without resource-level permissions "
-                    "may use *)",
-                ))
+                found.append(
+                    c.match(
+                        where,
+                        f"{name}: statement {sid!r} allows {', '.join(outside)} on Resource *; "
+                        "name the resources (only actions without resource-level permissions "
+                        "may use *)",
+                    )
+                )
             keys = c.condition_keys(statement)
             needed = {_ALLOWED.get(a.lower()) for a in c.actions(statement)} - {None}
             unscoped = sorted(key for key in needed if key.lower() not in keys)
             if unscoped:
-                found.append(c.match(
-                    where,
-                    f"{name}: statement {sid!r} uses Resource * without a condition on "
-                    f"{', '.join(unscoped)}",
-                ))
+                found.append(
+                    c.match(
+                        where,
+                        f"{name}: statement {sid!r} uses Resource * without a condition on {', '.join(unscoped)}",
+                    )
+                )
         return found

@@ -8,9 +8,7 @@ def _is_account_root(principal) -> bool:
     if not isinstance(principal, dict) or list(principal) != ["AWS"]:
         return False
     values = c.as_list(principal["AWS"])
-    return bool(values) and all(
-        isinstance(v, dict) and v.get("Fn::Sub") == c.ACCOUNT_ROOT for v in values
-    )
+    return bool(values) and all(isinstance(v, dict) and v.get("Fn::Sub") == c.ACCOUNT_ROOT for v in values)
 
 
 class KmsKeyPolicyNoWildcardGrant(c.ProjectRule):
@@ -35,9 +33,11 @@ class KmsKeyPolicyNoWildcardGrant(c.ProjectRule):
                     continue
                 wide = "NotAction" in statement or {"kms:*", "*"} & {a.lower() for a in c.actions(statement)}
                 if wide and ("NotPrincipal" in statement or not _is_account_root(statement.get("Principal"))):
-                    found.append(c.match(
-                        where,
-                        f"{name}: statement {statement.get('Sid', '')!r} allows every KMS action to a "
-                        "principal other than the account root",
-                    ))
+                    found.append(
+                        c.match(
+                            where,
+                            f"{name}: statement {statement.get('Sid', '')!r} allows every KMS action to a "
+                            "principal other than the account root",
+                        )
+                    )
         return found

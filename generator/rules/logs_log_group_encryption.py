@@ -7,8 +7,7 @@ class LogGroupKmsKey(c.ProjectRule):
     id = "E9022"
     shortdesc = "Log groups set KmsKeyId"
     description = (
-        "Every AWS::Logs::LogGroup sets KmsKeyId to the customer key; build and job logs can "
-        "hold data and parameters."
+        "Every AWS::Logs::LogGroup sets KmsKeyId to the customer key; build and job logs can hold data and parameters."
     )
     source_url = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"
 

@@ -16,8 +16,11 @@ class PartitionSafeArns(c.ProjectRule):
 
     def match(self, cfn):
         return [
-            c.match(path, f"{path[1] if len(path) > 1 else path[0]}: {text[:80]!r} hard-codes "
-                          "the aws partition; use arn:${AWS::Partition}:")
+            c.match(
+                path,
+                f"{path[1] if len(path) > 1 else path[0]}: {text[:80]!r} hard-codes "
+                "the aws partition; use arn:${AWS::Partition}:",
+            )
             for text, path in c.walk_strings(cfn.template, [])
             if LITERAL_PARTITION in text
         ]

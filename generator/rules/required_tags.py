@@ -86,11 +86,15 @@ class RequiredTags(c.ProjectRule):
                     respelled = [t for t in tags if t not in required and t.lower() in {k.lower() for k in missing}]
                     hint = (
                         f"; {', '.join(respelled)} is spelled differently (cost reports treat "
-                        "tag keys case-sensitively)" if respelled else ""
+                        "tag keys case-sensitively)"
+                        if respelled
+                        else ""
                     )
-                    found.append(c.match(
-                        path,
-                        f"{name}: {prop} lacks required tag(s) {', '.join(missing)} "
-                        f"(required: {', '.join(required)}){hint}",
-                    ))
+                    found.append(
+                        c.match(
+                            path,
+                            f"{name}: {prop} lacks required tag(s) {', '.join(missing)} "
+                            f"(required: {', '.join(required)}){hint}",
+                        )
+                    )
         return found

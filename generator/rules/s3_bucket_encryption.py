@@ -17,25 +17,31 @@ class S3BucketKmsEncryption(c.ProjectRule):
         for name, properties, path in c.resources(cfn, "AWS::S3::Bucket"):
             rules = c.get(properties, "BucketEncryption", "ServerSideEncryptionConfiguration")
             if not isinstance(rules, list) or not rules:
-                found.append(c.match(
-                    c.missing_path(path, properties, "BucketEncryption", "ServerSideEncryptionConfiguration"),
-                    f"{name}: bucket has no readable BucketEncryption.ServerSideEncryptionConfiguration "
-                    "(must be SSE-KMS with the customer key)",
-                ))
+                found.append(
+                    c.match(
+                        c.missing_path(path, properties, "BucketEncryption", "ServerSideEncryptionConfiguration"),
+                        f"{name}: bucket has no readable BucketEncryption.ServerSideEncryptionConfiguration "
+                        "(must be SSE-KMS with the customer key)",
+                    )
+                )
                 continue
             for index, rule in enumerate(rules):
                 where = path + ["BucketEncryption", "ServerSideEncryptionConfiguration", index]
                 default = c.get(rule, "ServerSideEncryptionByDefault")
                 if c.get(default, "SSEAlgorithm") != "aws:kms":
-                    found.append(c.match(
-                        where + ["ServerSideEncryptionByDefault"],
-                        f"{name}: SSEAlgorithm must be aws:kms",
-                    ))
+                    found.append(
+                        c.match(
+                            where + ["ServerSideEncryptionByDefault"],
+                            f"{name}: SSEAlgorithm must be aws:kms",
+                        )
+                    )
                 if not c.is_customer_key(c.get(default, "KMSMasterKeyID")):
-                    found.append(c.match(
-                        where + ["ServerSideEncryptionByDefault"],
-                        f"{name}: KMSMasterKeyID must name the customer key",
-                    ))
+                    found.append(
+                        c.match(
+                            where + ["ServerSideEncryptionByDefault"],
+                            f"{name}: KMSMasterKeyID must name the customer key",
+                        )
+                    )
                 if not c.is_true(c.get(rule, "BucketKeyEnabled")):
                     found.append(c.match(where, f"{name}: BucketKeyEnabled must be true"))
         return found

@@ -23,8 +23,10 @@ class S3BucketPublicAccessBlock(c.ProjectRule):
                 continue
             off = [key for key in SETTINGS if not c.is_true(block.get(key))]
             if off:
-                found.append(c.match(
-                    path + ["PublicAccessBlockConfiguration"],
-                    f"{name}: PublicAccessBlockConfiguration must set {', '.join(off)} to true",
-                ))
+                found.append(
+                    c.match(
+                        path + ["PublicAccessBlockConfiguration"],
+                        f"{name}: PublicAccessBlockConfiguration must set {', '.join(off)} to true",
+                    )
+                )
         return found

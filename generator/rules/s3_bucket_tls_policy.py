@@ -8,7 +8,7 @@ def _arn_text(value) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and len(value) == 1:
-        (function, args), = value.items()
+        ((function, args),) = value.items()
         if function == "Fn::GetAtt":
             parts = args.split(".", 1) if isinstance(args, str) else args
             if isinstance(parts, list) and len(parts) == 2:
@@ -52,19 +52,17 @@ class S3BucketTlsOnlyPolicy(c.ProjectRule):
             ref = c.get(properties, "Bucket", "Ref")
             if isinstance(ref, str):
                 document = c.load_document(properties.get("PolicyDocument"))
-                policies.setdefault(ref, []).extend(
-                    s for s, _ in c.statements(document, []) if s is not None
-                )
+                policies.setdefault(ref, []).extend(s for s, _ in c.statements(document, []) if s is not None)
         found = []
         for name, _, path in c.resources(cfn, "AWS::S3::Bucket"):
             if name not in policies:
-                found.append(c.match(
-                    path[:2], f"{name}: no AWS::S3::BucketPolicy refers to this bucket by Ref"
-                ))
+                found.append(c.match(path[:2], f"{name}: no AWS::S3::BucketPolicy refers to this bucket by Ref"))
             elif not any(_denies_plain_http(s, name) for s in policies[name]):
-                found.append(c.match(
-                    path[:2],
-                    f"{name}: its bucket policy has no Deny of s3:* to * on the bucket and "
-                    "its objects when aws:SecureTransport is false",
-                ))
+                found.append(
+                    c.match(
+                        path[:2],
+                        f"{name}: its bucket policy has no Deny of s3:* to * on the bucket and "
+                        "its objects when aws:SecureTransport is false",
+                    )
+                )
         return found

@@ -14,8 +14,10 @@ class S3BucketVersioning(c.ProjectRule):
         for name, properties, path in c.resources(cfn, "AWS::S3::Bucket"):
             status = c.get(properties, "VersioningConfiguration", "Status")
             if any(value != "Enabled" for value in c.branches(status)):
-                found.append(c.match(
-                    c.missing_path(path, properties, "VersioningConfiguration", "Status"),
-                    f"{name}: VersioningConfiguration.Status must be Enabled",
-                ))
+                found.append(
+                    c.match(
+                        c.missing_path(path, properties, "VersioningConfiguration", "Status"),
+                        f"{name}: VersioningConfiguration.Status must be Enabled",
+                    )
+                )
         return found

@@ -21,14 +21,19 @@ class SageMakerEndpointConfigKeys(c.ProjectRule):
             if "AsyncInferenceConfig" in properties:
                 output = c.get(properties, "AsyncInferenceConfig", "OutputConfig")
                 if not c.is_customer_key(c.get(output, "KmsKeyId")):
-                    found.append(c.match(
-                        c.missing_path(path, properties, "AsyncInferenceConfig", "OutputConfig"),
-                        f"{name}: AsyncInferenceConfig.OutputConfig.KmsKeyId must name the customer key",
-                    ))
-            if "DataCaptureConfig" in properties:
-                if not c.is_customer_key(c.get(properties, "DataCaptureConfig", "KmsKeyId")):
-                    found.append(c.match(
+                    found.append(
+                        c.match(
+                            c.missing_path(path, properties, "AsyncInferenceConfig", "OutputConfig"),
+                            f"{name}: AsyncInferenceConfig.OutputConfig.KmsKeyId must name the customer key",
+                        )
+                    )
+            if "DataCaptureConfig" in properties and not c.is_customer_key(
+                c.get(properties, "DataCaptureConfig", "KmsKeyId")
+            ):
+                found.append(
+                    c.match(
                         path + ["DataCaptureConfig"],
                         f"{name}: DataCaptureConfig.KmsKeyId must name the customer key",
-                    ))
+                    )
+                )
         return found

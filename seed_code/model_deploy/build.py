@@ -77,13 +77,11 @@ def read_environment(env: dict) -> dict:
         raise BuildError(f"environment variable(s) not set: {', '.join(missing)}")
     values = {name: env[name].strip() for name in REQUIRED_ENV}
     if values["ENDPOINT_KIND"] not in ENDPOINT_KINDS:
-        raise BuildError(
-            f"ENDPOINT_KIND is {values['ENDPOINT_KIND']!r}; allowed: {', '.join(ENDPOINT_KINDS)}"
-        )
+        raise BuildError(f"ENDPOINT_KIND is {values['ENDPOINT_KIND']!r}; allowed: {', '.join(ENDPOINT_KINDS)}")
     try:
         tags = json.loads(values["REQUIRED_TAGS"])
-    except json.JSONDecodeError:
-        raise BuildError("REQUIRED_TAGS is not JSON; expected an object such as {\"env\": \"dev\"}")
+    except json.JSONDecodeError as error:
+        raise BuildError('REQUIRED_TAGS is not JSON; expected an object such as {"env": "dev"}') from error
     if not isinstance(tags, dict) or not tags:
         raise BuildError("REQUIRED_TAGS must be a non-empty JSON object of tag keys and values")
     empty = [key for key, value in tags.items() if not isinstance(value, str) or not value.strip()]
@@ -118,8 +116,8 @@ def read_template(path: Path) -> tuple[str, set[str], str]:
     """Template text, its parameter names and its endpoint kind."""
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError:
-        raise BuildError(f"cannot read the endpoint template {path}")
+    except OSError as error:
+        raise BuildError(f"cannot read the endpoint template {path}") from error
     body = _AnyTagLoader.load(text) or {}
     parameters = set((body.get("Parameters") or {}).keys())
     kind = ((body.get("Outputs") or {}).get("EndpointKind") or {}).get("Value", "")
@@ -129,10 +127,10 @@ def read_template(path: Path) -> tuple[str, set[str], str]:
 def read_stage_config(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError:
-        raise BuildError(f"cannot read {path}")
+    except OSError as error:
+        raise BuildError(f"cannot read {path}") from error
     except json.JSONDecodeError as error:
-        raise BuildError(f"{path} is not valid JSON (line {error.lineno})")
+        raise BuildError(f"{path} is not valid JSON (line {error.lineno})") from error
     if not isinstance(data, dict) or set(data) - {"Parameters", "Tags"}:
         raise BuildError(f"{path} must be an object with only the keys Parameters and Tags")
     for key in ("Parameters", "Tags"):
@@ -189,9 +187,7 @@ def stage_export(
         overrides.pop(name, None)
     unknown = sorted(set(overrides) - template_parameters)
     if unknown:
-        raise BuildError(
-            f"{stage}-config.json sets {', '.join(unknown)}, which {TEMPLATE} does not declare"
-        )
+        raise BuildError(f"{stage}-config.json sets {', '.join(unknown)}, which {TEMPLATE} does not declare")
     parameters = {
         "SageMakerProjectName": env["SAGEMAKER_PROJECT_NAME"],
         "SageMakerProjectId": env["SAGEMAKER_PROJECT_ID"],
@@ -208,13 +204,9 @@ def stage_export(
     # Keep only what the template declares: the real-time template has no autoscaling
     # parameters, and CloudFormation refuses parameters a template does not declare.
     parameters = {k: v for k, v in parameters.items() if k in template_parameters}
-    missing_tags = sorted(
-        p for p in template_parameters if p.startswith("Tag") and p not in parameters
-    )
+    missing_tags = sorted(p for p in template_parameters if p.startswith("Tag") and p not in parameters)
     if missing_tags:
-        raise BuildError(
-            f"REQUIRED_TAGS lacks values for the template's tag parameters: {', '.join(missing_tags)}"
-        )
+        raise BuildError(f"REQUIRED_TAGS lacks values for the template's tag parameters: {', '.join(missing_tags)}")
     tags = {
         "sagemaker:project-name": env["SAGEMAKER_PROJECT_NAME"],
         "sagemaker:project-id": env["SAGEMAKER_PROJECT_ID"],
@@ -224,9 +216,7 @@ def stage_export(
     }
     # Model and endpoint config are immutable: a new hash whenever the template or any value
     # changes gives them new names, so CloudFormation can replace them.
-    digest = hashlib.sha256(
-        json.dumps([template_text, parameters, tags], sort_keys=True).encode("utf-8")
-    ).hexdigest()
+    digest = hashlib.sha256(json.dumps([template_text, parameters, tags], sort_keys=True).encode("utf-8")).hexdigest()
     if "ConfigHash" in template_parameters:
         parameters["ConfigHash"] = digest[:CONFIG_HASH_LENGTH]
     return {"Parameters": dict(sorted(parameters.items())), "Tags": dict(sorted(tags.items()))}
@@ -246,9 +236,7 @@ def run(argv: list[str] | None, env: dict, sagemaker=None) -> int:
     values = read_environment(env)
     text, template_parameters, kind = read_template(folder / TEMPLATE)
     if kind and kind != values["ENDPOINT_KIND"]:
-        raise BuildError(
-            f"ENDPOINT_KIND is {values['ENDPOINT_KIND']!r} but {TEMPLATE} deploys a {kind!r} endpoint"
-        )
+        raise BuildError(f"ENDPOINT_KIND is {values['ENDPOINT_KIND']!r} but {TEMPLATE} deploys a {kind!r} endpoint")
     stage_configs = {stage: read_stage_config(folder / f"{stage}-config.json") for stage in STAGES}
 
     if sagemaker is None:
@@ -272,12 +260,8 @@ def run(argv: list[str] | None, env: dict, sagemaker=None) -> int:
     arn = package["ModelPackageArn"]
     for stage in STAGES:
         export = stage_export(stage, stage_configs[stage], values, arn, text, template_parameters)
-        (folder / f"{stage}-config-export.json").write_text(
-            json.dumps(export, indent=2) + "\n", encoding="utf-8"
-        )
-    result_path.write_text(
-        json.dumps({"model_approved": "true", "model_package_arn": arn}) + "\n", encoding="utf-8"
-    )
+        (folder / f"{stage}-config-export.json").write_text(json.dumps(export, indent=2) + "\n", encoding="utf-8")
+    result_path.write_text(json.dumps({"model_approved": "true", "model_package_arn": arn}) + "\n", encoding="utf-8")
     print(f"build.py: deploying {arn} (created {package.get('CreationTime')})")
     return 0
 

@@ -127,9 +127,7 @@ def run_pipeline_main(argv: list[str] | None = None, *, boto_session=None, sagem
         return _fail(prog, str(error).splitlines()[0], 1)
 
 
-def get_pipeline_definition_main(
-    argv: list[str] | None = None, *, boto_session=None, sagemaker_client=None
-) -> int:
+def get_pipeline_definition_main(argv: list[str] | None = None, *, boto_session=None, sagemaker_client=None) -> int:
     prog = "get-pipeline-definition"
     parser = _parser(prog, "Print the project's pipeline definition (JSON).")
     parser.add_argument("-f", "--file-name", type=Path, help="write the definition to this file instead")
@@ -138,9 +136,7 @@ def get_pipeline_definition_main(
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        pipeline, _tags = build_pipeline(
-            _settings(args), args.module_name, boto_session, sagemaker_client
-        )
+        pipeline, _tags = build_pipeline(_settings(args), args.module_name, boto_session, sagemaker_client)
         text = json.dumps(json.loads(pipeline.definition()), indent=2, sort_keys=True)
     except (SettingsError, ProjectTagsError) as error:
         return _fail(prog, str(error), 2)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 PROJECT_NAME_TAG = "sagemaker:project-name"
 PROJECT_ID_TAG = "sagemaker:project-id"
@@ -52,9 +52,7 @@ VARIABLES: dict[str, Variable] = {
         "SAGEMAKER_PROJECT_ARN", "--project-arn", "SageMaker project ARN; its tags are read from it"
     ),
     "bucket": Variable("ARTIFACT_BUCKET", "--bucket", "the project's KMS-encrypted artifact bucket"),
-    "kms_key_arn": Variable(
-        "KMS_KEY_ARN", "--kms-key-arn", "customer key for job volumes, outputs and uploads"
-    ),
+    "kms_key_arn": Variable("KMS_KEY_ARN", "--kms-key-arn", "customer key for job volumes, outputs and uploads"),
     "required_tags": Variable(
         "REQUIRED_TAGS", "--required-tags", 'JSON object of required tags, e.g. {"project": "x"}'
     ),
@@ -63,9 +61,7 @@ VARIABLES: dict[str, Variable] = {
         "--model-package-group-name",
         "<project name>-<project id>: model package group, pipeline name and job prefix",
     ),
-    "role_arn": Variable(
-        "SAGEMAKER_PIPELINE_ROLE_ARN", "--role-arn", "role the pipeline and its jobs run as"
-    ),
+    "role_arn": Variable("SAGEMAKER_PIPELINE_ROLE_ARN", "--role-arn", "role the pipeline and its jobs run as"),
     "processing_instance_type": Variable(
         "PROCESSING_INSTANCE_TYPE",
         "--processing-instance-type",
@@ -91,7 +87,9 @@ def parse_required_tags(text: str) -> tuple[tuple[str, str], ...]:
     except json.JSONDecodeError:
         raise SettingsError(f'{where} is not valid JSON; expected an object such as {{"project": "fraud"}}') from None
     if not isinstance(value, dict) or not value:
-        raise SettingsError(f'{where} must be a non-empty JSON object of tag key -> value, such as {{"project": "fraud"}}')
+        raise SettingsError(
+            f'{where} must be a non-empty JSON object of tag key -> value, such as {{"project": "fraud"}}'
+        )
     pairs = []
     for key, tag_value in value.items():
         if not isinstance(tag_value, str) or not tag_value.strip():
@@ -130,7 +128,7 @@ class ProjectSettings:
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, str | None] | None = None
-    ) -> "ProjectSettings":
+    ) -> ProjectSettings:
         """Settings from options (when given) or the environment; SettingsError names what is wrong."""
         environ = os.environ if environ is None else environ
         overrides = overrides or {}
@@ -151,7 +149,7 @@ class ProjectSettings:
         return cls._checked(values)
 
     @classmethod
-    def _checked(cls, values: dict[str, str]) -> "ProjectSettings":
+    def _checked(cls, values: dict[str, str]) -> ProjectSettings:
         def bad(name: str, allowed: str) -> SettingsError:
             return SettingsError(f"{VARIABLES[name].env}={values[name]!r} is not valid: {allowed}")
 
@@ -161,7 +159,10 @@ class ProjectSettings:
         if not arn:
             raise bad("project_arn", "expected arn:<partition>:sagemaker:<region>:<account>:project/<name>")
         if arn.group(1) != values["project_name"]:
-            raise bad("project_arn", f"it names project {arn.group(1)!r}, not SAGEMAKER_PROJECT_NAME {values['project_name']!r}")
+            raise bad(
+                "project_arn",
+                f"it names project {arn.group(1)!r}, not SAGEMAKER_PROJECT_NAME {values['project_name']!r}",
+            )
         if not _KMS_ARN_RE.match(values["kms_key_arn"]):
             raise bad("kms_key_arn", "expected a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)")
         if not _ROLE_ARN_RE.match(values["role_arn"]):

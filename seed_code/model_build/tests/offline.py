@@ -59,7 +59,9 @@ def project_tags_client(boto_session, settings, project_tags=None, error_code=No
     stubber = Stubber(client)
     if error_code:
         stubber.add_client_error(
-            "list_tags", service_error_code=error_code, service_message="not allowed",
+            "list_tags",
+            service_error_code=error_code,
+            service_message="not allowed",
             expected_params={"ResourceArn": settings.project_arn},
         )
     else:
@@ -68,9 +70,7 @@ def project_tags_client(boto_session, settings, project_tags=None, error_code=No
                 {"Key": "sagemaker:project-name", "Value": settings.project_name},
                 {"Key": "sagemaker:project-id", "Value": settings.project_id},
             ]
-        stubber.add_response(
-            "list_tags", {"Tags": project_tags}, expected_params={"ResourceArn": settings.project_arn}
-        )
+        stubber.add_response("list_tags", {"Tags": project_tags}, expected_params={"ResourceArn": settings.project_arn})
     stubber.activate()
     return client
 
@@ -81,17 +81,19 @@ def offline_aws(settings):
     import boto3
     from moto import mock_aws
 
-    with mock.patch.dict(os.environ, {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}):
-        with mock_aws():
-            session = boto3.Session(region_name=settings.region)
-            # us-east-1 refuses an explicit LocationConstraint (an S3 quirk).
-            location = (
-                {}
-                if settings.region == "us-east-1"
-                else {"CreateBucketConfiguration": {"LocationConstraint": settings.region}}
-            )
-            session.client("s3").create_bucket(Bucket=settings.bucket, **location)
-            yield session
+    with (
+        mock.patch.dict(os.environ, {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}),
+        mock_aws(),
+    ):
+        session = boto3.Session(region_name=settings.region)
+        # us-east-1 refuses an explicit LocationConstraint (an S3 quirk).
+        location = (
+            {}
+            if settings.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": settings.region}}
+        )
+        session.client("s3").create_bucket(Bucket=settings.bucket, **location)
+        yield session
 
 
 def render(env: dict[str, str]):

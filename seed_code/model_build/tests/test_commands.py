@@ -109,8 +109,9 @@ def test_buildspec_calls_no_console_script():
     buildspec = yaml.safe_load((ROOT / "codebuild-buildspec.yml").read_text())
     assert console_script_calls(buildspec, scripts) == []
     # The check can fail: the same buildspec calling the console script is caught.
-    old = yaml.safe_load((ROOT / "codebuild-buildspec.yml").read_text().replace(
-        "python -m pipelines.run_pipeline", "run-pipeline"))
+    old = yaml.safe_load(
+        (ROOT / "codebuild-buildspec.yml").read_text().replace("python -m pipelines.run_pipeline", "run-pipeline")
+    )
     assert [p.split(" (")[0] for p in console_script_calls(old, scripts)] == ["build: run-pipeline"]
 
 
@@ -119,7 +120,11 @@ def test_module_entry_point_help():
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SAGEMAKER_SUPPRESS_V2_WARNING": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "pipelines.run_pipeline", "--help"],
-        cwd=ROOT.parent, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: run-pipeline"), result.stdout

@@ -48,6 +48,6 @@ def test_notebook_is_valid_and_uses_the_pipeline():
 def test_buildspec_uploads_where_the_pipeline_reads():
     spec = yaml.safe_load((ROOT / "codebuild-buildspec.yml").read_text())
     commands = " ".join(spec["phases"]["build"]["commands"])
-    assert f"/{DATA_KEY}\"" in commands and "--sse aws:kms --sse-kms-key-id" in commands
+    assert f'/{DATA_KEY}"' in commands and "--sse aws:kms --sse-kms-key-id" in commands
     assert "python -m pipelines.run_pipeline " in commands
     assert float(spec["phases"]["install"]["runtime-versions"]["python"]) >= 3.11

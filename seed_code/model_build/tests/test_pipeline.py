@@ -26,8 +26,12 @@ def test_steps_in_order(rendered):
 
 def test_every_job_tagged_and_encrypted(rendered):
     definition, _, _ = rendered
-    expected = {"project": "fraud", "env": "dev", "sagemaker:project-name": "fraud-custom-project",
-                "sagemaker:project-id": "p-abcdef123456"}
+    expected = {
+        "project": "fraud",
+        "env": "dev",
+        "sagemaker:project-name": "fraud-custom-project",
+        "sagemaker:project-id": "p-abcdef123456",
+    }
     key = SAMPLE_ENV["KMS_KEY_ARN"]
     jobs = _jobs(definition)
     assert len(jobs) == 3

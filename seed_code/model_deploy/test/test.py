@@ -51,8 +51,8 @@ def parse_predictions(body: str, expected: int) -> list[float]:
     tokens = [t for t in body.replace("\n", ",").split(",") if t.strip()]
     try:
         values = [float(t) for t in tokens]
-    except ValueError:
-        raise TestFailure(f"the endpoint's answer is not numbers: {body[:80]!r}")
+    except ValueError as error:
+        raise TestFailure(f"the endpoint's answer is not numbers: {body[:80]!r}") from error
     if len(values) != expected:
         raise TestFailure(f"expected {expected} predictions, got {len(values)}")
     low, high = PLAUSIBLE
@@ -87,8 +87,7 @@ def stack_outputs(cloudformation, stack_name: str) -> dict:
     return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
 
-def invoke_async(s3, runtime, outputs: dict, body: str, key_arn: str, run_id: str,
-                 timeout: float, poll: float) -> str:
+def invoke_async(s3, runtime, outputs: dict, body: str, key_arn: str, run_id: str, timeout: float, poll: float) -> str:
     input_uri = outputs["AsyncInputPath"].rstrip("/") + f"/{run_id}/input.csv"
     bucket, key = _split_s3(input_uri)
     s3.put_object(
@@ -151,14 +150,19 @@ def run(args, env: dict) -> dict:
         if not key_arn:
             raise TestFailure("environment variable KMS_KEY_ARN is not set")
         answer = invoke_async(
-            boto3.client("s3"), runtime, outputs, body, key_arn,
+            boto3.client("s3"),
+            runtime,
+            outputs,
+            body,
+            key_arn,
             args.run_id or env.get("CODEBUILD_BUILD_NUMBER") or uuid.uuid4().hex,
-            args.timeout, args.poll,
+            args.timeout,
+            args.poll,
         )
     else:
         answer = invoke_realtime(runtime, outputs, body)
     predictions = parse_predictions(answer, len(labels))
-    mse = sum((p - y) ** 2 for p, y in zip(predictions, labels)) / len(labels)
+    mse = sum((p - y) ** 2 for p, y in zip(predictions, labels, strict=True)) / len(labels)
     return {
         "endpoint": outputs["EndpointName"],
         "kind": kind,

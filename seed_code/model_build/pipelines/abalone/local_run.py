@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="local_run", description="Dry run of the abalone pipeline without Docker or AWS."
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="raw data file (default: the shipped abalone.data)")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="raw data file (default: the shipped abalone.data)"
+    )
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"local_run: error: data file {args.data} does not exist", file=sys.stderr)

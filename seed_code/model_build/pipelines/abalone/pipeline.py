@@ -40,9 +40,7 @@ STEP_NAMES = (
 )
 
 
-def get_pipeline(
-    settings: ProjectSettings, tags: list[dict[str, str]], session: PipelineSession
-) -> Pipeline:
+def get_pipeline(settings: ProjectSettings, tags: list[dict[str, str]], session: PipelineSession) -> Pipeline:
     """The pipeline definition; `tags` go on every job and on the model package."""
     prefix = settings.prefix
     key = settings.kms_key_arn
@@ -51,9 +49,7 @@ def get_pipeline(
     processing_instance_type = ParameterString(
         "ProcessingInstanceType", default_value=settings.processing_instance_type
     )
-    training_instance_type = ParameterString(
-        "TrainingInstanceType", default_value=settings.training_instance_type
-    )
+    training_instance_type = ParameterString("TrainingInstanceType", default_value=settings.training_instance_type)
     approval_status = ParameterString("ModelApprovalStatus", default_value=APPROVAL_PENDING)
     input_data = ParameterString("InputDataUrl", default_value=settings.input_data_uri)
 
@@ -113,9 +109,7 @@ def get_pipeline(
         name=STEP_NAMES[1],
         step_args=estimator.fit(
             inputs={
-                channel: TrainingInput(
-                    s3_data=outputs[channel].S3Output.S3Uri, content_type="text/csv"
-                )
+                channel: TrainingInput(s3_data=outputs[channel].S3Output.S3Uri, content_type="text/csv")
                 for channel in ("train", "validation")
             }
         ),
@@ -131,12 +125,8 @@ def get_pipeline(
         **job_security,
     )
     # One folder per execution, so the registered model's metrics are never overwritten.
-    evaluation_prefix = Join(
-        on="/", values=[bucket_root, ExecutionVariables.PIPELINE_EXECUTION_ID, "evaluation"]
-    )
-    evaluation_report = PropertyFile(
-        name="EvaluationReport", output_name="evaluation", path="evaluation.json"
-    )
+    evaluation_prefix = Join(on="/", values=[bucket_root, ExecutionVariables.PIPELINE_EXECUTION_ID, "evaluation"])
+    evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
     step_eval = ProcessingStep(
         name=STEP_NAMES[2],
         step_args=evaluator.run(
@@ -146,9 +136,7 @@ def get_pipeline(
                     source=step_train.properties.ModelArtifacts.S3ModelArtifacts,
                     destination=f"{CONTAINER_BASE}/model",
                 ),
-                ProcessingInput(
-                    source=outputs["test"].S3Output.S3Uri, destination=f"{CONTAINER_BASE}/test"
-                ),
+                ProcessingInput(source=outputs["test"].S3Output.S3Uri, destination=f"{CONTAINER_BASE}/test"),
             ],
             outputs=[
                 ProcessingOutput(

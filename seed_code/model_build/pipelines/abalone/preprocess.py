@@ -50,9 +50,7 @@ log = logging.getLogger("preprocess")
 def _read_input(input_dir: Path) -> pd.DataFrame:
     files = sorted(path for path in input_dir.iterdir() if path.is_file()) if input_dir.is_dir() else []
     if len(files) != 1:
-        raise SystemExit(
-            f"preprocess: expected exactly one data file in {input_dir}, found {len(files)}"
-        )
+        raise SystemExit(f"preprocess: expected exactly one data file in {input_dir}, found {len(files)}")
     return pd.read_csv(files[0], header=None, names=COLUMNS, dtype={"sex": str})
 
 
@@ -74,7 +72,7 @@ def split(frame: pd.DataFrame, seed: int = SEED) -> dict[str, pd.DataFrame]:
     cuts = [int(TRAIN_END * len(frame)), int(VALIDATION_END * len(frame))]
     return {
         name: frame.iloc[rows].reset_index(drop=True)
-        for name, rows in zip(SPLIT_NAMES, np.split(order, cuts))
+        for name, rows in zip(SPLIT_NAMES, np.split(order, cuts), strict=True)
     }
 
 
