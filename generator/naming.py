@@ -133,14 +133,15 @@ def code_connection_parameter(config: Config) -> DerivedName:
 
 
 def product_names(config: Config) -> list[DerivedName]:
-    """Every fixed name the product stack creates."""
-    names = [role_name(config, p) for p in ROLE_PURPOSES] + [
+    """Every fixed name the product stack creates whatever its source provider.
+
+    The provider's own (``Source.product_names``) are added by ``sources.product_names``, and
+    checked by ``sources.source_names_too_long``.
+    """
+    return [role_name(config, p) for p in ROLE_PURPOSES] + [
         key_alias(config),
         key_arn_parameter(config),
     ]
-    if not config.uses_codecommit:
-        names.append(code_connection_parameter(config))
-    return names
 
 
 def product_name_default(config: Config) -> str:
@@ -155,7 +156,12 @@ def product_stack(config: Config) -> DerivedName:
 @whole_check
 def names_too_long(config: Config) -> str | None:
     """The first fixed name of the product stack that overflows its limit, as a config problem."""
-    for name in (*product_names(config), product_stack(config)):
+    return first_too_long([*product_names(config), product_stack(config)])
+
+
+def first_too_long(names: list[DerivedName]) -> str | None:
+    """The first of these names that can overflow its limit, as a config problem."""
+    for name in names:
         if not name.fits():
             return (
                 f"namespace and project_suffix together are too long: {name.longest()!r} "
@@ -230,35 +236,26 @@ def deploy_stack(stage: str) -> DerivedName:
 
 
 def project_template_names(config: Config) -> dict[str, DerivedName]:
-    """Every name the project template derives, keyed by what it names.
+    """Every name the project template derives whatever its source provider, keyed by what it names.
 
-    With CodeConnections the repositories are the team's own (named in the Studio form) and
-    CodePipeline's triggers replace the push rules, so those names do not exist.
+    The provider adds its own (``Source.names``: CodeCommit's repositories and push rules, the
+    connection's SSM parameter); ``sources.project_names`` is the whole set.
     """
-    names = {
+    return {
         "artifact_bucket": artifact_bucket(config),
         "model_package_group": project_prefix(),
         "sagemaker_pipeline": DerivedName(PROJECT_PREFIX, "sagemaker-pipeline"),
-        "build_repository": project_resource("model-build", "codecommit-repository"),
-        "deploy_repository": project_resource("model-deploy", "codecommit-repository"),
         "build_project": project_resource("model-build", "codebuild-project"),
         "deploy_project": project_resource("deploy-config", "codebuild-project"),
         "test_project": project_resource("staging-test", "codebuild-project"),
         "build_pipeline": project_resource("model-build", "codepipeline"),
         "deploy_pipeline": project_resource("model-deploy", "codepipeline"),
-        "build_push_rule": project_resource("build-push", "events-rule"),
-        "deploy_push_rule": project_resource("deploy-push", "events-rule"),
         "approved_rule": project_resource("model-approved", "events-rule"),
         "staging_stack": deploy_stack("staging"),
         "prod_stack": deploy_stack("prod"),
         "seed_code_bucket_parameter": seed_code_bucket_parameter(config),
         "seed_code_prefix_parameter": seed_code_prefix_parameter(config),
     }
-    if not config.uses_codecommit:
-        for codecommit_only in ("build_repository", "deploy_repository", "build_push_rule", "deploy_push_rule"):
-            del names[codecommit_only]
-        names["code_connection_parameter"] = code_connection_parameter(config)
-    return names
 
 
 def build_log_group(project: DerivedName) -> DerivedName:

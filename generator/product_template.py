@@ -2,13 +2,15 @@
 
 It creates the customer-managed key, the project's roles (one per service principal, each
 carrying the tag guardrail), the SSM parameters through which project stacks find the key and
-the published seed code (and, with ``source_provider: codeconnections``, the connection), and the
-Service Catalog product that SageMaker Studio lists.
+the published seed code (and what the source provider publishes: with ``source_provider:
+codeconnections``, the connection), and the Service Catalog product that SageMaker Studio lists.
+The source provider (``sources.source_for``) adds its parameters and SSM values, and is passed to
+the policies that depend on it.
 """
 
 from __future__ import annotations
 
-from troposphere import Equals, Export, GetAtt, Not, Output, Parameter, Ref, Sub, Tags, Template
+from troposphere import Equals, Export, GetAtt, Not, Output, Ref, Sub, Tags, Template
 from troposphere.iam import ManagedPolicy, Role, RolePolicy
 from troposphere.kms import Alias, Key
 from troposphere.servicecatalog import (
@@ -22,13 +24,8 @@ from troposphere.ssm import Parameter as SsmParameter
 
 from generator import encryption, iam, naming, tagging
 from generator.config import Config
-from generator.parameters import BUCKET_NAME_PATTERN
-from generator.sources.connections import (
-    CONNECTION_ARN_DESCRIPTION,
-    CONNECTION_ARN_PATTERN,
-    CONNECTION_PARAM,
-    GROUP_GIT,
-)
+from generator.parameters import BUCKET_NAME_PATTERN, ParameterSpec, add_parameters
+from generator.sources import source_for
 from generator.tagging import STUDIO_VISIBILITY_TAG
 
 PROJECT_TEMPLATE_FILE = "MLOps-template-example.yml"
@@ -47,155 +44,121 @@ ROLE_IDS = {
 
 
 def _parameters(template: Template, config: Config) -> dict[str, Ref]:
-    refs = {}
-    for group, name, label, kwargs in [*_product_specs(config), *_support_and_publishing_specs(config)]:
-        parameter = template.add_parameter(Parameter(name, Type="String", **kwargs))
-        template.set_parameter_label(parameter, label)
-        template.add_parameter_to_group(parameter, group)
-        refs[name] = Ref(parameter)
-    return refs
+    """The form, in order: the product's, support and publishing, then the source provider's."""
+    specs = [*_product_specs(config), *_support_and_publishing_specs(), *source_for(config).product_parameter_specs()]
+    return add_parameters(template, specs)
 
 
-def _product_specs(config: Config) -> list[tuple[str, str, str, dict]]:
-    """(group, name, label, Parameter properties) of each parameter, in the Studio form's order."""
+def _product_specs(config: Config) -> list[ParameterSpec]:
+    """The key administrator and the Service Catalog product, in the Studio form's order."""
+    product = "Service Catalog product"
     return [
-        (
-            "Key administration",
+        ParameterSpec(
             "KmsAdministratorArn",
+            "Principal allowed to administer (not use) the project key",
+            "Key administration",
             "KMS key administrator ARN",
-            dict(
-                AllowedPattern=r"^arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]{1,512})$",
-                ConstraintDescription="an IAM role, user or account-root ARN",
-                Description="Principal allowed to administer (not use) the project key",
-            ),
+            allowed_pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]{1,512})$",
+            constraint_description="an IAM role, user or account-root ARN",
         ),
-        (
-            "Service Catalog product",
+        ParameterSpec(
             "PortfolioId",
+            "Existing Service Catalog portfolio the product joins",
+            product,
             "Portfolio id",
-            dict(
-                AllowedPattern=r"^port-[a-z0-9]{13}$",
-                ConstraintDescription="port- followed by 13 lowercase letters or digits",
-                Description="Existing Service Catalog portfolio the product joins",
-            ),
+            allowed_pattern=r"^port-[a-z0-9]{13}$",
+            constraint_description="port- followed by 13 lowercase letters or digits",
         ),
-        (
-            "Service Catalog product",
+        ParameterSpec(
             "ProductName",
+            "Name shown in SageMaker Studio's project templates",
+            product,
             "Product name",
-            dict(
-                Default=naming.product_name_default(config),
-                MinLength=1,
-                MaxLength=100,
-                AllowedPattern=r"^[\w .:/=+@-]+$",
-                Description="Name shown in SageMaker Studio's project templates",
-            ),
+            default=naming.product_name_default(config),
+            min_length=1,
+            max_length=100,
+            allowed_pattern=r"^[\w .:/=+@-]+$",
         ),
-        (
-            "Service Catalog product",
+        ParameterSpec(
             "ProductDescription",
+            "Description shown in Studio",
+            product,
             "Product description",
-            dict(
-                Default="SageMaker project: model build pipeline and an encrypted asynchronous "
-                "inference endpoint, with tags enforced",
-                MinLength=1,
-                MaxLength=4096,
-                Description="Description shown in Studio",
-            ),
+            default="SageMaker project: model build pipeline and an encrypted asynchronous "
+            "inference endpoint, with tags enforced",
+            min_length=1,
+            max_length=4096,
         ),
-        (
-            "Service Catalog product",
-            "ProductOwner",
-            "Product owner",
-            dict(MinLength=1, MaxLength=4096, Description="Owner (team) of the product"),
+        ParameterSpec(
+            "ProductOwner", "Owner (team) of the product", product, "Product owner", min_length=1, max_length=4096
         ),
-        (
-            "Service Catalog product",
+        ParameterSpec(
             "ProductDistributor",
+            "Distributor shown in Service Catalog",
+            product,
             "Product distributor",
-            dict(Default="", MaxLength=4096, Description="Distributor shown in Service Catalog"),
+            default="",
+            max_length=4096,
         ),
     ]
 
 
-def _support_and_publishing_specs(config: Config) -> list[tuple[str, str, str, dict]]:
-    """The form's parameters after the product's, in order (shape as ``_product_specs``)."""
-    specs = [
-        (
-            "Support",
+def _support_and_publishing_specs() -> list[ParameterSpec]:
+    """The form's parameters after the product's, in order."""
+    published = "Published templates"
+    return [
+        ParameterSpec(
             "SupportDescription",
+            "How to get help with the product",
+            "Support",
             "Support description",
-            dict(Default="", MaxLength=4096, Description="How to get help with the product"),
+            default="",
+            max_length=4096,
         ),
-        (
-            "Support",
+        ParameterSpec(
             "SupportEmail",
-            "Support email",
-            dict(
-                AllowedPattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-                ConstraintDescription="an email address",
-                Description="Support contact email",
-            ),
-        ),
-        (
+            "Support contact email",
             "Support",
+            "Support email",
+            allowed_pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            constraint_description="an email address",
+        ),
+        ParameterSpec(
             "SupportUrl",
+            "Support page",
+            "Support",
             "Support URL",
-            dict(
-                AllowedPattern=r"^https://[^\s]+$", ConstraintDescription="an https:// URL", Description="Support page"
-            ),
+            allowed_pattern=r"^https://[^\s]+$",
+            constraint_description="an https:// URL",
         ),
-        (
-            "Published templates",
+        ParameterSpec(
             "TemplateBucket",
+            "Bucket `mlops-templates publish` uploaded the project template and seed code to",
+            published,
             "Bucket of the published templates",
-            dict(
-                AllowedPattern=BUCKET_NAME_PATTERN,
-                ConstraintDescription="an S3 bucket name",
-                Description="Bucket `mlops-templates publish` uploaded the project template and seed code to",
-            ),
+            allowed_pattern=BUCKET_NAME_PATTERN,
+            constraint_description="an S3 bucket name",
         ),
-        (
-            "Published templates",
+        ParameterSpec(
             "TemplatePrefix",
+            "Versioned prefix printed by `mlops-templates publish`, e.g. releases/v0.1.0",
+            published,
             "Prefix of the published templates",
-            dict(
-                AllowedPattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
-                MaxLength=TEMPLATE_PREFIX_MAX,
-                ConstraintDescription="a key prefix without leading or trailing slash",
-                Description="Versioned prefix printed by `mlops-templates publish`, e.g. releases/v0.1.0",
-            ),
+            allowed_pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
+            max_length=TEMPLATE_PREFIX_MAX,
+            constraint_description="a key prefix without leading or trailing slash",
         ),
-        (
-            "Published templates",
+        ParameterSpec(
             SEED_KEY_PARAM,
+            "The key `mlops-templates publish --kms-key-id` encrypted the seed code with "
+            "(publish prints it); the launch role may decrypt with it through S3 only",
+            published,
             "KMS key of the published seed code (optional)",
-            dict(
-                Default="",
-                AllowedPattern=rf"^({encryption.KEY_ARN})?$",
-                ConstraintDescription="empty (published with SSE-S3 or the AWS managed key) or a KMS key ARN",
-                Description="The key `mlops-templates publish --kms-key-id` encrypted the seed code with "
-                "(publish prints it); the launch role may decrypt with it through S3 only",
-            ),
+            default="",
+            allowed_pattern=rf"^({encryption.KEY_ARN})?$",
+            constraint_description="empty (published with SSE-S3 or the AWS managed key) or a KMS key ARN",
         ),
     ]
-    if not config.uses_codecommit:
-        # Made once per account and region by a console handshake no stack can do; the product
-        # stack publishes it (SSM) so nobody types it into the Studio form.
-        specs.append(
-            (
-                GROUP_GIT,
-                CONNECTION_PARAM,
-                "CodeConnections connection ARN",
-                dict(
-                    AllowedPattern=CONNECTION_ARN_PATTERN,
-                    ConstraintDescription=CONNECTION_ARN_DESCRIPTION,
-                    Description="Connection (status Available) through which project pipelines read "
-                    "the team's GitHub, GitLab or Bitbucket repositories",
-                ),
-            )
-        )
-    return specs
 
 
 def _tags(config: Config, *extra: tuple[str, str]) -> Tags:
@@ -249,7 +212,7 @@ def _roles(template: Template, config: Config, params: dict[str, Ref]) -> list[s
             "LaunchRolePolicy",
             RoleName=Ref(ROLE_IDS["launch"]),
             PolicyName="provision-update-terminate-projects",
-            PolicyDocument=iam.to_cfn(iam.launch_policy(config, seed_code_objects)),
+            PolicyDocument=iam.to_cfn(iam.launch_policy(config, seed_code_objects, source_for(config))),
         )
     )
     template.add_condition(SEED_KEY_CONDITION, Not(Equals(Ref(SEED_KEY_PARAM), "")))
@@ -268,7 +231,7 @@ def _roles(template: Template, config: Config, params: dict[str, Ref]) -> list[s
                 f"{ROLE_IDS[purpose]}Policy",
                 RoleName=Ref(ROLE_IDS[purpose]),
                 PolicyName=f"{purpose}-least-privilege",
-                PolicyDocument=iam.to_cfn(iam.runtime_policy(config, purpose, key_arn)),
+                PolicyDocument=iam.to_cfn(iam.runtime_policy(config, purpose, key_arn, source_for(config))),
             )
         )
 
@@ -302,7 +265,7 @@ def _key(template: Template, config: Config) -> None:
                 f"Studio execution roles of team {tagging.team(config)}: their projects' data and key, "
                 "nothing of another team's, approval only by designated approvers"
             ),
-            PolicyDocument=iam.to_cfn(iam.studio_user_policy(config, "${ProjectKey.Arn}")),
+            PolicyDocument=iam.to_cfn(iam.studio_user_policy(config, "${ProjectKey.Arn}", source_for(config))),
         )
     )
     ssm_values = (
@@ -325,15 +288,7 @@ def _key(template: Template, config: Config) -> None:
             "Prefix of the published seed code",
         ),
     )
-    if not config.uses_codecommit:
-        ssm_values += (
-            (
-                "CodeConnectionParameter",
-                naming.code_connection_parameter(config),
-                Ref(CONNECTION_PARAM),
-                "ARN of the CodeConnections connection the project pipelines read through",
-            ),
-        )
+    ssm_values += tuple(source_for(config).product_ssm_values(config))
     for logical_id, name, value, description in ssm_values:
         # Projects read the key ARN from here on every update. Kept when the product stack is
         # deleted, so re-creating the stack fails on the existing name instead of silently

@@ -39,7 +39,7 @@ from generator.buildspecs import (
 from generator.config import PROJECT_NAME_MAX, Config
 from generator.parameters import ParameterSpec
 from generator.project_context import ProjectContext
-from generator.sources import SOURCE_ACTION, StartRule, source_for
+from generator.sources import SOURCE_ACTION, StartRule, project_names, source_for
 
 # Amazon Linux 2023 standard 5.0: Python 3.11+ (the 3.0 image of the original ran Python 3.8).
 CODEBUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
@@ -72,7 +72,7 @@ def build(config: Config) -> Template:
             f"package group, {source_for(config).description}, model build and deploy pipelines"
         )
     )
-    ctx = ProjectContext(config, template, naming.project_template_names(config), encryption.project_key_arn(config))
+    ctx = ProjectContext(config, template, project_names(config), encryption.project_key_arn(config))
     for step in (add_parameters, add_storage, add_registry, add_repositories, add_builds, add_pipelines, add_triggers):
         step(ctx)
     return template

@@ -24,6 +24,7 @@ import pytest
 from generator import iam
 from generator.config import build_config
 from generator.product_template import ROLE_IDS
+from generator.sources import source_for
 from iam_project import (
     ACCOUNT,
     DEFAULT,
@@ -748,8 +749,13 @@ def test_every_role_is_derived_from_the_current_provider_schemas():
     ):
         types = {r["Type"] for r in Team(config).template("project")["Resources"].values()}
         project_types |= types
-        table = {kind: {a for a, _ in entries} for kind, entries in iam.launch_permissions(config).items()}
-        policy = json.loads(iam.launch_policy(config, "arn:aws:s3:::bucket/prefix/seed_code/*").to_json())
+        table = {
+            kind: {a for a, _ in entries}
+            for kind, entries in iam.launch_permissions(config, source_for(config)).items()
+        }
+        policy = json.loads(
+            iam.launch_policy(config, "arn:aws:s3:::bucket/prefix/seed_code/*", source_for(config)).to_json()
+        )
         problems += schema_derivation_problems(label, types, table, launch_other_grants(config), policy, config)
         skipped += [
             f"{label}: {t}"

@@ -6,19 +6,23 @@ import re
 
 import pytest
 
-from generator import naming
+from generator import naming, sources
 from generator.config import build_config
 
 CONFIGS = {
     "default": build_config(),
     # The longest namespace and suffix the configuration accepts together.
     "longest": build_config({"namespace": "n" * 20, "project_suffix": "s" * 13}),
+    # The source provider adds names of its own (sources.product_names, sources.project_names).
+    "longest codeconnections": build_config(
+        {"namespace": "n" * 20, "project_suffix": "s" * 13, "source_provider": "codeconnections"}
+    ),
 }
 
 
 def _all_names(config):
-    names = {f"product:{n.pattern}": n for n in naming.product_names(config)}
-    names.update({f"project:{k}": n for k, n in naming.project_template_names(config).items()})
+    names = {f"product:{n.pattern}": n for n in sources.product_names(config)}
+    names.update({f"project:{k}": n for k, n in sources.project_names(config).items()})
     return names
 
 

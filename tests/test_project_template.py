@@ -753,7 +753,7 @@ def test_rules_filter_their_repository_main_and_only_approved_models(config_key)
     config = CONFIGS[config_key]
     d = doc(config_key)
     rules = resources(d, "AWS::Events::Rule")
-    names = naming.project_template_names(config)
+    names = sources.project_names(config)
     expected = {
         "ModelBuildPushRule": ("build_repository", "build_pipeline"),
         "ModelDeployPushRule": ("deploy_repository", "deploy_pipeline"),
@@ -809,7 +809,7 @@ def test_arns_are_partition_safe_with_no_account_or_region_written_in(config_key
 @pytest.mark.parametrize("config_key", ["default", "other", "longest"])
 def test_every_derived_name_fits_its_limit_at_maximum_lengths(config_key):
     config = LONGEST if config_key == "longest" else CONFIGS[config_key]
-    for what, name in naming.project_template_names(config).items():
+    for what, name in sources.project_names(config).items():
         longest = name.longest()
         assert len(longest) <= name.limit, (
             f"{TEMPLATE}: {what} {longest!r} is {len(longest)} > {name.limit} ({name.limit_of})"
@@ -833,7 +833,7 @@ def _name_values(node, key=None):
 def test_every_name_in_the_template_is_a_budgeted_derived_name(config_key):
     config = LONGEST if config_key == "longest" else CONFIGS[config_key]
     d = doc(config_key)
-    budgeted = {json.dumps(sub(n)) for n in naming.project_template_names(config).values()}
+    budgeted = {json.dumps(sub(n)) for n in sources.project_names(config).values()}
     checked = 0
     for key, value in _name_values(d["Resources"]):
         if isinstance(value, str):

@@ -297,7 +297,7 @@ def test_every_taggable_resource_is_tagged_and_every_name_is_budgeted(key):
         assert {t["Key"]: t["Value"] for t in tags} == expected, f"{PROJECT}: {logical_id} tags"
     # Bucket, group, 3 builds and their 3 log groups, 2 pipelines, 1 rule.
     assert tagged == 11, f"{PROJECT}: {tagged} tagged resources"
-    budgeted = {json.dumps({"Fn::Sub": n.pattern}) for n in naming.project_template_names(config).values()}
+    budgeted = {json.dumps({"Fn::Sub": n.pattern}) for n in sources.project_names(config).values()}
     for logical_id, resource in project["Resources"].items():
         for prop in ("Name", "BucketName", "ModelPackageGroupName", "LogGroupName"):
             value = resource["Properties"].get(prop)
@@ -305,7 +305,7 @@ def test_every_taggable_resource_is_tagged_and_every_name_is_budgeted(key):
                 assert value["Fn::Sub"].startswith("/aws/codebuild/"), f"{PROJECT}: {logical_id}.{prop}"
             elif value is not None:
                 assert json.dumps(value) in budgeted, f"{PROJECT}: {logical_id}.{prop} {value} is not budgeted"
-    for what, name in naming.project_template_names(config).items():
+    for what, name in sources.project_names(config).items():
         assert name.fits(), f"{what}: {name.longest()!r} over {name.limit}"
 
 
@@ -472,11 +472,11 @@ def test_product_publishes_the_connection_where_the_project_reads_it(key):
     assert properties["Name"] == naming.code_connection_parameter(config).pattern, where
     assert properties["Value"] == {"Ref": "CodeConnectionArn"}, f"{where}: value {properties['Value']}"
     assert properties["Type"] == "String", where
-    assert naming.code_connection_parameter(config) in naming.product_names(config), "connection name not budgeted"
+    assert naming.code_connection_parameter(config) in sources.product_names(config), "connection name not budgeted"
 
 
 def test_default_product_neither_asks_for_nor_publishes_a_connection(templates):
-    assert naming.code_connection_parameter(build_config()) not in naming.product_names(build_config())
+    assert naming.code_connection_parameter(build_config()) not in sources.product_names(build_config())
     names = [r["Properties"]["Name"] for r in of_type(templates["product"], "AWS::SSM::Parameter").values()]
     assert not any(n.endswith("code-connection-arn") for n in names), f"default product template publishes {names}"
 
@@ -743,7 +743,7 @@ def test_launch_role_can_provision_every_resource_of_the_connections_project():
     from test_iam_least_privilege import project_resource_arns  # noqa: PLC0415 - ARNs per resource type
 
     arns = project_resource_arns(TEAM)
-    table = iam.launch_permissions(CONNECTIONS)
+    table = iam.launch_permissions(CONNECTIONS, sources.source_for(CONNECTIONS))
     assert set(arns) == set(table), (
         f"launch role types {sorted(table)} != project resource types {sorted(arns)} ({PROJECT})"
     )
@@ -796,9 +796,9 @@ def test_pass_connection_is_what_the_pipeline_provider_schema_lists():
 def test_codecommit_statements_follow_the_option():
     def sids(config) -> dict[str, set[str]]:
         return {
-            purpose: {s.Sid for s in iam.runtime_policy(config, purpose, "key").Statement}
+            purpose: {s.Sid for s in iam.runtime_policy(config, purpose, "key", sources.source_for(config)).Statement}
             for purpose in ("codepipeline",)
-        } | {"launch": {s.Sid for s in iam.launch_policy(config, "bucket").Statement}}
+        } | {"launch": {s.Sid for s in iam.launch_policy(config, "bucket", sources.source_for(config)).Statement}}
 
     on, off = sids(CONNECTIONS), sids(build_config())
     assert "AllowReadingProjectRepositories" in off["codepipeline"]

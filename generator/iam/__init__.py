@@ -12,6 +12,11 @@ One module per concern, each name importable from here (``from generator import 
 * ``statements``: helpers every role shares, and ``to_cfn`` (awacs document to template data);
 * ``tables``: reads the permission tables, which are data under ``generator/data/iam_*.yaml``.
 
+What depends on the source provider (the launch role's repository types and connection grant,
+the CodePipeline role's source access, the Studio user policy's team-tagged services) is the
+provider's (``generator.sources``), passed in as ``source``: that package imports this one, never
+the reverse.
+
 Roles are one per service principal, not one role trusted by ten services. Their resource
 scopes come from ``generator.naming``: project resources are named
 ``<project name>-<project id>[-...]`` and project names end in ``-<suffix>``, so
@@ -47,7 +52,6 @@ from generator.iam.keys import (
     key_via_services,
 )
 from generator.iam.launch import (
-    CODECOMMIT_REPOSITORY,
     CONNECTION_LAUNCH_ACTIONS,
     FOREIGN_LAUNCH_ACTIONS,
     LAUNCH_PERMISSIONS,
@@ -77,7 +81,6 @@ from generator.iam.trust import RUNTIME_ROLES, SERVICE_PRINCIPALS, TRUST_CONDITI
 
 __all__ = [
     "ACCOUNT",
-    "CODECOMMIT_REPOSITORY",
     "CONNECTION_LAUNCH_ACTIONS",
     "DEPLOY_EXTRA_PERMISSIONS",
     "DEPLOY_PERMISSIONS",

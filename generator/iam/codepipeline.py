@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from awacs import cloudformation, codebuild, codecommit, codeconnections, codestar_connections
-from awacs.aws import PolicyDocument, Statement
+from typing import TYPE_CHECKING
+
+from awacs import cloudformation, codebuild
+from awacs.aws import PolicyDocument
 
 from generator.config import Config
 from generator.iam.keys import key_use
@@ -11,13 +13,17 @@ from generator.iam.scopes import Scope
 from generator.iam.statements import ANYWHERE, allow, bucket_read_write, document, no_self_approval
 from generator.iam.trust import pass_role
 
+if TYPE_CHECKING:  # generator.sources imports this package: the provider is passed in
+    from generator.sources.base import Source
 
-def codepipeline_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
+
+def codepipeline_policy(config: Config, key_arn_sub: str, source: type[Source]) -> PolicyDocument:
+    """``source`` reads the code: the provider says how (``Source.pipeline_source_statement``)."""
     scope = Scope(config)
     return document(
         *bucket_read_write(scope),
         *key_use(key_arn_sub),
-        _source_access(config, scope),
+        source.pipeline_source_statement(scope),
         allow(
             "AllowRunningProjectBuilds",
             [codebuild.StartBuild, codebuild.BatchGetBuilds, codebuild.StopBuild],
@@ -43,29 +49,4 @@ def codepipeline_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
         allow("AllowValidatingTemplates", [cloudformation.ValidateTemplate], ANYWHERE),
         pass_role(scope, "cloudformation"),
         no_self_approval(),
-    )
-
-
-def _source_access(config: Config, scope: Scope) -> Statement:
-    """How the pipelines read their source: the project's CodeCommit repositories or a connection."""
-    if config.uses_codecommit:
-        return allow(
-            "AllowReadingProjectRepositories",
-            [
-                codecommit.GetBranch,
-                codecommit.GetCommit,
-                codecommit.GetRepository,
-                codecommit.UploadArchive,
-                codecommit.GetUploadArchiveStatus,
-                codecommit.CancelUploadArchive,
-            ],
-            [scope.codecommit()],
-        )
-    # The source action fetches the repository as the pipeline role. Since the 2024 rename IAM
-    # knows the action under both prefixes; which one CodePipeline checks for a given connection
-    # is not observable offline, so both are granted, on connections only.
-    return allow(
-        "AllowUsingThisAccountsConnectionsForSources",
-        [codeconnections.UseConnection, codestar_connections.UseConnection],
-        scope.connections(),
     )

@@ -8,6 +8,8 @@ to update tags on the model package group.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from awacs import cloudformation, kms, s3, ssm
 from awacs.aws import PolicyDocument, Statement, StringEquals
 
@@ -16,6 +18,9 @@ from generator.iam.scopes import REGION, Scope, arn, in_this_account
 from generator.iam.statements import ANYWHERE, actions, allow, document, sid
 from generator.iam.tables import read, reasons, reasons_by_type
 from generator.iam.trust import pass_role
+
+if TYPE_CHECKING:  # generator.sources imports this package: the provider is passed in
+    from generator.sources.base import Source
 
 _TABLES = read("iam_launch.yaml")
 _WHERE = "iam_launch.yaml"
@@ -26,10 +31,8 @@ LAUNCH_PERMISSIONS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 # Actions without resource-level permissions: granted on "*".
 UNSCOPED_LAUNCH_ACTIONS: dict[str, str] = reasons(_TABLES["unscoped_actions"], _WHERE)
-# Passing a connection source's connection to the pipeline (the codeconnections variant only).
+# Passing a connection source's connection to the pipeline (granted by sources.connections).
 CONNECTION_LAUNCH_ACTIONS: dict[str, str] = reasons(_TABLES["connection_actions"], _WHERE)
-
-CODECOMMIT_REPOSITORY = "AWS::CodeCommit::Repository"
 
 # Actions a handler calls on another resource than the one it provisions: resource to use.
 FOREIGN_LAUNCH_ACTIONS = {
@@ -43,54 +46,44 @@ SERVICE_CATALOG_COPY_TAG = "servicecatalog:provisioning"
 SERVICE_CATALOG_COPY_URL = "https://docs.aws.amazon.com/servicecatalog/latest/adminguide/constraints-launch.html"
 
 
-def launch_permissions(config: Config) -> dict[str, tuple[tuple[str, str], ...]]:
-    """The per-type table for the resource types this configuration's project template creates.
-
-    With CodeConnections there is no repository to create, and a launch role that could still
-    create CodeCommit repositories would grant more than the product uses.
-    """
-    if config.uses_codecommit:
-        return dict(LAUNCH_PERMISSIONS)
-    return {kind: entries for kind, entries in LAUNCH_PERMISSIONS.items() if kind != CODECOMMIT_REPOSITORY}
-
-
-def launch_resources(config: Config, resource_type: str) -> list[str]:
-    """The resource ARNs each type's actions act on."""
+def launch_resources(config: Config, source: type[Source]) -> dict[str, list[str]]:
+    """The resource types the project stack creates, each with the ARNs its actions act on:
+    those of every project, then the source provider's (``Source.launch_resources``)."""
     scope = Scope(config)
     return {
         "AWS::S3::Bucket": [scope.bucket()],
         "AWS::S3::BucketPolicy": [scope.bucket()],
         "AWS::SageMaker::ModelPackageGroup": [scope.sagemaker("model-package-group")],
-        "AWS::CodeCommit::Repository": [scope.codecommit()],
         "AWS::CodeBuild::Project": [scope.codebuild()],
         "AWS::CodePipeline::Pipeline": [scope.codepipeline()],
         "AWS::Events::Rule": [scope.event_rule()],
         "AWS::Logs::LogGroup": [scope.build_log_group(), scope.build_log_group() + ":*"],
-    }[resource_type]
+        **source.launch_resources(scope),
+    }
 
 
-def launch_policy(config: Config, seed_code_objects_sub: str) -> PolicyDocument:
+def launch_permissions(config: Config, source: type[Source]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The per-type table for the resource types this configuration's project template creates.
+
+    A launch role that could create a type the project does not (CodeCommit repositories with a
+    CodeConnections source) would grant more than the product uses.
+    """
+    created = launch_resources(config, source)
+    return {kind: entries for kind, entries in LAUNCH_PERMISSIONS.items() if kind in created}
+
+
+def launch_policy(config: Config, seed_code_objects_sub: str, source: type[Source]) -> PolicyDocument:
     """The Service Catalog launch constraint: provision, update and terminate projects."""
     scope = Scope(config)
     return document(
         *_product_statements(scope, seed_code_objects_sub),
-        *_provisioning_statements(config),
+        *_provisioning_statements(config, source),
         *[
             allow(f"AllowHandlersTo{sid(action.split(':')[1])}", actions([action]), resources(scope))
             for action, resources in sorted(FOREIGN_LAUNCH_ACTIONS.items())
         ],
-        *(
-            []
-            if config.uses_codecommit
-            else [
-                allow(
-                    "AllowPassingThisAccountsConnectionsToPipelines",
-                    actions(CONNECTION_LAUNCH_ACTIONS),
-                    scope.connections(),
-                )
-            ]
-        ),
-        allow("AllowListingForHandlers", actions(sorted(_unscoped_actions(config))), ANYWHERE),
+        *source.launch_grants(scope),
+        allow("AllowListingForHandlers", actions(sorted(_unscoped_actions(config, source))), ANYWHERE),
         pass_role(scope, "codebuild"),
         pass_role(scope, "codepipeline"),
         pass_role(scope, "events"),
@@ -128,22 +121,24 @@ def _product_statements(scope: Scope, seed_code_objects_sub: str) -> list[Statem
     ]
 
 
-def _provisioning_statements(config: Config) -> list[Statement]:
+def _provisioning_statements(config: Config, source: type[Source]) -> list[Statement]:
     """One statement per resource type, on that type's ARNs; buckets pinned to this account."""
     special = UNSCOPED_LAUNCH_ACTIONS.keys() | FOREIGN_LAUNCH_ACTIONS.keys()
+    resources = launch_resources(config, source)
     return [
         allow(
             f"AllowProvisioning{resource_type.split('::', 1)[1].replace('::', '')}",
             actions(a for a, _ in entries if a not in special),
-            launch_resources(config, resource_type),
+            resources[resource_type],
             *([in_this_account()] if resource_type.startswith("AWS::S3::") else []),
         )
-        for resource_type, entries in launch_permissions(config).items()
+        for resource_type, entries in launch_permissions(config, source).items()
     ]
 
 
-def _unscoped_actions(config: Config) -> set[str]:
-    return {a for entries in launch_permissions(config).values() for a, _ in entries if a in UNSCOPED_LAUNCH_ACTIONS}
+def _unscoped_actions(config: Config, source: type[Source]) -> set[str]:
+    table = launch_permissions(config, source)
+    return {a for entries in table.values() for a, _ in entries if a in UNSCOPED_LAUNCH_ACTIONS}
 
 
 def seed_code_key_policy(key_arn_sub: str) -> PolicyDocument:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from awacs.aws import PolicyDocument
 
 from generator.config import Config
@@ -11,17 +13,22 @@ from generator.iam.deploy import cloudformation_policy
 from generator.iam.events import events_policy
 from generator.iam.sagemaker import sagemaker_policy
 
+if TYPE_CHECKING:  # generator.sources imports this package: the provider is passed in
+    from generator.sources.base import Source
+
 _BUILDERS = {
     "codebuild": codebuild_policy,
-    "codepipeline": codepipeline_policy,
     "cloudformation": cloudformation_policy,
     "sagemaker": sagemaker_policy,
 }
 
 
-def runtime_policy(config: Config, purpose: str, key_arn_sub: str) -> PolicyDocument:
-    """``key_arn_sub`` is a Sub string referencing the product's key."""
+def runtime_policy(config: Config, purpose: str, key_arn_sub: str, source: type[Source]) -> PolicyDocument:
+    """``key_arn_sub`` is a Sub string referencing the product's key; ``source`` the source provider."""
     if purpose == "events":
         # Starts pipelines and stores nothing: it never uses the key.
         return events_policy(config)
+    if purpose == "codepipeline":
+        # The pipelines read the code, from wherever the provider keeps it.
+        return codepipeline_policy(config, key_arn_sub, source)
     return _BUILDERS[purpose](config, key_arn_sub)

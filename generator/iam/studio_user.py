@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from awacs import iam, s3, sagemaker
 from awacs.aws import (
     Action,
@@ -22,11 +24,15 @@ from generator.iam.keys import KEY_CRYPTO_ACTIONS, TEAM_VIA_SERVICES, key_via_se
 from generator.iam.scopes import Scope, in_this_account
 from generator.iam.statements import allow, deny, document
 
-# Services whose resources carry the team tag: acting on another team's is refused.
+if TYPE_CHECKING:  # generator.sources imports this package: the provider is passed in
+    from generator.sources.base import Source
+
+# Services whose resources carry the team tag: acting on another team's is refused. The source
+# provider adds its own (``Source.team_tagged_services``: CodeCommit's repositories).
 TEAM_TAGGED_SERVICES = ("sagemaker", "codepipeline", "codebuild", "events", "logs")
 
 
-def studio_user_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
+def studio_user_policy(config: Config, key_arn_sub: str, source: type[Source]) -> PolicyDocument:
     """For the Studio execution roles of this team's people.
 
     With AWS's AmazonSageMakerFullAccess a Studio role may do almost anything in SageMaker and
@@ -58,20 +64,20 @@ def studio_user_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
             [key_arn_sub],
             StringLike("kms:ViaService", key_via_services(TEAM_VIA_SERVICES)),
         ),
-        *_team_boundary(config),
+        *_team_boundary(config, source),
         *_approval(scope),
         *_team_tag(config),
     )
 
 
-def _team_boundary(config: Config) -> list[Statement]:
+def _team_boundary(config: Config, source: type[Source]) -> list[Statement]:
     """Nothing of another team's: neither its roles nor its tagged resources."""
     team = tagging.team(config)
 
     def tagged_by_another_team(key: str) -> tuple:
         return Null(f"{key}/{tagging.TEAM_TAG}", "false"), StringNotEquals(f"{key}/{tagging.TEAM_TAG}", team)
 
-    services = (*TEAM_TAGGED_SERVICES, *(["codecommit"] if config.uses_codecommit else []))
+    services = (*TEAM_TAGGED_SERVICES, *source.team_tagged_services)
     return [
         deny("DenyPassingOtherTeamsRoles", [iam.PassRole], *tagged_by_another_team("iam:ResourceTag")),
         deny(

@@ -1,13 +1,16 @@
 """The interface every source provider implements, and what providers share.
 
-See ``generator/sources/__init__.py`` for the registry and what a provider is for.
+See ``generator/sources/__init__.py`` for the registry and what a provider is for. The
+class-level hooks (names, product stack, roles) are asked through ``source_for(config)`` by the
+modules that build the product stack and its policies; the instance hooks, by the project
+template after ``declare``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from troposphere import Template
 from troposphere.codecommit import Repository
@@ -15,8 +18,12 @@ from troposphere.codepipeline import PipelineTriggerDeclaration
 
 from generator.config import Config
 
-if TYPE_CHECKING:  # the context imports this module: annotations only
+if TYPE_CHECKING:  # the context and the iam modules import this module: annotations only
+    from awacs.aws import Statement
+
+    from generator.iam.scopes import Scope
     from generator.naming import DerivedName
+    from generator.parameters import ParameterSpec
     from generator.project_context import ProjectContext
 
 SOURCE_BRANCH = "main"
@@ -45,6 +52,15 @@ class StartRule:
     depends_on: tuple[str, ...]
 
 
+class PublishedValue(NamedTuple):
+    """An SSM parameter the product stack writes for project stacks to read."""
+
+    logical_id: str
+    name: DerivedName
+    value: Any  # a Ref or GetAtt of the product stack
+    description: str
+
+
 class Source(ABC):
     """One way of getting code into the pipelines (the interface every provider implements)."""
 
@@ -52,11 +68,51 @@ class Source(ABC):
     description: ClassVar[str]
     # CodePipeline's provider of the source action (``ActionTypeId.Provider``).
     action_provider: ClassVar[str]
+    # Services of the resources the provider adds to a project, which carry the team tag: the
+    # Studio user policy refuses acting on another team's (``iam.studio_user_policy``).
+    team_tagged_services: ClassVar[tuple[str, ...]] = ()
+
+    # ---- names and the product stack (class-level: asked through ``source_for(config)``) ----
 
     @classmethod
     def names(cls, config: Config) -> dict[str, DerivedName]:
-        """The names this provider adds to the project's names (``naming.project_template_names``)."""
+        """The names this provider adds to the project's names (``sources.project_names``)."""
         return {}
+
+    @classmethod
+    def product_parameter_specs(cls) -> list[ParameterSpec]:
+        """Parameters the provider adds to the product stack's form, after the others."""
+        return []
+
+    @classmethod
+    def product_ssm_values(cls, config: Config) -> list[PublishedValue]:
+        """SSM parameters the product stack publishes for the provider, after the others."""
+        return []
+
+    @classmethod
+    def product_names(cls, config: Config) -> list[DerivedName]:
+        """The fixed names the provider adds to the product stack (``sources.product_names``)."""
+        return [published.name for published in cls.product_ssm_values(config)]
+
+    # ---- the roles' policies (class-level; ``generator.iam`` calls them) ----------------------
+
+    @classmethod
+    def launch_resources(cls, scope: Scope) -> dict[str, list[str]]:
+        """Resource types the provider adds to a project stack, each with the ARNs the launch
+        role provisions it on (its actions come from ``iam.LAUNCH_PERMISSIONS``)."""
+        return {}
+
+    @classmethod
+    def launch_grants(cls, scope: Scope) -> list[Statement]:
+        """Statements the launch role needs for the provider besides provisioning its types."""
+        return []
+
+    @classmethod
+    @abstractmethod
+    def pipeline_source_statement(cls, scope: Scope) -> Statement:
+        """How the CodePipeline role reads the source (the pipelines' source action)."""
+
+    # ---- the project template (instance-level: after ``declare``) -----------------------------
 
     @classmethod
     @abstractmethod

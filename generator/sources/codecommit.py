@@ -1,7 +1,8 @@
 """CodeCommit (the default): the project stack creates and seeds its two repositories.
 
 The repositories start from the seed code the product stack published; EventBridge rules on
-their branch start the pipelines.
+their branch start the pipelines. The launch role provisions the repositories, the CodePipeline
+role reads them, and the Studio user policy counts CodeCommit among the team-tagged services.
 """
 
 from __future__ import annotations
@@ -9,16 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from awacs import codecommit
+from awacs.aws import Statement
 from troposphere import Sub, Template
 from troposphere.codecommit import S3, Code, Repository
 
 from generator import naming
 from generator.config import Config
+from generator.iam.statements import allow
 from generator.sources.base import SEED_CODE, SOURCE_BRANCH, Source, StartRule, seed_code_title
 
 if TYPE_CHECKING:
+    from generator.iam.scopes import Scope
     from generator.project_context import ProjectContext
 
+REPOSITORY_TYPE = "AWS::CodeCommit::Repository"
 REPOSITORY_TITLES = {"build": "ModelBuildRepository", "deploy": "ModelDeployRepository"}
 PUSH_RULE_TITLES = {"build": "ModelBuildPushRule", "deploy": "ModelDeployPushRule"}
 
@@ -30,6 +36,7 @@ class CodeCommit(Source):
 
     description = "seeded CodeCommit repositories"
     action_provider = "CodeCommit"
+    team_tagged_services = ("codecommit",)
 
     @classmethod
     def names(cls, config: Config) -> dict[str, naming.DerivedName]:
@@ -39,6 +46,25 @@ class CodeCommit(Source):
             "build_push_rule": naming.project_resource("build-push", "events-rule"),
             "deploy_push_rule": naming.project_resource("deploy-push", "events-rule"),
         }
+
+    @classmethod
+    def launch_resources(cls, scope: Scope) -> dict[str, list[str]]:
+        return {REPOSITORY_TYPE: [scope.codecommit()]}
+
+    @classmethod
+    def pipeline_source_statement(cls, scope: Scope) -> Statement:
+        return allow(
+            "AllowReadingProjectRepositories",
+            [
+                codecommit.GetBranch,
+                codecommit.GetCommit,
+                codecommit.GetRepository,
+                codecommit.UploadArchive,
+                codecommit.GetUploadArchiveStatus,
+                codecommit.CancelUploadArchive,
+            ],
+            [scope.codecommit()],
+        )
 
     @classmethod
     def declare(cls, template: Template, config: Config) -> CodeCommit:

@@ -3,7 +3,9 @@
 For accounts where CodeCommit no longer creates repositories. The Studio form asks for the two
 repositories and the branch; the connection comes from the product stack, through SSM like the
 key. A V2 pipeline trigger filtering pushes on that branch starts each pipeline. The platform
-team pushes the seed code to the repositories first: CloudFormation cannot seed them.
+team pushes the seed code to the repositories first: CloudFormation cannot seed them. The product
+stack asks for the connection and publishes it; the launch role passes it to the pipelines,
+which use it with the CodePipeline role.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from awacs import codeconnections, codestar_connections
+from awacs.aws import Statement
 from troposphere import If, Ref, Template
 from troposphere.codepipeline import (
     GitBranchFilterCriteria,
@@ -21,10 +25,20 @@ from troposphere.codepipeline import (
 
 from generator import naming
 from generator.config import Config
+from generator.iam.launch import CONNECTION_LAUNCH_ACTIONS
+from generator.iam.statements import actions, allow
 from generator.parameters import ParameterSpec, add_parameters
-from generator.sources.base import SEED_CODE, SOURCE_ACTION, SOURCE_BRANCH, Source, seed_code_title
+from generator.sources.base import (
+    SEED_CODE,
+    SOURCE_ACTION,
+    SOURCE_BRANCH,
+    PublishedValue,
+    Source,
+    seed_code_title,
+)
 
 if TYPE_CHECKING:
+    from generator.iam.scopes import Scope
     from generator.project_context import ProjectContext
 
 GROUP_GIT = "Git repositories (AWS CodeConnections)"
@@ -103,6 +117,54 @@ class Connections(Source):
     @classmethod
     def names(cls, config: Config) -> dict[str, naming.DerivedName]:
         return {"code_connection_parameter": naming.code_connection_parameter(config)}
+
+    @classmethod
+    def product_parameter_specs(cls) -> list[ParameterSpec]:
+        # Made once per account and region by a console handshake no stack can do; the product
+        # stack publishes it (SSM) so nobody types it into the Studio form.
+        return [
+            ParameterSpec(
+                CONNECTION_PARAM,
+                "Connection (status Available) through which project pipelines read "
+                "the team's GitHub, GitLab or Bitbucket repositories",
+                GROUP_GIT,
+                "CodeConnections connection ARN",
+                allowed_pattern=CONNECTION_ARN_PATTERN,
+                constraint_description=CONNECTION_ARN_DESCRIPTION,
+            )
+        ]
+
+    @classmethod
+    def product_ssm_values(cls, config: Config) -> list[PublishedValue]:
+        return [
+            PublishedValue(
+                "CodeConnectionParameter",
+                naming.code_connection_parameter(config),
+                Ref(CONNECTION_PARAM),
+                "ARN of the CodeConnections connection the project pipelines read through",
+            )
+        ]
+
+    @classmethod
+    def launch_grants(cls, scope: Scope) -> list[Statement]:
+        return [
+            allow(
+                "AllowPassingThisAccountsConnectionsToPipelines",
+                actions(CONNECTION_LAUNCH_ACTIONS),
+                scope.connections(),
+            )
+        ]
+
+    @classmethod
+    def pipeline_source_statement(cls, scope: Scope) -> Statement:
+        # The source action fetches the repository as the pipeline role. Since the 2024 rename
+        # IAM knows the action under both prefixes; which one CodePipeline checks for a given
+        # connection is not observable offline, so both are granted, on connections only.
+        return allow(
+            "AllowUsingThisAccountsConnectionsForSources",
+            [codeconnections.UseConnection, codestar_connections.UseConnection],
+            scope.connections(),
+        )
 
     @classmethod
     def declare(cls, template: Template, config: Config) -> Connections:
