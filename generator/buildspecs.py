@@ -1,8 +1,9 @@
 """What the project's builds run, and the artifacts the pipelines pass between actions.
 
-The seed code provides the model build's buildspec; the deploy build and the staging test run
-buildspecs written here, inline in the CodeBuild projects, so the deploy repository (which a
-data scientist controls) cannot decide what gets deployed or how the staging test is wired.
+The seed code provides the model build's buildspec; the deploy build, the deploy gate and the
+staging test run buildspecs written here, inline in the CodeBuild projects, so the deploy
+repository (which a data scientist controls) cannot decide what gets deployed or how the
+staging test is wired.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import yaml
 
 # Pipeline artifacts: the source action's output, the deploy build's output (the whole deploy
-# repository plus the packaged template and stage configurations) and, written by the staging
+# repository plus the packaged template and stage configurations; the deploy gate's only
+# input) and, written by the staging
 # deploy action, the staging stack's outputs (endpoint name, async locations).
 SOURCE_ARTIFACT = "SourceArtifact"
 BUILD_ARTIFACT = "BuildArtifact"
@@ -20,7 +22,8 @@ STAGING_OUTPUTS_FILE = "staging-stack-outputs.json"
 # Files of the seed code (seed_code/model_build, seed_code/model_deploy) the builds use.
 BUILD_BUILDSPEC = "codebuild-buildspec.yml"
 # The deploy repository's own buildspec: for local runs and as documentation only. The pipeline
-# runs DEPLOY_CONFIG_BUILDSPEC below, so the repository cannot decide what gets deployed.
+# runs DEPLOY_CONFIG_BUILDSPEC and the gate, DEPLOY_GATE_BUILDSPEC, below, so the repository
+# cannot decide what gets deployed.
 SEED_DEPLOY_BUILDSPEC = "buildspec.yml"
 TEST_SCRIPT = "test/test.py"
 # The staging test: test code and requirements from the build artifact, the endpoint's details
@@ -46,7 +49,7 @@ TEST_BUILDSPEC = yaml.safe_dump(
 PACKAGED_TEMPLATE = "template-export.yml"
 ENDPOINT_TEMPLATE = "endpoint-config-template.yml"
 DEPLOY_CONFIG_SCRIPT = "build.py"
-# The deploy build exports MODEL_APPROVED ("true"/"false") into this action namespace.
+# The deploy gate exports MODEL_APPROVED ("true"/"false") into this action namespace.
 DEPLOY_BUILD_NAMESPACE = "DeployBuild"
 MODEL_APPROVED_VARIABLE = "MODEL_APPROVED"
 # The newest Approved model package of the project's group, or "none" (exported too).
@@ -56,17 +59,23 @@ STAGE_CONFIG = {"staging": "staging-config-export.json", "prod": "prod-config-ex
 # ---- the deploy gate -------------------------------------------------------------------------
 # Separation of duties: a data scientist controls the deploy repository, so nothing in it may
 # decide whether (MODEL_APPROVED, read by the stage conditions) or what (the ModelPackageArn of
-# the stage configurations) is deployed. The deploy build therefore runs this buildspec, not the
-# repository's: the repository's build.py still writes the stage configurations (teams keep
-# customising them), and commands written here ask the model registry for the newest Approved
-# version of the project's group and accept the configurations only if each names exactly that
-# version. Each gate command is a subshell with `set -euo pipefail` (CodeBuild runs all commands
-# in one bash, so the options stay inside); a non-zero exit fails the build.
+# the stage configurations) is deployed. The deploy pipeline's Build stage therefore has two
+# actions. The first (DEPLOY_CONFIG_BUILDSPEC) runs the repository's code: its requirements and
+# build.py write the stage configurations (teams keep customising them) and the endpoint
+# template is packaged; it exports nothing. The second, the gate (DEPLOY_GATE_BUILDSPEC), runs
+# in a fresh CodeBuild container on that action's output artifact and runs no repository code:
+# it asks the model registry for the newest Approved version of the project's group and accepts
+# the configurations only if each names exactly that version. Code of the repository runs as
+# root in the first container and could rewrite files there or replace the tools a check in the
+# same container would use; it never runs where the gate runs, and the deploy stages read the
+# object of the encrypted artifact store the gate read (CodePipeline writes it once per run;
+# README "Known limits": the builds' shared role could still overwrite it). Each gate command
+# is a subshell with `set -euo pipefail` (CodeBuild runs all commands in one bash, so the
+# options stay inside); a non-zero exit fails the build.
 #
-# The registry is asked first, before any repository code runs (installing the repository's
-# requirements can run code). `--output json`: the CLI's text output applies --query to every
-# page it fetched, and SageMaker can answer a filtered list with empty pages and a NextToken;
-# JSON output queries the joined result, a quoted ARN or null.
+# `--output json`: the CLI's text output applies --query to every page it fetched, and
+# SageMaker can answer a filtered list with empty pages and a NextToken; JSON output queries the
+# joined result, a quoted ARN or null.
 DEPLOY_GATE_LOOKUP = f"""\
 {MODEL_PACKAGE_ARN_VARIABLE}="$(
   set -euo pipefail
@@ -84,9 +93,10 @@ DEPLOY_GATE_LOOKUP = f"""\
 )" && export {MODEL_PACKAGE_ARN_VARIABLE}"""
 
 # Prints Parameters.ModelPackageArn of the stage configuration given as its argument. Standard
-# library only: -I -S ignores PYTHON* variables, the user site and site-packages, where the
-# repository's requirements were installed. A key given twice is refused: a reader keeping the
-# first value and one keeping the last must not see different models.
+# library only: -I -S ignores PYTHON* variables, the user site, site-packages and the current
+# directory (the artifact, which may hold a json.py or sitecustomize.py). A key given twice is
+# refused: a reader keeping the first value and one keeping the last must not see different
+# models.
 CONFIG_ARN_READER = """\
 import json, sys
 def unique(pairs):
@@ -126,28 +136,20 @@ DEPLOY_GATE_CHECK = f"""\
   echo true
 )" && export {MODEL_APPROVED_VARIABLE}"""
 
+# The deploy build: the repository's code, exporting nothing (the gate decides).
 DEPLOY_CONFIG_BUILDSPEC = yaml.safe_dump(
     {
         "version": 0.2,
-        "env": {
-            "shell": "bash",
-            # Read by the stage conditions (VariableCheck on #{DeployBuild.MODEL_APPROVED}).
-            "exported-variables": [MODEL_APPROVED_VARIABLE, MODEL_PACKAGE_ARN_VARIABLE],
-        },
         "phases": {
             "install": {
                 "runtime-versions": {"python": "3.12"},
-                "commands": [
-                    DEPLOY_GATE_LOOKUP,
-                    "python -m pip install --quiet --disable-pip-version-check -r requirements.txt",
-                ],
+                "commands": ["python -m pip install --quiet --disable-pip-version-check -r requirements.txt"],
             },
             "build": {
                 "commands": [
                     # The repository's code: writes the stage configurations (nothing while no
                     # model is approved, exit 0 with --allow-no-model).
                     f"python {DEPLOY_CONFIG_SCRIPT} --allow-no-model",
-                    DEPLOY_GATE_CHECK,
                     # --kms-key-id: the packaged artifacts are encrypted with the customer key,
                     # not the bucket's default or an AWS managed key.
                     f"aws cloudformation package --template-file {ENDPOINT_TEMPLATE}"
@@ -159,6 +161,25 @@ DEPLOY_CONFIG_BUILDSPEC = yaml.safe_dump(
         # Everything: the staging test reads test/ and requirements.txt, and while no model is
         # approved the configuration exports do not exist (listing them would fail the upload).
         "artifacts": {"files": ["**/*"]},
+    },
+    sort_keys=True,
+)
+
+# The deploy gate: its own CodeBuild action after the deploy build, on the deploy build's
+# output artifact only, with the image's tools (aws, tr, python -I -S) and nothing installed.
+# No output artifact: the deploy stages read BuildArtifact, the object the gate checked.
+DEPLOY_GATE_BUILDSPEC = yaml.safe_dump(
+    {
+        "version": 0.2,
+        "env": {
+            "shell": "bash",
+            # Read by the stage conditions (VariableCheck on #{DeployBuild.MODEL_APPROVED}).
+            "exported-variables": [MODEL_APPROVED_VARIABLE, MODEL_PACKAGE_ARN_VARIABLE],
+        },
+        "phases": {
+            "install": {"runtime-versions": {"python": "3.12"}},
+            "build": {"commands": [DEPLOY_GATE_LOOKUP, DEPLOY_GATE_CHECK]},
+        },
     },
     sort_keys=True,
 )

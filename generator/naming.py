@@ -247,6 +247,7 @@ def project_template_names(config: Config) -> dict[str, DerivedName]:
         "sagemaker_pipeline": DerivedName(PROJECT_PREFIX, "sagemaker-pipeline"),
         "build_project": project_resource("model-build", "codebuild-project"),
         "deploy_project": project_resource("deploy-config", "codebuild-project"),
+        "gate_project": project_resource("deploy-gate", "codebuild-project"),
         "test_project": project_resource("staging-test", "codebuild-project"),
         "build_pipeline": project_resource("model-build", "codepipeline"),
         "deploy_pipeline": project_resource("model-deploy", "codepipeline"),

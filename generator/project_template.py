@@ -1,7 +1,7 @@
 """The SageMaker project template (``MLOps-template-example.yml``): what Studio provisions.
 
 One stack per SageMaker project: the KMS-encrypted artifact bucket, the project's model package
-group, the source of its code, three CodeBuild projects, the model-build and model-deploy
+group, the source of its code, four CodeBuild projects, the model-build and model-deploy
 pipelines, and the EventBridge rules that start them. Where the code comes from (seeded
 CodeCommit repositories, or the team's own repositories through CodeConnections) is the
 configuration's source provider, one module of ``generator/sources`` each.
@@ -28,6 +28,7 @@ from generator.buildspecs import (
     BUILD_BUILDSPEC,
     DEPLOY_BUILD_NAMESPACE,
     DEPLOY_CONFIG_BUILDSPEC,
+    DEPLOY_GATE_BUILDSPEC,
     MODEL_APPROVED_VARIABLE,
     PACKAGED_TEMPLATE,
     SOURCE_ARTIFACT,
@@ -52,6 +53,14 @@ GROUP_PROJECT = "SageMaker project"
 GROUP_TAGS = "Required tags"
 
 BUILD_LOG_RETENTION_DAYS = 365
+# The deploy gate runs no repository code: only buildspecs.DEPLOY_GATE_BUILDSPEC, on the deploy
+# build's output artifact, in a container of its own.
+BUILD_DESCRIPTIONS = {
+    "build": "Runs the SageMaker model building pipeline",
+    "deploy": "Writes the staging and prod endpoint configurations of the latest approved model",
+    "gate": "Deploy gate: checks that the stage configurations name the newest approved model",
+    "test": "Invokes the staging endpoint and checks its answers",
+}
 # Parts of an upload that never completed are invisible and billed: a week is longer than any
 # upload the pipelines make.
 ABORT_INCOMPLETE_UPLOAD_DAYS = 7
@@ -188,7 +197,7 @@ def add_repositories(ctx: ProjectContext) -> None:
 
 
 def add_builds(ctx: ProjectContext) -> None:
-    """The model build, the deploy build (the deploy gate) and the staging test."""
+    """The model build, the deploy build, the deploy gate and the staging test."""
     config = ctx.config
     common_env: Env = [
         ("SAGEMAKER_PROJECT_NAME", ctx.params[tagging.PROJECT_NAME_PARAM]),
@@ -213,32 +222,20 @@ def add_builds(ctx: ProjectContext) -> None:
         ("ENDPOINT_KIND", config.endpoint_kind.value),
         ("ENDPOINT_INSTANCE_TYPE", config.instance_types.endpoint),
     ]
-    # key -> (title, description, buildspec, environment, timeout in minutes); the name pattern is
+    # key -> (title, buildspec, environment, timeout in minutes); the name pattern is
     # "<key>_project". The model build waits for the SageMaker pipeline it starts (processing,
     # training, evaluation): hours, not minutes.
     projects = {
-        "build": ("ModelBuildProject", "Runs the SageMaker model building pipeline", BUILD_BUILDSPEC, build_env, 480),
-        "deploy": (
-            "ModelDeployBuildProject",
-            "Writes the staging and prod endpoint configurations of the latest approved model",
-            DEPLOY_CONFIG_BUILDSPEC,
-            deploy_env,
-            60,
-        ),
-        "test": (
-            "ModelDeployTestProject",
-            "Invokes the staging endpoint and checks its answers",
-            TEST_BUILDSPEC,
-            common_env,
-            60,
-        ),
+        "build": ("ModelBuildProject", BUILD_BUILDSPEC, build_env, 480),
+        "deploy": ("ModelDeployBuildProject", DEPLOY_CONFIG_BUILDSPEC, deploy_env, 60),
+        "gate": ("ModelDeployGateProject", DEPLOY_GATE_BUILDSPEC, common_env, 15),
+        "test": ("ModelDeployTestProject", TEST_BUILDSPEC, common_env, 60),
     }
-    ctx.projects = {key: _codebuild(ctx, title, f"{key}_project", *rest) for key, (title, *rest) in projects.items()}
+    ctx.projects = {key: _codebuild(ctx, key, *spec) for key, spec in projects.items()}
 
 
-def _codebuild(
-    ctx: ProjectContext, title: str, name: str, description: str, buildspec: str, env: Env, timeout: int
-) -> codebuild.Project:
+def _codebuild(ctx: ProjectContext, key: str, title: str, buildspec: str, env: Env, timeout: int) -> codebuild.Project:
+    name, description = f"{key}_project", BUILD_DESCRIPTIONS[key]
     # Build logs can hold data (pipeline output, predictions): the log group CodeBuild would
     # create is not under the customer key, so the template creates it under the key.
     log_group = ctx.template.add_resource(
@@ -300,7 +297,7 @@ def add_pipelines(ctx: ProjectContext) -> None:
 
 
 def _deploy_stages(ctx: ProjectContext) -> list[codepipeline.Stages]:
-    # The deploy pipeline also runs once when created, before any model is approved. Its build
+    # The deploy pipeline also runs once when created, before any model is approved. Its gate
     # then exports MODEL_APPROVED=false and every later stage is skipped (an entry condition
     # with result SKIP, which CodePipeline supports for VariableCheck rules) instead of failing.
     model_approved = codepipeline.RuleDeclaration(
@@ -319,12 +316,15 @@ def _deploy_stages(ctx: ProjectContext) -> list[codepipeline.Stages]:
             Name=name, BeforeEntry=codepipeline.BeforeEntryConditions(Conditions=[condition]), Actions=[action]
         )
 
-    io = (SOURCE_ARTIFACT,), (BUILD_ARTIFACT,)
-    build = _codebuild_action("BuildDeploymentConfig", ctx.projects["deploy"], *io, namespace=DEPLOY_BUILD_NAMESPACE)
+    # The repository's code writes the configurations; then the gate, in a container of its own
+    # and on the artifact alone (what the deploy stages read), checks them and exports MODEL_APPROVED.
+    build = _codebuild_action("BuildDeploymentConfig", ctx.projects["deploy"], (SOURCE_ARTIFACT,), (BUILD_ARTIFACT,))
+    gate_options = {"namespace": DEPLOY_BUILD_NAMESPACE, "run_order": 2}
+    gate = _codebuild_action("VerifyDeploymentGate", ctx.projects["gate"], (BUILD_ARTIFACT,), **gate_options)
     custom_data = {"CustomData": "Approve to deploy the tested model to production"}
     approval = _action("ApproveProdDeployment", "Approval", "Manual", custom_data)
     return [
-        codepipeline.Stages(Name="Build", Actions=[build]),
+        codepipeline.Stages(Name="Build", Actions=[build, gate]),
         gated("DeployStaging", _deploy_action(ctx, "staging", (STAGING_OUTPUTS_ARTIFACT,))),
         # Test code and requirements from the build artifact (the whole deploy repository),
         # endpoint details from the staging stack's outputs.
@@ -363,12 +363,12 @@ def _pipeline(
 
 
 def _codebuild_action(
-    name: str, project: codebuild.Project, inputs: tuple[str, ...], outputs: tuple[str, ...] = (), namespace: str = ""
+    name: str, project: codebuild.Project, inputs: Names, outputs: Names = (), **options: str | int
 ) -> codepipeline.Actions:
     configuration = {"ProjectName": Ref(project)}
     if len(inputs) > 1:
         configuration["PrimarySource"] = inputs[0]
-    return _action(name, "Build", "CodeBuild", configuration, inputs, outputs, namespace)
+    return _action(name, "Build", "CodeBuild", configuration, inputs, outputs, **options)
 
 
 def _deploy_action(ctx: ProjectContext, stage: str, outputs: tuple[str, ...] = ()) -> codepipeline.Actions:
@@ -393,6 +393,7 @@ def _action(
     inputs: Names = (),
     outputs: Names = (),
     namespace: str = "",
+    run_order: int = 1,
 ) -> codepipeline.Actions:
     extra: dict = {"Namespace": namespace} if namespace else {}
     if inputs:
@@ -403,7 +404,7 @@ def _action(
         Name=name,
         ActionTypeId=codepipeline.ActionTypeId(Category=category, Owner="AWS", Provider=provider, Version="1"),
         Configuration=configuration,
-        RunOrder=1,
+        RunOrder=run_order,
         **extra,
     )
 

@@ -218,7 +218,7 @@ def leftovers(config: Config) -> list[tuple[Kind, naming.DerivedName]]:
         (ArtifactBucket(), names["artifact_bucket"]),
         *(
             (BuildLogGroup(), naming.build_log_group(names[project]))
-            for project in ("build_project", "deploy_project", "test_project")
+            for project in ("build_project", "deploy_project", "gate_project", "test_project")
         ),
         (ModelPackageGroup(), names["model_package_group"]),
     ]

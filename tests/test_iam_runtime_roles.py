@@ -396,20 +396,32 @@ def cli_needs(t: Team) -> list[Need]:
             key_arn=option(words, "--sse-kms-key-id"),
         )
     env = {**deploy_build_environment(t), "CODEBUILD_BUILD_NUMBER": BUILD_NUMBER}
-    # The deploy build runs the project template's own buildspec (the deploy gate), not the repository's.
-    deploy_commands = [
-        c
-        for phase in yaml.safe_load(buildspecs.DEPLOY_CONFIG_BUILDSPEC)["phases"].values()
-        for c in phase.get("commands", [])
+
+    def commands(buildspec: str) -> list[str]:
+        return [c for phase in yaml.safe_load(buildspec)["phases"].values() for c in phase.get("commands", [])]
+
+    # The deploy build and the deploy gate run the project template's own buildspecs, not the
+    # repository's: the packaging is the deploy build's, the registry lookup the gate's.
+    packages = [
+        shlex.split(c)
+        for c in commands(buildspecs.DEPLOY_CONFIG_BUILDSPEC)
+        if c.startswith("aws cloudformation package")
     ]
-    packages = [shlex.split(c) for c in deploy_commands if c.startswith("aws cloudformation package")]
-    assert packages, "deploy gate buildspec: no `aws cloudformation package`"
-    lookups = [c for c in deploy_commands if "aws sagemaker list-model-packages" in c]
+    assert packages, "deploy build buildspec: no `aws cloudformation package`"
+    lookups = [c for c in commands(buildspecs.DEPLOY_GATE_BUILDSPEC) if "aws sagemaker list-model-packages" in c]
     assert lookups, "deploy gate buildspec: no registry lookup"
+    gate_env = codebuild_environment(t, buildspecs.DEPLOY_GATE_BUILDSPEC)
+    assert "MODEL_PACKAGE_GROUP_NAME" in gate_env, "the deploy gate's project does not name the group"
+    # The role the gate's project runs as, from the template.
+    (gate_role,) = (
+        next(p for p in ROLE_IDS if t.role_arn(p) == props["ServiceRole"])
+        for props in of_type(project_resources(t), "AWS::CodeBuild::Project").values()
+        if props["Source"]["BuildSpec"] == buildspecs.DEPLOY_GATE_BUILDSPEC
+    )
     # ListModelPackages names the group as a parameter; IAM sees no resource (see the CodeBuild policy).
     needs.append(
         Need(
-            "codebuild",
+            gate_role,
             Request("sagemaker:ListModelPackages", "*"),
             "deploy gate buildspec: aws sagemaker list-model-packages (the newest Approved version)",
         )
@@ -419,7 +431,7 @@ def cli_needs(t: Team) -> list[Need]:
         # The CLI names uploads <prefix>/<md5 of the file>, checks with HeadObject, then uploads
         # with --kms-key-id as SSE-KMS.
         key = f"{option(words, '--s3-prefix')}/0123456789abcdef0123456789abcdef"
-        why = "buildspec.yml: aws cloudformation package --kms-key-id"
+        why = "deploy build buildspec: aws cloudformation package --kms-key-id"
         needs += s3_get("codebuild", option(words, "--s3-bucket"), key, why + " (HeadObject)")
         needs += s3_put("codebuild", option(words, "--s3-bucket"), key, why, key_arn=option(words, "--kms-key-id"))
     return needs
@@ -975,6 +987,24 @@ def test_the_recorded_runs_made_the_calls_the_code_is_known_for(needs):
         ("sagemaker:InvokeEndpointAsync", "staging test (test/test.py)"),
     ]:
         assert (action, source) in recorded, f"{source} did not make {action}: the recording or the seed code changed"
+
+
+def test_the_deploy_gate_s_requests_are_derived(needs):
+    """The gate's own action reads BuildArtifact and asks the registry, as its project's role.
+
+    Taken before deduplication (build.py makes the same ListModelPackages): every one of them is
+    in ``needs``, which the simulation allows.
+    """
+    derived = [*cli_needs(DEFAULT), *service_needs(DEFAULT)]
+    gate = [n for n in derived if "VerifyDeploymentGate" in n.why or n.why.startswith("deploy gate buildspec")]
+    kept = {repr((n.role, n.request)) for n in needs}
+    assert all(repr((n.role, n.request)) in kept for n in gate), "a request of the gate is not simulated"
+    builds = {n.request.action for n in gate if n.role == "codebuild"}
+    assert builds == {"s3:GetObject", "kms:Decrypt", "sagemaker:ListModelPackages"}, gate
+    reads = [n for n in gate if n.request.action == "s3:GetObject"]
+    assert len(reads) == 1 and "/BuildArtif/" in reads[0].request.resource_arn, reads
+    started = {n.request.action for n in gate if n.role == "codepipeline"}
+    assert started == {"codebuild:StartBuild", "codebuild:BatchGetBuilds"}, gate
 
 
 def test_limits_are_written_down():

@@ -4,9 +4,11 @@ Engines: cfn-lint (AWS's resource schemas, every supported region, through the p
 cfn-lint's bundled resource schemas (which types are taggable), botocore's SageMaker service
 model (SageMaker's own project-name rule), and moto (a real CloudFormation create, then S3 and
 EventBridge read back through their APIs, and moto's EventBridge pattern matcher). The deploy
-build's inline buildspec (the deploy gate) runs in bash, as CodeBuild runs it, with the real AWS
-CLI and the seed build.py against a moto server (``ThreadedMotoServer``); only its
-``pip install -r requirements.txt`` is left out (the test environment has the requirements).
+build's and the deploy gate's inline buildspecs run in bash, as CodeBuild runs them (one after
+the other, in separate directories: the gate on a copy of the deploy build's artifact), with the
+real AWS CLI and the seed build.py against a moto server (``ThreadedMotoServer``); only the
+deploy build's ``pip install -r requirements.txt`` is left out (the test environment has the
+requirements).
 
 What moto cannot check is listed in ``MOTO_CANNOT_CHECK``; cfn-lint's schemas are the evidence
 for those resources.
@@ -159,8 +161,8 @@ def test_every_taggable_resource_carries_project_and_required_tags(config_key):
         assert isinstance(tags, list), f"{TEMPLATE}: {logical_id} ({resource['Type']}) has no Tags list"
         got = {tag.get("Key"): tag.get("Value") for tag in tags}
         assert got == expected, f"{TEMPLATE}: {logical_id} tags {got} != {expected}"
-    # Bucket, group, 2 repositories, 3 builds and their 3 log groups, 2 pipelines, 3 rules.
-    assert len(checked) == 15, f"{TEMPLATE}: taggable resources {sorted(checked)}"
+    # Bucket, group, 2 repositories, 4 builds and their 4 log groups, 2 pipelines, 3 rules.
+    assert len(checked) == 17, f"{TEMPLATE}: taggable resources {sorted(checked)}"
 
 
 # ---- storage -------------------------------------------------------------------------------
@@ -249,7 +251,12 @@ def _contract() -> dict[str, set[str]]:
     """Variables per build, from the table in docs/architecture.md (the seed code's contract)."""
     text = (ROOT / "docs" / "architecture.md").read_text()
     table = text.split("| variable | set on | meaning |", 1)[1]
-    per_build = {"ModelBuildProject": set(), "ModelDeployBuildProject": set(), "ModelDeployTestProject": set()}
+    per_build = {
+        "ModelBuildProject": set(),
+        "ModelDeployBuildProject": set(),
+        "ModelDeployGateProject": set(),
+        "ModelDeployTestProject": set(),
+    }
     for line in table.splitlines()[2:]:
         if not line.startswith("|"):
             break
@@ -360,10 +367,10 @@ def test_pipelines_stage_order_keys_roles_and_sources(config_key):
             else:
                 pytest.fail(f"{at}: unexpected provider {kind['Provider']}")
     # Until a model is approved (the pipeline's creation run) every stage after Build is
-    # skipped on the deploy build's exported MODEL_APPROVED, not failed.
+    # skipped on the deploy gate's exported MODEL_APPROVED, not failed.
     deploy_stages = pipelines["ModelDeployPipeline"]["Properties"]["Stages"]
-    build_action = deploy_stages[1]["Actions"][0]
-    assert build_action["Namespace"] == buildspecs.DEPLOY_BUILD_NAMESPACE
+    namespaces = [a.get("Namespace") for a in deploy_stages[1]["Actions"]]
+    assert namespaces == [None, buildspecs.DEPLOY_BUILD_NAMESPACE], namespaces
     for stage in deploy_stages[2:]:
         (condition,) = stage["BeforeEntry"]["Conditions"]
         (rule,) = condition["Rules"]
@@ -415,16 +422,24 @@ def test_inline_test_buildspec_runs_the_seed_test_from_the_build_artifact():
 # ---- the deploy gate: the template's buildspec, not the repository's ------------------------
 
 
-def deploy_config_buildspec(config_key: str = "default") -> dict:
-    """The deploy build's buildspec, as the rendered template gives it to CodeBuild."""
-    project = resources(doc(config_key), "AWS::CodeBuild::Project")["ModelDeployBuildProject"]
+def inline_buildspec(logical_id: str, config_key: str = "default") -> dict:
+    """A CodeBuild project's buildspec, as the rendered template gives it to CodeBuild."""
+    project = resources(doc(config_key), "AWS::CodeBuild::Project")[logical_id]
     text = project["Properties"]["Source"]["BuildSpec"]
     spec = yaml.safe_load(text)
     assert isinstance(spec, dict), (
-        f"{TEMPLATE}: ModelDeployBuildProject runs the repository's buildspec {text!r}: whoever can push "
+        f"{TEMPLATE}: {logical_id} runs the repository's buildspec {text!r}: whoever can push "
         "to the deploy repository decides MODEL_APPROVED and which model version is deployed"
     )
     return spec
+
+
+def deploy_config_buildspec(config_key: str = "default") -> dict:
+    return inline_buildspec("ModelDeployBuildProject", config_key)
+
+
+def deploy_gate_buildspec(config_key: str = "default") -> dict:
+    return inline_buildspec("ModelDeployGateProject", config_key)
 
 
 def phase_commands(spec: dict) -> list[str]:
@@ -437,38 +452,99 @@ def phase_commands(spec: dict) -> list[str]:
 
 
 @pytest.mark.parametrize("config_key", ["default", "other", "connections"])
-def test_deploy_build_runs_the_templates_buildspec_not_the_repositorys(config_key):
+def test_deploy_build_and_gate_run_the_templates_buildspecs_not_the_repositorys(config_key):
     config = CONFIGS.get(config_key) or build_config({"source_provider": "codeconnections"})
     d = json.loads(json.dumps(project_template.build(config).to_dict()))
-    source = d["Resources"]["ModelDeployBuildProject"]["Properties"]["Source"]
-    assert source["Type"] == "CODEPIPELINE"
-    assert source["BuildSpec"] != buildspecs.SEED_DEPLOY_BUILDSPEC
-    assert source["BuildSpec"] == buildspecs.DEPLOY_CONFIG_BUILDSPEC, f"{TEMPLATE}: deploy build's buildspec"
-    assert isinstance(yaml.safe_load(source["BuildSpec"]), dict), f"{TEMPLATE}: deploy BuildSpec is not inline"
+    for logical_id, buildspec in (
+        ("ModelDeployBuildProject", buildspecs.DEPLOY_CONFIG_BUILDSPEC),
+        ("ModelDeployGateProject", buildspecs.DEPLOY_GATE_BUILDSPEC),
+    ):
+        source = d["Resources"][logical_id]["Properties"]["Source"]
+        assert source["Type"] == "CODEPIPELINE"
+        assert source["BuildSpec"] != buildspecs.SEED_DEPLOY_BUILDSPEC
+        assert source["BuildSpec"] == buildspec, f"{TEMPLATE}: {logical_id}'s buildspec"
+        assert isinstance(yaml.safe_load(source["BuildSpec"]), dict), (
+            f"{TEMPLATE}: {logical_id} BuildSpec is not inline"
+        )
 
 
-def test_deploy_gate_asks_the_registry_then_runs_build_py_then_checks_the_configs():
+@pytest.mark.parametrize("config_key", ["default", "other", "connections"])
+def test_deploy_gate_is_an_action_of_its_own_after_the_deploy_build_on_its_artifact_only(config_key):
+    config = CONFIGS.get(config_key) or build_config({"source_provider": "codeconnections"})
+    d = json.loads(json.dumps(project_template.build(config).to_dict()))
+    stages = {s["Name"]: s for s in d["Resources"]["ModelDeployPipeline"]["Properties"]["Stages"]}
+    actions = {a["Name"]: a for a in stages["Build"]["Actions"]}
+    assert list(actions) == ["BuildDeploymentConfig", "VerifyDeploymentGate"], list(actions)
+    config_action, gate = actions["BuildDeploymentConfig"], actions["VerifyDeploymentGate"]
+    assert config_action["Configuration"] == {"ProjectName": {"Ref": "ModelDeployBuildProject"}}
+    assert gate["Configuration"] == {"ProjectName": {"Ref": "ModelDeployGateProject"}}
+    # A later run order: the gate starts once the deploy build has stored its artifact.
+    assert config_action["RunOrder"] == 1 and gate["RunOrder"] == 2, (config_action["RunOrder"], gate["RunOrder"])
+    assert [a["Name"] for a in config_action["InputArtifacts"]] == [buildspecs.SOURCE_ARTIFACT]
+    assert [a["Name"] for a in config_action["OutputArtifacts"]] == [buildspecs.BUILD_ARTIFACT]
+    # Only the artifact: no source, nothing the repository could hand the gate another way.
+    assert [a["Name"] for a in gate["InputArtifacts"]] == [buildspecs.BUILD_ARTIFACT]
+    assert "OutputArtifacts" not in gate, "the deploy stages must read BuildArtifact, the object the gate checked"
+    # The stage conditions read #{DeployBuild.MODEL_APPROVED}: only the gate exports it.
+    assert gate["Namespace"] == buildspecs.DEPLOY_BUILD_NAMESPACE
+    assert "Namespace" not in config_action
+    for stage in list(stages.values())[2:]:
+        for action in stage["Actions"]:
+            names = [a["Name"] for a in action.get("InputArtifacts", [])]
+            assert buildspecs.BUILD_ARTIFACT in names or stage["Name"] == "ApproveDeployment", (stage["Name"], names)
+    # Its own project and encrypted log group, like the other builds, on the same role and key.
+    projects = resources(d, "AWS::CodeBuild::Project")
+    gate_project = projects["ModelDeployGateProject"]["Properties"]
+    config_project = projects["ModelDeployBuildProject"]["Properties"]
+    assert gate_project["Name"] == sub(sources.project_names(config)["gate_project"])
+    for key in ("ServiceRole", "EncryptionKey"):
+        assert gate_project[key] == config_project[key], key
+    group = d["Resources"][gate_project["LogsConfig"]["CloudWatchLogs"]["GroupName"]["Ref"]]["Properties"]
+    assert group["LogGroupName"] == sub(naming.build_log_group(sources.project_names(config)["gate_project"]))
+    assert group["KmsKeyId"] == gate_project["EncryptionKey"]
+
+
+def test_deploy_build_runs_the_repositorys_steps_and_exports_nothing():
     spec = deploy_config_buildspec()
     assert spec["version"] == 0.2
-    assert spec["env"]["shell"] == "bash", "the gate's commands are bash ([[ ]], pipefail)"
-    exported = spec["env"]["exported-variables"]
-    assert buildspecs.MODEL_APPROVED_VARIABLE in exported, "the stage conditions read MODEL_APPROVED"
+    assert "exported-variables" not in spec.get("env", {}), "the deploy build must not decide MODEL_APPROVED"
+    assert buildspecs.MODEL_APPROVED_VARIABLE not in buildspecs.DEPLOY_CONFIG_BUILDSPEC
+    assert "list-model-packages" not in buildspecs.DEPLOY_CONFIG_BUILDSPEC, "the lookup belongs to the gate"
     commands = phase_commands(spec)
-    lookup = [i for i, c in enumerate(commands) if "aws sagemaker list-model-packages" in c]
-    install = [i for i, c in enumerate(commands) if "pip install" in c]
-    build_py = [i for i, c in enumerate(commands) if c.startswith("python build.py")]
-    gate = [i for i, c in enumerate(commands) if c.startswith(f"{buildspecs.MODEL_APPROVED_VARIABLE}=")]
-    assert len(lookup) == len(install) == len(build_py) == len(gate) == 1, commands
     # The repository's steps exactly as its own buildspec runs them (teams keep customising).
     seed = yaml.safe_load((_seed("model_deploy") / buildspecs.SEED_DEPLOY_BUILDSPEC).read_text())
     seed_commands = phase_commands(seed)
-    for i in (install[0], build_py[0]):
-        assert commands[i] in seed_commands, f"deploy gate runs {commands[i]!r}, the seed buildspec does not"
-    assert commands[build_py[0]] == "python build.py --allow-no-model"
-    # The registry is asked before any repository code runs (pip can run code from requirements).
-    assert lookup[0] < install[0] < build_py[0] < gate[0], commands
-    query = commands[lookup[0]]
+    assert commands[:2] == [
+        "python -m pip install --quiet --disable-pip-version-check -r requirements.txt",
+        "python build.py --allow-no-model",
+    ], commands
+    for command in commands[:2]:
+        assert command in seed_commands, f"deploy build runs {command!r}, the seed buildspec does not"
+    # The same packaging as the seed buildspec (tests/test_iam_runtime_roles.py derives the
+    # upload's requests from that file's line).
+    after = commands[2:]
+    assert [c.split()[:3] for c in after] == [["aws", "cloudformation", "package"]], after
+    seed_package = [c for c in seed_commands if c.startswith("aws cloudformation package")]
+    assert [shlex.split(c) for c in after] == [shlex.split(c) for c in seed_package], (after, seed_package)
+
+
+def test_deploy_gate_runs_no_repository_code_asks_the_registry_then_checks_the_configs():
+    spec = deploy_gate_buildspec()
+    assert spec["version"] == 0.2
+    assert spec["env"]["shell"] == "bash", "the gate's commands are bash ([[ ]], pipefail)"
+    exported = spec["env"]["exported-variables"]
+    assert exported == [buildspecs.MODEL_APPROVED_VARIABLE, buildspecs.MODEL_PACKAGE_ARN_VARIABLE], exported
+    assert "artifacts" not in spec, "the gate has no output: the deploy stages read the artifact it checked"
+    text = buildspecs.DEPLOY_GATE_BUILDSPEC
+    for word in ("build.py", "pip", "requirements", "build-result.json"):
+        # As a word: `set -o pipefail` is no pip.
+        assert not re.search(rf"\b{re.escape(word)}\b", text), f"the deploy gate runs repository code: {word!r}"
+    commands = phase_commands(spec)
+    assert len(commands) == 2, commands
+    lookup, check = commands
+    # The registry first; the check uses the image's python in isolated mode, standard library only.
     for words in (
+        "aws sagemaker list-model-packages",
         '--model-package-group-name "$MODEL_PACKAGE_GROUP_NAME"',
         "--model-approval-status Approved",
         "--sort-by CreationTime",
@@ -477,21 +553,15 @@ def test_deploy_gate_asks_the_registry_then_runs_build_py_then_checks_the_config
         "--query 'ModelPackageSummaryList[0].ModelPackageArn'",
         "--output json",
     ):
-        assert words in query, f"registry lookup lacks {words}: {query}"
-    assert "set -euo pipefail" in query and "export MODEL_PACKAGE_ARN" in query
-    check = commands[gate[0]]
+        assert words in lookup, f"registry lookup lacks {words}: {lookup}"
+    assert lookup.startswith(f"{buildspecs.MODEL_PACKAGE_ARN_VARIABLE}=")
+    assert "set -euo pipefail" in lookup and "export MODEL_PACKAGE_ARN" in lookup
+    assert check.startswith(f"{buildspecs.MODEL_APPROVED_VARIABLE}=")
     assert "set -euo pipefail" in check and f"export {buildspecs.MODEL_APPROVED_VARIABLE}" in check
+    assert "python -I -S -c" in check and check.count("python") == 1, check
     for config_file in buildspecs.STAGE_CONFIG.values():
         assert config_file in check, f"the gate does not check {config_file}"
     assert '["Parameters"]["ModelPackageArn"]' in check, "the gate does not read the configs' ModelPackageArn"
-    # No repository file decides: nothing reads build.py's result or runs another script.
-    assert "build-result.json" not in buildspecs.DEPLOY_CONFIG_BUILDSPEC
-    after = commands[gate[0] + 1 :]
-    assert [c.split()[:3] for c in after] == [["aws", "cloudformation", "package"]], after
-    # The same packaging as the seed buildspec (tests/test_iam_runtime_roles.py derives the
-    # upload's requests from that file's line).
-    seed_package = [c for c in seed_commands if c.startswith("aws cloudformation package")]
-    assert [shlex.split(c) for c in after] == [shlex.split(c) for c in seed_package], (after, seed_package)
 
 
 def test_seed_buildspec_still_exports_the_gate_for_local_runs():
@@ -500,8 +570,10 @@ def test_seed_buildspec_still_exports_the_gate_for_local_runs():
     assert buildspecs.MODEL_APPROVED_VARIABLE in spec.get("env", {}).get("exported-variables", [])
 
 
-# Running the gate: the rendered buildspec's commands in one bash, as CodeBuild runs them, with
-# the real AWS CLI and build.py talking to a moto server.
+# Running the deploy build and then the gate: each rendered buildspec's commands in one bash, as
+# CodeBuild runs them, with the real AWS CLI and build.py talking to a moto server. The gate runs
+# in a directory of its own holding a copy of the deploy build's artifact (CodeBuild gives it a
+# fresh container with the artifact as its source).
 
 GATE_REGION = "us-east-1"
 GATE_ACCOUNT = "123456789012"  # moto's default account
@@ -561,8 +633,8 @@ def _register(sagemaker, statuses: list[str]) -> list[str]:
     ]
 
 
-def _build_environment(endpoint: str, home: Path) -> dict[str, str]:
-    """The deploy build's environment: every variable the template sets, sample values, moto."""
+def _build_environment(endpoint: str, home: Path, project_id: str = "ModelDeployBuildProject") -> dict[str, str]:
+    """A deploy pipeline build's environment: every variable the template sets, sample values, moto."""
     sample = {
         "SAGEMAKER_PROJECT_NAME": GATE_PROJECT,
         "SAGEMAKER_PROJECT_ID": GATE_PROJECT_ID,
@@ -575,12 +647,14 @@ def _build_environment(endpoint: str, home: Path) -> dict[str, str]:
         "ENDPOINT_KIND": DEFAULT.endpoint_kind.value,
         "ENDPOINT_INSTANCE_TYPE": DEFAULT.instance_types.endpoint,
     }
-    project = resources(doc(), "AWS::CodeBuild::Project")["ModelDeployBuildProject"]
+    project = resources(doc(), "AWS::CodeBuild::Project")[project_id]
     names = {v["Name"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
-    assert names == set(sample), f"deploy build environment changed: {sorted(names ^ set(sample))}"
+    if project_id == "ModelDeployBuildProject":
+        assert names == set(sample), f"deploy build environment changed: {sorted(names ^ set(sample))}"
+    assert names <= set(sample), f"{project_id} environment has no sample value for {sorted(names - set(sample))}"
     aws_bin = _aws_cli().parent
     return {
-        **sample,
+        **{name: value for name, value in sample.items() if name in names},
         # What CodeBuild sets itself.
         "AWS_REGION": GATE_REGION,
         "AWS_DEFAULT_REGION": GATE_REGION,
@@ -610,33 +684,64 @@ class BuildRun:
     failed: str  # the command that stopped the build, or ""
 
 
-def _run_deploy_build(folder: Path, env: dict[str, str]) -> BuildRun:
-    """The rendered buildspec's commands in one bash, in order, stopping at the first failure.
+def _run_buildspec(spec: dict, folder: Path, env: dict[str, str], leave_out: tuple[str, ...] = ()) -> BuildRun:
+    """The buildspec's commands in one bash, in order, stopping at the first failure.
 
     CodeBuild (buildspec 0.2, ``shell: bash``) runs every command of every phase in the same
     shell instance and fails the build at the first command that exits non-zero; the exported
-    variables are the shell's values at the end.
+    variables are the shell's values at the end. The script and its records live beside
+    ``folder`` (``<folder>.run``), not in it.
     """
-    spec = deploy_config_buildspec()
     commands = phase_commands(spec)
-    assert _NOT_RUN in commands, f"the deploy buildspec no longer runs {_NOT_RUN!r}"
-    exported = spec["env"]["exported-variables"]
+    for command in leave_out:
+        assert command in commands, f"the buildspec no longer runs {command!r}"
+    exported = spec.get("env", {}).get("exported-variables", [])
+    work = folder.parent / f"{folder.name}.run"
+    work.mkdir()
     lines = []
-    run = [c for c in commands if c != _NOT_RUN]
-    failed = folder.parent / "failed-command"
+    run = [c for c in commands if c not in leave_out]
+    failed = work / "failed-command"
     for i, command in enumerate(run):
         lines += [
             command,
             f'status=$?; if [ "$status" -ne 0 ]; then echo {i} > "{failed}"; exit 97; fi',
         ]
-    lines += [f'printf "%s=%s\\n" {name} "${{{name}-}}" >> "{folder.parent}/exported.env"' for name in exported]
-    script = folder.parent / "build.sh"
+    lines += [f'printf "%s=%s\\n" {name} "${{{name}-}}" >> "{work}/exported.env"' for name in exported]
+    script = work / "build.sh"
     script.write_text("\n".join(lines) + "\n", encoding="utf-8")
     done = subprocess.run(["/bin/bash", str(script)], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
-    result = folder.parent / "exported.env"
+    result = work / "exported.env"
     values = dict(line.split("=", 1) for line in result.read_text().splitlines()) if result.is_file() else {}
     failed_command = run[int(failed.read_text())] if failed.is_file() else ""
     return BuildRun(done.returncode, done.stdout, done.stderr, values, failed_command)
+
+
+def _run_deploy_build(folder: Path, env: dict[str, str]) -> BuildRun:
+    """The deploy build (BuildDeploymentConfig): the repository's build.py and the packaging."""
+    return _run_buildspec(deploy_config_buildspec(), folder, env, leave_out=(_NOT_RUN,))
+
+
+def _artifact(folder: Path) -> Path:
+    """BuildArtifact: a copy of what the deploy build left (its artifact is ``**/*``)."""
+    assert deploy_config_buildspec()["artifacts"]["files"] == ["**/*"]
+    artifact = folder.parent / "artifact"
+    shutil.copytree(folder, artifact, symlinks=True)
+    return artifact
+
+
+def _run_gate(artifact: Path, endpoint: str, env: dict[str, str] | None = None) -> BuildRun:
+    """The deploy gate (VerifyDeploymentGate) on the artifact, with its own project's environment."""
+    gate_env = env or _build_environment(endpoint, artifact.parent / "home", "ModelDeployGateProject")
+    return _run_buildspec(deploy_gate_buildspec(), artifact, gate_env)
+
+
+def _deploy_then_gate(folder: Path, endpoint: str) -> tuple[BuildRun, BuildRun, Path]:
+    """The Build stage: the deploy build on the repository, then the gate on its artifact."""
+    build = _run_deploy_build(folder, _build_environment(endpoint, folder.parent / "home"))
+    assert build.returncode == 0, f"the deploy build failed at {build.failed!r}:\n{build.stderr}"
+    assert build.exported == {}, build.exported
+    artifact = _artifact(folder)
+    return build, _run_gate(artifact, endpoint), artifact
 
 
 @pytest.fixture
@@ -666,12 +771,12 @@ def _config(arn: str) -> str:
 
 def test_gate_run_without_an_approved_model_skips_the_deploy_stages(registry, moto_server, deploy_repository):
     _register(registry, ["PendingManualApproval", "Rejected", "PendingManualApproval"])
-    run = _run_deploy_build(deploy_repository, _build_environment(moto_server, deploy_repository.parent / "home"))
+    build, run, artifact = _deploy_then_gate(deploy_repository, moto_server)
+    assert (artifact / buildspecs.PACKAGED_TEMPLATE).is_file(), build.stderr
+    assert not (artifact / "staging-config-export.json").exists()
     assert run.returncode == 0, run.stderr
     assert run.exported == {"MODEL_APPROVED": "false", "MODEL_PACKAGE_ARN": "none"}, run.stderr
     assert "deploy gate: no Approved model package in group" in run.stderr
-    assert not (deploy_repository / "staging-config-export.json").exists()
-    assert (deploy_repository / buildspecs.PACKAGED_TEMPLATE).is_file(), run.stderr
 
 
 def test_gate_run_approves_the_newest_approved_model_build_py_chose(registry, moto_server, deploy_repository):
@@ -679,14 +784,26 @@ def test_gate_run_approves_the_newest_approved_model_build_py_chose(registry, mo
     # moto lists ascending by default: only an explicit descending sort finds arns[2].
     listed = registry.list_model_packages(ModelPackageGroupName=GATE_GROUP, ModelApprovalStatus="Approved")
     assert listed["ModelPackageSummaryList"][0]["ModelPackageArn"] == arns[0]
-    run = _run_deploy_build(deploy_repository, _build_environment(moto_server, deploy_repository.parent / "home"))
+    build = _run_deploy_build(deploy_repository, _build_environment(moto_server, deploy_repository.parent / "home"))
+    assert build.returncode == 0 and build.exported == {}, build.stderr
+    artifact = _artifact(deploy_repository)
+    # Files in the artifact are data to the gate, never code: an isolated python does not import
+    # them, and the image's tools come from its PATH, not from the artifact.
+    planted = "import pathlib; pathlib.Path('PLANTED_RAN').write_text('yes')\n"
+    for name in ("json.py", "sitecustomize.py", "usercustomize.py"):
+        (artifact / name).write_text(planted, encoding="utf-8")
+    for tool in ("python", "aws", "tr"):
+        (artifact / tool).write_text("#!/bin/sh\necho planted > PLANTED_RAN\n", encoding="utf-8")
+        (artifact / tool).chmod(0o755)
+    run = _run_gate(artifact, moto_server)
     assert run.returncode == 0, run.stderr
+    assert not (artifact / "PLANTED_RAN").exists(), "the gate ran code from the artifact"
     assert run.exported == {"MODEL_APPROVED": "true", "MODEL_PACKAGE_ARN": arns[2]}, run.stderr
     for stage, name in buildspecs.STAGE_CONFIG.items():
-        exported = json.loads((deploy_repository / name).read_text())
+        exported = json.loads((artifact / name).read_text())
         assert exported["Parameters"]["ModelPackageArn"] == arns[2], stage
     assert f"deploy gate: every stage configuration deploys {arns[2]}" in run.stderr
-    assert (deploy_repository / buildspecs.PACKAGED_TEMPLATE).is_file(), run.stderr
+    assert (artifact / buildspecs.PACKAGED_TEMPLATE).is_file(), build.stderr
 
 
 @pytest.mark.parametrize(
@@ -711,9 +828,9 @@ def test_gate_run_refuses_configs_naming_another_model(registry, moto_server, de
         "not json": {staging: _config(newest), prod: "ModelPackageArn: " + newest},
     }[case]
     _tampered_build_py(deploy_repository, files)
-    run = _run_deploy_build(deploy_repository, _build_environment(moto_server, deploy_repository.parent / "home"))
-    assert run.returncode != 0, f"{case}: the build passed:\n{run.stderr}"
-    assert run.failed.startswith("MODEL_APPROVED="), f"{case}: failed elsewhere than the gate: {run.failed}"
+    _, run, _ = _deploy_then_gate(deploy_repository, moto_server)
+    assert run.returncode != 0, f"{case}: the gate passed:\n{run.stderr}"
+    assert run.failed.startswith("MODEL_APPROVED="), f"{case}: failed elsewhere than the check: {run.failed}"
     assert "MODEL_APPROVED" not in run.exported or run.exported["MODEL_APPROVED"] != "true"
     gate_lines = [line for line in run.stderr.splitlines() if line.startswith("deploy gate:")]
     assert gate_lines, run.stderr
@@ -721,18 +838,19 @@ def test_gate_run_refuses_configs_naming_another_model(registry, moto_server, de
     assert failing in gate_lines[-1] and "refusing to deploy" in gate_lines[-1], gate_lines
     if case in {"older approved", "pending", "rejected", "prod only"}:
         assert f"the newest Approved model package of group {GATE_GROUP} is {newest}" in gate_lines[-1]
-    assert not (deploy_repository / buildspecs.PACKAGED_TEMPLATE).exists(), "later commands still ran"
 
 
-def test_gate_run_fails_before_any_repository_code_when_the_registry_does_not_answer(moto_server, deploy_repository):
-    (deploy_repository / "build.py").write_text("open('ran', 'w').write('yes')\n", encoding="utf-8")
-    env = _build_environment(moto_server, deploy_repository.parent / "home")
+def test_gate_run_fails_when_the_registry_does_not_answer(registry, moto_server, deploy_repository):
+    _register(registry, [])
+    build = _run_deploy_build(deploy_repository, _build_environment(moto_server, deploy_repository.parent / "home"))
+    assert build.returncode == 0, build.stderr
+    artifact = _artifact(deploy_repository)
+    env = _build_environment(moto_server, artifact.parent / "home", "ModelDeployGateProject")
     with __import__("socket").socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         env.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed.getsockname()[1]}", AWS_MAX_ATTEMPTS="1")
-        run = _run_deploy_build(deploy_repository, env)
+        run = _run_gate(artifact, moto_server, env)
     assert run.returncode != 0 and run.failed.startswith("MODEL_PACKAGE_ARN="), run.stderr
-    assert not (deploy_repository / "ran").exists(), "build.py ran although the gate had no answer"
     assert run.exported == {}
 
 
@@ -740,7 +858,7 @@ def test_gate_run_ignores_a_repository_that_claims_approval(registry, moto_serve
     """Nothing approved: build.py writing configs and build-result.json 'true' changes nothing."""
     pending = _register(registry, ["PendingManualApproval"])[0]
     _tampered_build_py(deploy_repository, {name: _config(pending) for name in buildspecs.STAGE_CONFIG.values()})
-    run = _run_deploy_build(deploy_repository, _build_environment(moto_server, deploy_repository.parent / "home"))
+    _, run, _ = _deploy_then_gate(deploy_repository, moto_server)
     assert run.returncode == 0, run.stderr
     assert run.exported == {"MODEL_APPROVED": "false", "MODEL_PACKAGE_ARN": "none"}, run.stderr
 

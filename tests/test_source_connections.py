@@ -295,8 +295,8 @@ def test_every_taggable_resource_is_tagged_and_every_name_is_budgeted(key):
             continue
         tagged += 1
         assert {t["Key"]: t["Value"] for t in tags} == expected, f"{PROJECT}: {logical_id} tags"
-    # Bucket, group, 3 builds and their 3 log groups, 2 pipelines, 1 rule.
-    assert tagged == 11, f"{PROJECT}: {tagged} tagged resources"
+    # Bucket, group, 4 builds and their 4 log groups, 2 pipelines, 1 rule.
+    assert tagged == 13, f"{PROJECT}: {tagged} tagged resources"
     budgeted = {json.dumps({"Fn::Sub": n.pattern}) for n in sources.project_names(config).values()}
     for logical_id, resource in project["Resources"].items():
         for prop in ("Name", "BucketName", "ModelPackageGroupName", "LogGroupName"):

@@ -33,7 +33,9 @@ PREFIX = f"{NAME}-{ID}"
 PROD, STAGING = f"{PREFIX}-deploy-prod", f"{PREFIX}-deploy-staging"
 PIPELINE = GROUP = PREFIX
 BUCKET = f"mlops-{ID}-{ACCOUNT}"
-LOG_GROUPS = [f"/aws/codebuild/{PREFIX}-{kind}" for kind in ("model-build", "deploy-config", "staging-test")]
+LOG_GROUPS = [
+    f"/aws/codebuild/{PREFIX}-{kind}" for kind in ("model-build", "deploy-config", "deploy-gate", "staging-test")
+]
 # The plan's rows, in order: (what, name).
 ROWS = {
     "prod": ("deploy stack (prod)", PROD),

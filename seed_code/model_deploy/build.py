@@ -9,10 +9,11 @@ CloudFormation template configuration file per stage::
 
 each ``{"Parameters": {...}, "Tags": {...}}`` for ``endpoint-config-template.yml``.
 
-In the project's deploy pipeline this script only proposes: the deploy build (a buildspec of the
-project template, not this repository's buildspec.yml) asks the model registry itself for the
-newest Approved version, sets MODEL_APPROVED from that answer, and fails the build unless both
-exports name exactly that ModelPackageArn. ``build-result.json`` is for local runs (buildspec.yml
+In the project's deploy pipeline this script only proposes: the deploy gate (a separate build
+action of the project template, after the one running this script, with none of this
+repository's code) asks the model registry itself for the newest Approved version, sets
+MODEL_APPROVED from that answer, and fails unless both exports name exactly that
+ModelPackageArn. ``build-result.json`` is for local runs (buildspec.yml
 reads it); the pipeline ignores it.
 
 Exit codes: 0 written (or, with --allow-no-model, nothing approved yet); 1 no approved model;
