@@ -26,25 +26,31 @@ BUILD_BUILDSPEC = "codebuild-buildspec.yml"
 # cannot decide what gets deployed.
 SEED_DEPLOY_BUILDSPEC = "buildspec.yml"
 TEST_SCRIPT = "test/test.py"
+
+
+def _python_buildspec(commands: list[str], **sections: object) -> str:
+    """A buildspec that installs the repository's requirements.txt on Python 3.12, then runs
+    ``commands``; ``sections`` are further top-level keys (artifacts)."""
+    return yaml.safe_dump(
+        {
+            "version": 0.2,
+            "phases": {
+                "install": {
+                    "runtime-versions": {"python": "3.12"},
+                    "commands": ["python -m pip install --quiet --disable-pip-version-check -r requirements.txt"],
+                },
+                "build": {"commands": commands},
+            },
+            **sections,
+        },
+        sort_keys=True,
+    )
+
+
 # The staging test: test code and requirements from the build artifact, the endpoint's details
 # from the staging outputs artifact (a secondary source, so CodeBuild names its directory).
-TEST_BUILDSPEC = yaml.safe_dump(
-    {
-        "version": 0.2,
-        "phases": {
-            "install": {
-                "runtime-versions": {"python": "3.12"},
-                "commands": ["python -m pip install --quiet --disable-pip-version-check -r requirements.txt"],
-            },
-            "build": {
-                "commands": [
-                    f"python {TEST_SCRIPT} --stack-outputs "
-                    f'"$CODEBUILD_SRC_DIR_{STAGING_OUTPUTS_ARTIFACT}/{STAGING_OUTPUTS_FILE}"'
-                ]
-            },
-        },
-    },
-    sort_keys=True,
+TEST_BUILDSPEC = _python_buildspec(
+    [f'python {TEST_SCRIPT} --stack-outputs "$CODEBUILD_SRC_DIR_{STAGING_OUTPUTS_ARTIFACT}/{STAGING_OUTPUTS_FILE}"']
 )
 PACKAGED_TEMPLATE = "template-export.yml"
 ENDPOINT_TEMPLATE = "endpoint-config-template.yml"
@@ -137,32 +143,20 @@ DEPLOY_GATE_CHECK = f"""\
 )" && export {MODEL_APPROVED_VARIABLE}"""
 
 # The deploy build: the repository's code, exporting nothing (the gate decides).
-DEPLOY_CONFIG_BUILDSPEC = yaml.safe_dump(
-    {
-        "version": 0.2,
-        "phases": {
-            "install": {
-                "runtime-versions": {"python": "3.12"},
-                "commands": ["python -m pip install --quiet --disable-pip-version-check -r requirements.txt"],
-            },
-            "build": {
-                "commands": [
-                    # The repository's code: writes the stage configurations (nothing while no
-                    # model is approved, exit 0 with --allow-no-model).
-                    f"python {DEPLOY_CONFIG_SCRIPT} --allow-no-model",
-                    # --kms-key-id: the packaged artifacts are encrypted with the customer key,
-                    # not the bucket's default or an AWS managed key.
-                    f"aws cloudformation package --template-file {ENDPOINT_TEMPLATE}"
-                    ' --s3-bucket "$ARTIFACT_BUCKET" --s3-prefix "deploy-build/$CODEBUILD_BUILD_NUMBER"'
-                    f' --kms-key-id "$KMS_KEY_ARN" --output-template-file {PACKAGED_TEMPLATE}',
-                ],
-            },
-        },
-        # Everything: the staging test reads test/ and requirements.txt, and while no model is
-        # approved the configuration exports do not exist (listing them would fail the upload).
-        "artifacts": {"files": ["**/*"]},
-    },
-    sort_keys=True,
+DEPLOY_CONFIG_BUILDSPEC = _python_buildspec(
+    [
+        # The repository's code: writes the stage configurations (nothing while no
+        # model is approved, exit 0 with --allow-no-model).
+        f"python {DEPLOY_CONFIG_SCRIPT} --allow-no-model",
+        # --kms-key-id: the packaged artifacts are encrypted with the customer key,
+        # not the bucket's default or an AWS managed key.
+        f"aws cloudformation package --template-file {ENDPOINT_TEMPLATE}"
+        ' --s3-bucket "$ARTIFACT_BUCKET" --s3-prefix "deploy-build/$CODEBUILD_BUILD_NUMBER"'
+        f' --kms-key-id "$KMS_KEY_ARN" --output-template-file {PACKAGED_TEMPLATE}',
+    ],
+    # Everything: the staging test reads test/ and requirements.txt, and while no model is
+    # approved the configuration exports do not exist (listing them would fail the upload).
+    artifacts={"files": ["**/*"]},
 )
 
 # The deploy gate: its own CodeBuild action after the deploy build, on the deploy build's

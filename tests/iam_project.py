@@ -5,8 +5,10 @@ SageMaker project (``fraud-custom-project`` / ``p-abcdefghijkl`` by default) and
 product template gives each role, intrinsics resolved for account 111122223333, us-east-1,
 partition aws. ``check`` simulates a batch with npm ``@cloud-copilot/iam-simulate`` and fails
 naming every case whose result differs. ``sagemaker_condition_keys`` derives the condition keys IAM
-fills from a SageMaker create's request parameters (key ARNs, network isolation). Used by ``test_iam_guardrail``,
-``test_iam_least_privilege``, ``test_iam_isolation`` and ``test_iam_runtime_roles``.
+fills from a SageMaker create's request parameters (key ARNs, network isolation); ``endpoint_stack``
+resolves one stage's endpoint stack, ``team_resource_policy`` a team's key or bucket policy. Used by
+``test_iam_guardrail``, ``test_iam_least_privilege``, ``test_iam_isolation``, ``test_iam_runtime_roles``,
+``test_iam_principals`` and ``test_aws_behaviour``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import importlib.util
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -55,9 +57,12 @@ __all__ = [
     "SEED_OFFLINE",
     "Counter",
     "Team",
+    "bucket_policy",
     "build_environment",
     "deploy_build_environment",
     "check",
+    "endpoint_resolve_kwargs",
+    "endpoint_stack",
     "codebuild_environment",
     "engine_ready",
     "existing_resource",
@@ -70,6 +75,7 @@ __all__ = [
     "seed_pipeline_steps",
     "tag_parameter",
     "team",
+    "team_resource_policy",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -256,6 +262,18 @@ class Team:
             document = resolve_intrinsics(properties["PolicyDocument"], where=f"{where}: {logical_id}", **kwargs)
             collected.append({"name": logical_id, "policy": document})
         return collected
+
+    def resolve_product(self, value: Any, where: str, **extra: Any) -> Any:
+        """``value`` of the product template with its intrinsics resolved (``extra``: resources, ...)."""
+        return resolve_intrinsics(
+            value,
+            parameters=self.product_parameters,
+            account=ACCOUNT,
+            region=REGION,
+            partition=PARTITION,
+            where=where,
+            **extra,
+        )
 
     @functools.cached_property
     def key_policy(self) -> dict[str, Any]:
@@ -490,6 +508,66 @@ def check(cases: Iterable[tuple[Case, str | set[str]]], **options: Any) -> None:
 def existing_resource(tags: Mapping[str, str]) -> dict[str, str]:
     """Context of a request on a resource that already carries ``tags``."""
     return {f"aws:ResourceTag/{key}": value for key, value in tags.items()}
+
+
+# ============================================================================ resource policies
+
+
+def bucket_policy(t: Team) -> dict[str, Any]:
+    """The project template's policy of the team's artifact bucket, resolved for the sample project."""
+    (policy,) = [r for r in t.template("project")["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"]
+    return resolve_intrinsics(
+        policy["Properties"]["PolicyDocument"],
+        where="project template: ArtifactBucketPolicy",
+        **t.project_resolve_kwargs(),
+    )
+
+
+def team_resource_policy(
+    teams: Iterable[Team], arn: str, bucket_policy_of: Callable[[Team], dict[str, Any]] = bucket_policy
+) -> dict[str, Any] | None:
+    """The key policy for one of ``teams``' keys, the bucket policy (``bucket_policy_of`` the team)
+    for its bucket and objects; else None."""
+    for t in teams:
+        if arn == t.key_arn:
+            return t.key_policy
+        if arn == f"arn:{PARTITION}:s3:::{t.bucket}" or arn.startswith(f"arn:{PARTITION}:s3:::{t.bucket}/"):
+            return bucket_policy_of(t)
+    return None
+
+
+# ============================================================================ the endpoint stack
+
+
+def endpoint_resolve_kwargs(parameters: Mapping[str, Any], stage: str) -> dict[str, Any]:
+    """The resolver arguments of one stage's endpoint stack, given its parameter values."""
+    return dict(
+        parameters=parameters,
+        account=ACCOUNT,
+        region=REGION,
+        partition=PARTITION,
+        conditions={"IsStaging": stage == "staging"},
+    )
+
+
+def endpoint_stack(t: Team, stage: str, package_version: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The endpoint template and the resolver arguments of one stage's stack deploying version
+    ``package_version`` of the project's model package group (other parameters: their defaults)."""
+    template = load_template(t.texts["endpoint"], source="endpoint template")
+    parameters = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()}
+    parameters.update(
+        {
+            "SageMakerProjectName": t.project_name,
+            "SageMakerProjectId": t.project_id,
+            "StageName": stage,
+            "ConfigHash": "abc1234",
+            "KmsKeyArn": t.key_arn,
+            "ArtifactBucket": t.bucket,
+            "ModelExecutionRoleArn": t.role_arn("sagemaker"),
+            "ModelPackageArn": t.sm("model-package", f"{t.prefix}/{package_version}"),
+        }
+    )
+    return template, endpoint_resolve_kwargs(parameters, stage)
 
 
 # ============================================================================ seed code

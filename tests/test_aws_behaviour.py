@@ -20,7 +20,16 @@ import yaml
 
 from generator import iam
 from generator.product_template import ROLE_IDS
-from iam_project import ACCOUNT, DEFAULT, PARTITION, REGION, Team, existing_resource, resolve_intrinsics, run, team
+from iam_project import (
+    ACCOUNT,
+    DEFAULT,
+    REGION,
+    Team,
+    existing_resource,
+    run,
+    team,
+    team_resource_policy,
+)
 from iamsim_client import Case, Request, engine_ready, explain
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
@@ -93,25 +102,8 @@ def trust_policy(t: Team, role_arn: str) -> dict[str, Any] | None:
     for purpose, logical_id in ROLE_IDS.items():
         if t.role_arn(purpose) == role_arn:
             document = t.product["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"]
-            return resolve_intrinsics(
-                document,
-                parameters=t.product_parameters,
-                account=ACCOUNT,
-                region=REGION,
-                partition=PARTITION,
-                where=f"product template: {logical_id} trust policy",
-            )
+            return t.resolve_product(document, where=f"product template: {logical_id} trust policy")
     return None
-
-
-def bucket_policy(t: Team) -> dict[str, Any]:
-    project = t.template("project")
-    (policy,) = [r for r in project["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"]
-    return resolve_intrinsics(
-        policy["Properties"]["PolicyDocument"],
-        where="project template: ArtifactBucketPolicy",
-        **t.project_resolve_kwargs(),
-    )
 
 
 def default_key_policy() -> dict[str, Any]:
@@ -133,11 +125,9 @@ def default_key_policy() -> dict[str, Any]:
 def resource_policy(action: str, arn: str) -> dict[str, Any] | None:
     if action == "sts:AssumeRole":
         return trust_policy(DEFAULT, arn)
-    for t in (DEFAULT, OTHER):
-        if arn == t.key_arn:
-            return t.key_policy
-        if arn == f"arn:aws:s3:::{t.bucket}" or arn.startswith(f"arn:aws:s3:::{t.bucket}/"):
-            return bucket_policy(t)
+    policy = team_resource_policy((DEFAULT, OTHER), arn)
+    if policy is not None:
+        return policy
     if arn == SEED_KEY:
         return default_key_policy()
     return None

@@ -32,6 +32,7 @@ from iam_project import (
     Team,
     check,
     deploy_build_environment,
+    endpoint_resolve_kwargs,
     existing_resource,
     project_request_parameters,
     run,
@@ -323,60 +324,41 @@ def test_non_required_tags_can_be_added_where_the_role_may_tag():
     owner = {"owner": "alice"}
     cases = [
         (
-            DEFAULT.case(
+            DEFAULT.case(role, Request("sagemaker:AddTags", arn, tags=tags, context=context), label=label),
+            "Allowed",
+        )
+        for role, arn, tags, context, label in (
+            (
                 "cloudformation",
-                Request(
-                    "sagemaker:AddTags",
-                    DEFAULT.sm("endpoint", f"{DEFAULT.prefix}-staging"),
-                    tags=owner,
-                    context=existing,
-                ),
-                label="CloudFormationRole endpoint",
+                DEFAULT.sm("endpoint", f"{DEFAULT.prefix}-staging"),
+                owner,
+                existing,
+                "CloudFormationRole endpoint",
             ),
-            "Allowed",
-        ),
-        (
-            DEFAULT.case(
-                "codebuild",
-                Request("sagemaker:AddTags", DEFAULT.sm("pipeline", DEFAULT.prefix), tags=owner, context=existing),
-                label="CodeBuildRole pipeline",
-            ),
-            "Allowed",
-        ),
-        (
-            DEFAULT.case(
+            ("codebuild", DEFAULT.sm("pipeline", DEFAULT.prefix), owner, existing, "CodeBuildRole pipeline"),
+            (
                 "sagemaker",
-                Request(
-                    "sagemaker:AddTags",
-                    DEFAULT.sm("model-package", f"{DEFAULT.prefix}/3"),
-                    tags=owner,
-                    context=existing,
-                ),
-                label="SageMakerExecutionRole model package",
+                DEFAULT.sm("model-package", f"{DEFAULT.prefix}/3"),
+                owner,
+                existing,
+                "SageMakerExecutionRole model package",
             ),
-            "Allowed",
-        ),
-        # Tag-on-create: SageMaker checks AddTags for the tags of a create call; the new resource has none yet.
-        (
-            DEFAULT.case(
+            # Tag-on-create: SageMaker checks AddTags for the tags of a create call; the new resource has none yet.
+            (
                 "sagemaker",
-                Request(
-                    "sagemaker:AddTags", guarded_targets(DEFAULT)["sagemaker:CreateTrainingJob"], tags=DEFAULT.all_tags
-                ),
-                label="SageMakerExecutionRole tag on create",
+                guarded_targets(DEFAULT)["sagemaker:CreateTrainingJob"],
+                DEFAULT.all_tags,
+                None,
+                "SageMakerExecutionRole tag on create",
             ),
-            "Allowed",
-        ),
-        (
-            DEFAULT.case(
+            (
                 "cloudformation",
-                Request(
-                    "sagemaker:AddTags", DEFAULT.sm("model", f"{DEFAULT.prefix}-staging-abc1234"), tags=DEFAULT.all_tags
-                ),
-                label="CloudFormationRole tag on create",
+                DEFAULT.sm("model", f"{DEFAULT.prefix}-staging-abc1234"),
+                DEFAULT.all_tags,
+                None,
+                "CloudFormationRole tag on create",
             ),
-            "Allowed",
-        ),
+        )
     ]
     check(cases)
 
@@ -511,13 +493,7 @@ def endpoint_deploy_requests(t: Team, stage: str) -> list[tuple[str, str, dict[s
         "AWS::SageMaker::EndpointConfig": ("sagemaker:CreateEndpointConfig", "endpoint-config", "EndpointConfigName"),
         "AWS::SageMaker::Endpoint": ("sagemaker:CreateEndpoint", "endpoint", "EndpointName"),
     }
-    kwargs = dict(
-        parameters=parameters,
-        account=ACCOUNT,
-        region=REGION,
-        partition=PARTITION,
-        conditions={"IsStaging": stage == "staging"},
-    )
+    kwargs = endpoint_resolve_kwargs(parameters, stage)
     for logical_id, resource in endpoint_template["Resources"].items():
         if resource["Type"].startswith("AWS::SageMaker::"):
             assert resource["Type"] in kinds, (

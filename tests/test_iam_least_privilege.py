@@ -29,16 +29,16 @@ from iam_project import (
     ACCOUNT,
     DEFAULT,
     OUTSIDE_ROLES,
-    PARTITION,
     REGION,
     Team,
     check,
+    endpoint_stack,
     existing_resource,
     run,
     sagemaker_condition_keys,
     sagemaker_parameter_roots,
 )
-from iamsim_client import IAMSIM_DIR, Case, Request, engine_ready, load_template, resolve_intrinsics
+from iamsim_client import IAMSIM_DIR, Case, Request, engine_ready, resolve_intrinsics
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
 
@@ -457,28 +457,7 @@ def schema_permissions(resource_type: str) -> set[str]:
 
 def _endpoint_template(t=DEFAULT, stage: str = "staging") -> tuple[dict, dict]:
     """The endpoint template and the resolver arguments of one stage's stack."""
-    endpoint = load_template(t.texts["endpoint"], source="endpoint template")
-    parameters = {name: spec.get("Default", "") for name, spec in endpoint["Parameters"].items()}
-    parameters.update(
-        {
-            "SageMakerProjectName": t.project_name,
-            "SageMakerProjectId": t.project_id,
-            "StageName": stage,
-            "ConfigHash": "abc1234",
-            "KmsKeyArn": t.key_arn,
-            "ArtifactBucket": t.bucket,
-            "ModelExecutionRoleArn": t.role_arn("sagemaker"),
-            "ModelPackageArn": t.sm("model-package", f"{t.prefix}/3"),
-        }
-    )
-    kwargs = dict(
-        parameters=parameters,
-        account=ACCOUNT,
-        region=REGION,
-        partition=PARTITION,
-        conditions={"IsStaging": stage == "staging"},
-    )
-    return endpoint, kwargs
+    return endpoint_stack(t, stage, 3)
 
 
 def endpoint_request_keys(t=DEFAULT, stage: str = "staging") -> dict[tuple[str, str], dict[str, str]]:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from generator import iam, tagging
-from iam_project import ACCOUNT, DEFAULT, PARTITION, REGION, Team, check, resolve_intrinsics, team
+from iam_project import ACCOUNT, DEFAULT, REGION, Team, check, team, team_resource_policy
 from iamsim_client import Case, Request, engine_ready
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
@@ -69,23 +69,8 @@ class Person:
 @functools.cache
 def studio_user_policy(t: Team) -> dict[str, Any]:
     document = t.product["Resources"]["StudioUserPolicy"]["Properties"]["PolicyDocument"]
-    return resolve_intrinsics(
-        document,
-        parameters=t.product_parameters,
-        account=ACCOUNT,
-        region=REGION,
-        partition=PARTITION,
-        resources={"ProjectKey.Arn": t.key_arn},
-        where=f"product template ({t.label}): StudioUserPolicy",
-    )
-
-
-def bucket_policy(t: Team) -> dict[str, Any]:
-    (policy,) = [r for r in t.template("project")["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"]
-    return resolve_intrinsics(
-        policy["Properties"]["PolicyDocument"],
-        where="project template: ArtifactBucketPolicy",
-        **t.project_resolve_kwargs(),
+    return t.resolve_product(
+        document, where=f"product template ({t.label}): StudioUserPolicy", resources={"ProjectKey.Arn": t.key_arn}
     )
 
 
@@ -108,12 +93,7 @@ def open_repository_policy() -> dict[str, Any]:
 def resource_policy(arn: str) -> dict[str, Any] | None:
     if arn.startswith("arn:aws:ecr:") and arn.split(":")[4] != ACCOUNT:
         return open_repository_policy()
-    for t in (A, SHARED_NAMESPACE, PREFIXED_NAMESPACE):
-        if arn == t.key_arn:
-            return t.key_policy
-        if arn == f"arn:aws:s3:::{t.bucket}" or arn.startswith(f"arn:aws:s3:::{t.bucket}/"):
-            return bucket_policy(t)
-    return None
+    return team_resource_policy((A, SHARED_NAMESPACE, PREFIXED_NAMESPACE), arn)
 
 
 def as_person(person: Person, request: Request, label: str) -> Case:
@@ -436,49 +416,57 @@ def test_the_image_account_table_is_the_sdks():
 def test_the_key_administrator_manages_but_cannot_use_or_rewrite_the_key():
     admin = f"arn:aws:iam::{ACCOUNT}:role/KeyAdmins"
     admin_policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}
+
+    def on_the_key(
+        who: str,
+        principal: str,
+        policies: list[dict[str, Any]],
+        expectations: tuple[tuple[str, dict[str, str], str | set[str]], ...],
+    ) -> list[tuple[Case, str | set[str]]]:
+        """``who`` (``principal``, holding ``policies``) making each (action, context) on the key."""
+        return [
+            (
+                Case(
+                    policies,
+                    Request(action, A.key_arn, context=context),
+                    label=f"{who}: {action}",
+                    principal=principal,
+                    resource_policy=A.key_policy,
+                ),
+                expected,
+            )
+            for action, context, expected in expectations
+        ]
+
     # A key administrator holds no IAM permission of its own here: the key policy alone decides,
     # so what they can do is exactly the key policy's statement naming them.
-    cases = [
+    cases = on_the_key(
+        "key administrator",
+        admin,
+        [],
         (
-            Case(
-                [],
-                Request(action, A.key_arn, context=context),
-                label=f"key administrator: {action}",
-                principal=admin,
-                resource_policy=A.key_policy,
-            ),
-            expected,
-        )
-        for action, context, expected in (
             ("kms:EnableKeyRotation", {}, "Allowed"),
             ("kms:ScheduleKeyDeletion", {}, "Allowed"),
             ("kms:Decrypt", via("s3"), NOT_ALLOWED),
             ("kms:GenerateDataKey", {}, NOT_ALLOWED),
             ("kms:PutKeyPolicy", {}, NOT_ALLOWED),
             ("kms:CreateGrant", {"kms:GrantIsForAWSResource": "true"}, NOT_ALLOWED),
-        )
-    ]
+        ),
+    )
     # An account administrator with kms:* in their identity policy may administer (the key stays
     # repairable) but not use the data.
     account_admin = f"arn:aws:iam::{ACCOUNT}:role/Admin"
-    cases += [
+    cases += on_the_key(
+        "account administrator",
+        account_admin,
+        [{"name": "admin", "policy": admin_policy}],
         (
-            Case(
-                [{"name": "admin", "policy": admin_policy}],
-                Request(action, A.key_arn, context=context),
-                label=f"account administrator: {action}",
-                principal=account_admin,
-                resource_policy=A.key_policy,
-            ),
-            expected,
-        )
-        for action, context, expected in (
             ("kms:PutKeyPolicy", {}, "Allowed"),
             ("kms:Decrypt", via("s3"), NOT_ALLOWED),
             ("kms:Encrypt", {}, NOT_ALLOWED),
             ("kms:CreateGrant", {"kms:GrantIsForAWSResource": "true", **via("sagemaker")}, NOT_ALLOWED),
-        )
-    ]
+        ),
+    )
     check(cases)
 
 

@@ -51,14 +51,16 @@ from iam_project import (
     Team,
     codebuild_environment,
     deploy_build_environment,
+    endpoint_stack,
     existing_resource,
     run,
     sagemaker_condition_keys,
     seed_module,
     seed_pipeline_definition,
     team,
+    team_resource_policy,
 )
-from iamsim_client import Case, Request, engine_ready, explain, load_template, resolve_intrinsics
+from iamsim_client import Case, Request, engine_ready, explain, resolve_intrinsics
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
 
@@ -230,27 +232,7 @@ def deploy_build_calls(t: Team, tmp: Path) -> tuple[tuple[str, str, dict[str, An
 
 def endpoint_outputs(t: Team, stage: str) -> dict[str, str]:
     """The endpoint stack's Outputs for ``stage`` (what the staging deploy action writes for the test)."""
-    template = load_template(t.texts["endpoint"], source="endpoint template")
-    parameters = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()}
-    parameters.update(
-        {
-            "SageMakerProjectName": t.project_name,
-            "SageMakerProjectId": t.project_id,
-            "StageName": stage,
-            "ConfigHash": "abc1234",
-            "KmsKeyArn": t.key_arn,
-            "ArtifactBucket": t.bucket,
-            "ModelExecutionRoleArn": t.role_arn("sagemaker"),
-            "ModelPackageArn": t.sm("model-package", f"{t.prefix}/1"),
-        }
-    )
-    kwargs = dict(
-        parameters=parameters,
-        account=ACCOUNT,
-        region=REGION,
-        partition=PARTITION,
-        conditions={"IsStaging": stage == "staging"},
-    )
+    template, kwargs = endpoint_stack(t, stage, 1)
     resources: dict[str, str] = {}
     for logical_id, resource in template["Resources"].items():
         props = resource["Properties"]
@@ -655,6 +637,18 @@ def job_runtime(role: str, t: Team, kind: str, name: str, why: str) -> list[Need
     ]
 
 
+def job_start(describe: str, job: str, arguments: Mapping[str, Any], tags: dict[str, str], why: str) -> list[Need]:
+    """A seed pipeline job's start: its role passed to SageMaker, then the job described (``describe``)."""
+    return [
+        Need(
+            "sagemaker",
+            Request("iam:PassRole", arguments["RoleArn"], context={"iam:PassedToService": "sagemaker.amazonaws.com"}),
+            why,
+        ),
+        Need("sagemaker", Request(describe, job, context=existing_resource(tags)), why),
+    ]
+
+
 def sagemaker_needs(t: Team) -> list[Need]:
     definition = seed_pipeline_definition(t)
     parameters = {p["Name"]: str(p.get("DefaultValue", "")) for p in definition.get("Parameters", [])}
@@ -667,24 +661,7 @@ def sagemaker_needs(t: Team) -> list[Need]:
         tags = {tag["Key"]: tag["Value"] for tag in arguments.get("Tags", [])}
         if step["Type"] == "Processing":
             name = job_name(step)
-            needs.append(
-                Need(
-                    "sagemaker",
-                    Request(
-                        "iam:PassRole", arguments["RoleArn"], context={"iam:PassedToService": "sagemaker.amazonaws.com"}
-                    ),
-                    why,
-                )
-            )
-            needs.append(
-                Need(
-                    "sagemaker",
-                    Request(
-                        "sagemaker:DescribeProcessingJob", t.sm("processing-job", name), context=existing_resource(tags)
-                    ),
-                    why,
-                )
-            )
+            needs += job_start("sagemaker:DescribeProcessingJob", t.sm("processing-job", name), arguments, tags, why)
             for item in arguments["ProcessingInputs"]:
                 bucket, key = split_s3(pipeline_value(item["S3Input"]["S3Uri"], by_name, parameters))
                 needs.append(s3_list("sagemaker", bucket, key, f"{why} input {item['InputName']}"))
@@ -703,24 +680,7 @@ def sagemaker_needs(t: Team) -> list[Need]:
             needs += job_runtime("sagemaker", t, "ProcessingJobs", name, why)
         elif step["Type"] == "Training":
             name = job_name(step)
-            needs.append(
-                Need(
-                    "sagemaker",
-                    Request(
-                        "iam:PassRole", arguments["RoleArn"], context={"iam:PassedToService": "sagemaker.amazonaws.com"}
-                    ),
-                    why,
-                )
-            )
-            needs.append(
-                Need(
-                    "sagemaker",
-                    Request(
-                        "sagemaker:DescribeTrainingJob", t.sm("training-job", name), context=existing_resource(tags)
-                    ),
-                    why,
-                )
-            )
+            needs += job_start("sagemaker:DescribeTrainingJob", t.sm("training-job", name), arguments, tags, why)
             for channel in arguments["InputDataConfig"]:
                 bucket, key = split_s3(
                     pipeline_value(channel["DataSource"]["S3DataSource"]["S3Uri"], by_name, parameters)
@@ -817,12 +777,7 @@ def bucket_policy(t: Team) -> dict[str, Any]:
 
 def resource_policy(arn: str) -> dict[str, Any] | None:
     """The key policy for a team's key, the bucket policy for its bucket and objects."""
-    for t in TEAMS:
-        if arn == t.key_arn:
-            return t.key_policy
-        if arn == f"arn:{PARTITION}:s3:::{t.bucket}" or arn.startswith(f"arn:{PARTITION}:s3:::{t.bucket}/"):
-            return bucket_policy(t)
-    return None
+    return team_resource_policy(TEAMS, arn, bucket_policy)
 
 
 def aws_owned_repository_policy(principal: str) -> dict[str, Any]:

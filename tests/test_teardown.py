@@ -175,6 +175,21 @@ def _expect_registry(stubber: Stubber, packages: list[str]) -> None:
     )
 
 
+def _expect_existing_project(stubber: Stubber, expected_params: dict[str, str] | None = None) -> None:
+    """DescribeProject answers that the project still exists (CreateCompleted)."""
+    stubber.add_response(
+        "describe_project",
+        {
+            "ProjectArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:project/{NAME}",
+            "ProjectName": NAME,
+            "ProjectId": ID,
+            "ProjectStatus": "CreateCompleted",
+            "CreationTime": NOW,
+        },
+        expected_params,
+    )
+
+
 def _expect_plan_reads(stubber: Stubber) -> None:
     """The SageMaker reads of the plan, for a project whose pipeline and group exist."""
     stubber.add_response(
@@ -292,17 +307,7 @@ def test_a_partly_removed_project_deletes_what_is_left(aws):
 def test_the_project_id_is_looked_up_while_the_project_exists(aws, monkeypatch):
     aws["cloudformation"].create_stack(StackName=PROD, TemplateBody=_stack_template("/prod"))
     stubber = _stub_sagemaker(monkeypatch)
-    stubber.add_response(
-        "describe_project",
-        {
-            "ProjectArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:project/{NAME}",
-            "ProjectName": NAME,
-            "ProjectId": ID,
-            "ProjectStatus": "CreateCompleted",
-            "CreationTime": NOW,
-        },
-        {"ProjectName": NAME},
-    )
+    _expect_existing_project(stubber, {"ProjectName": NAME})
     not_found = {
         "service_error_code": "ValidationException",
         "service_message": "Could not find pipeline with PipelineName x.",
@@ -324,16 +329,7 @@ def test_the_project_id_is_looked_up_while_the_project_exists(aws, monkeypatch):
 
 def test_delete_data_is_refused_while_the_project_exists(aws, monkeypatch):
     stubber = _stub_sagemaker(monkeypatch)
-    stubber.add_response(
-        "describe_project",
-        {
-            "ProjectArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:project/{NAME}",
-            "ProjectName": NAME,
-            "ProjectId": ID,
-            "ProjectStatus": "CreateCompleted",
-            "CreationTime": NOW,
-        },
-    )
+    _expect_existing_project(stubber)
     result = _teardown("--yes", "--delete-data")
     _assert_one_line_error(result, 2, "still exists", "delete it in Studio first")
 
