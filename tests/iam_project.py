@@ -476,8 +476,7 @@ def with_request_keys(case: Case) -> Case:
         context.setdefault("aws:PrincipalAccount", case.principal.split(":")[4])
         for key, value in principal_tags(case.principal).items():
             context.setdefault(f"aws:PrincipalTag/{key}", value)
-    parts = case.request.resource_arn.split(":")
-    owner = parts[4] if len(parts) > 5 and re.fullmatch(r"\d{12}", parts[4]) else case.account
+    owner = case.resource_owner
     context.setdefault("aws:ResourceAccount", owner)
     if "s3:ResourceAccount" in _condition_keys(case.request.action):
         context.setdefault("s3:ResourceAccount", owner)

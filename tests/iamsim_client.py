@@ -476,22 +476,25 @@ class Case:
     account: str = DEFAULT_ACCOUNT
     resource_policy: Mapping[str, Any] | None = field(default=None)
 
+    @property
+    def resource_owner(self) -> str:
+        """The resource's account: the ARN's account field when it has one (S3 bucket ARNs do not)."""
+        parts = self.request.resource_arn.split(":")
+        return parts[4] if len(parts) > 5 and re.fullmatch(r"\d{12}", parts[4]) else self.account
+
     def to_json(self, case_id: str) -> dict[str, Any]:
         arn = self.request.resource_arn
         if "*" in arn and arn != "*":
             # The engine expands a wildcard request into one simulation per matching pattern and
             # reports a combined result: not the single concrete request a test means to check.
             raise IamSimError(f"{self.label or self.request.action}: use a concrete resource ARN, not {arn!r}")
-        # The resource's owner: the ARN's account field when it has one (S3 bucket ARNs do not).
-        parts = self.request.resource_arn.split(":")
-        owner = parts[4] if len(parts) > 5 and re.fullmatch(r"\d{12}", parts[4]) else self.account
         payload: dict[str, Any] = {
             "id": case_id,
             "identityPolicies": [{"name": str(p["name"]), "policy": p["policy"]} for p in self.policies],
             "request": {
                 "principal": self.principal,
                 "action": self.request.action,
-                "resource": {"resource": self.request.resource_arn, "accountId": owner},
+                "resource": {"resource": self.request.resource_arn, "accountId": self.resource_owner},
                 "contextVariables": self.request.context_variables(),
             },
         }
