@@ -12,35 +12,31 @@ import click
 
 from generator import __version__
 from generator.commands.build import build
-from generator.commands.common import Context
+from generator.commands.common import Context, shared_options, with_shared_options
 from generator.commands.docs import docs
 from generator.commands.package import package
 from generator.commands.publish import publish
 from generator.commands.seed_run import seed_run
+from generator.commands.status import status
 from generator.commands.teardown import teardown
 from generator.commands.validate import validate
+from generator.commands.verify import verify
 
-COMMANDS = (build, validate, package, publish, docs, seed_run, teardown)
+COMMANDS = (build, validate, package, publish, docs, seed_run, status, teardown, verify)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.version_option(__version__, prog_name="mlops-templates")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Organisation configuration (YAML). Defaults build the committed templates.",
-)
 @click.pass_context
-def main(ctx: click.Context, debug: bool, config_path: Path | None) -> None:
+def main(ctx: click.Context, debug: bool, config_path: Path | None, allow_empty: bool) -> None:
     """Generate and check the secure SageMaker custom project templates."""
-    ctx.obj = Context(debug, config_path)
+    ctx.obj = Context(debug, config_path, allow_empty)
 
 
+# --debug, --config and --allow-empty go before or after the command name.
+main.params.extend(shared_options())
 for command in COMMANDS:
-    main.add_command(command)
+    main.add_command(with_shared_options(command))
 
 
 if __name__ == "__main__":

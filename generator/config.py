@@ -7,8 +7,9 @@ one-line message naming the field and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -38,7 +39,10 @@ INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 # developer guide): SageMaker refuses a volume key for them, and the roles' guardrail requires
 # one. The `d` families (m5d, c5d, r5d, g4dn, p3dn, p4d, p4de) and the GPU/accelerator families
 # that always carry local storage.
-LOCAL_STORAGE_FAMILY_RE = re.compile(r"^([a-z]+\d+[a-z]*d[a-z]?|g5|g6|g6e|p5|p5e|p5en|trn1|trn1n)$")
+# P6 families are written with a hyphen (ml.p6-b200.48xlarge); they carry local storage too.
+LOCAL_STORAGE_FAMILY_RE = re.compile(
+    r"^([a-z]+\d+[a-z]*d[a-z]?|g5|g6|g6e|gr6|p5|p5e|p5en|p6e?(-[a-z0-9]+)?|trn1|trn1n|trn2|trn2u)$"
+)
 
 # CodeCommit, CodeBuild, CodePipeline and SageMaker Projects are all available in these
 # regions; cfn-lint checks every template against each of them (CodeCommit is missing from
@@ -133,16 +137,26 @@ class InstanceTypes(_Strict):
     @field_validator("processing", "training", "endpoint")
     @classmethod
     def _instance_type(cls, value: str) -> str:
-        if not INSTANCE_TYPE_RE.match(value):
-            raise ValueError("must look like ml.<family>.<size>, for example ml.m5.xlarge")
-        family = value.split(".")[1]
-        if LOCAL_STORAGE_FAMILY_RE.match(family):
+        family = value.split(".")[1] if value.count(".") == 2 else ""
+        # Before the shape: `ML.G5.xlarge` is still a type the README rules out, say so.
+        if LOCAL_STORAGE_FAMILY_RE.match(family.lower()):
             raise ValueError(
                 f"{value} has local NVMe instance storage, which SageMaker cannot encrypt with the "
                 "volume key every job and endpoint must name; use a family without it, for "
                 "example ml.m5, ml.c5 or ml.r5"
             )
+        if not INSTANCE_TYPE_RE.match(value):
+            raise ValueError("must look like ml.<family>.<size>, for example ml.m5.xlarge")
         return value
+
+
+def _closest(region: str, known: Iterable[str]) -> str:
+    """The few known regions nearest to a mistyped one (a typo, the wrong case, a zone)."""
+    names = sorted(known)
+    close = difflib.get_close_matches(region.lower(), names, n=3, cutoff=0.6)
+    if close:
+        return f"did you mean {' or '.join(close)}?"
+    return f"regions look like us-east-1 or eu-west-1 (the gate knows {len(names)})"
 
 
 class Config(_Strict):
@@ -212,7 +226,7 @@ class Config(_Strict):
 
         for region in value:
             if region not in REGIONS:
-                raise ValueError(f"{region!r} is not a region the gate knows; use one of {', '.join(sorted(REGIONS))}")
+                raise ValueError(f"{region!r} is not a region the gate knows; {_closest(region, REGIONS)}")
         if len(set(value)) != len(value):
             raise ValueError("must not repeat a region")
         return value
@@ -244,13 +258,69 @@ class Config(_Strict):
         return self.source_provider is SourceProvider.CODECOMMIT
 
 
+# What a list field holds, for type errors in the README's words rather than pydantic's.
+_ITEMS = {"regions": ("region names", "a region name"), "allowed_values": ("tag values", "a tag value")}
+_ENUMS: dict[str, type[StrEnum]] = {"endpoint_kind": EndpointKind, "source_provider": SourceProvider}
+_INTEGER_TYPES = {"int_type", "int_parsing", "int_from_float"}
+_LIST_TYPES = {"tuple_type", "list_type", "iterable_type"}
+_MAPPING_TYPES = {"model_type", "model_attributes_type", "dict_type"}
+
+
+def _fields_of(loc: tuple) -> str:
+    """The settings of the model at `loc`: the whole file, a required tag, the instance types."""
+    names = [part for part in loc if isinstance(part, str)]
+    model = {"required_tags": RequiredTag, "instance_types": InstanceTypes}.get(names[-1] if names else "", Config)
+    return ", ".join(model.model_fields)
+
+
+def _got(value: object) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a yes/no value)"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if value is None:
+        return "nothing (an empty value)"
+    return {list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _expected(first: dict) -> str | None:
+    """What the field takes, for an error about the input's type; None for other errors."""
+    loc, kind = first["loc"], first["type"]
+    field = next((part for part in reversed(loc) if isinstance(part, str)), "")
+    in_list = bool(loc) and isinstance(loc[-1], int)
+    if kind in _LIST_TYPES:
+        return f"a list of {_ITEMS.get(field, ('values', ''))[0]}"
+    if kind == "string_type":
+        return _ITEMS[field][1] if in_list and field in _ITEMS else "text"
+    if kind in _INTEGER_TYPES:
+        return "a whole number"
+    if kind in ("bool_type", "bool_parsing"):
+        return "true or false"
+    if kind in _MAPPING_TYPES:
+        return f"a mapping with {_fields_of(loc)}"
+    if first["msg"].startswith("Input should be"):
+        return first["msg"].removeprefix("Input should be ").removeprefix("a valid ")
+    return None
+
+
 def _describe(error: ValidationError) -> str:
+    """The first problem in the CLI's words: which field, what it takes, what it got."""
     first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"])
+    loc = first["loc"]
+    field = ".".join(str(part) for part in loc)
     message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        allowed = ", ".join(Config.model_fields)
-        message = f"is not a known setting (allowed: {allowed})"
+    expected = _expected(first)
+    if first["type"] in ("extra_forbidden", "invalid_key"):
+        message = f"is not a known setting (allowed: {_fields_of(loc[:-1])})"
+    elif first["type"] == "missing":
+        message = "is required"
+    elif first["type"] == "enum" and loc and loc[-1] in _ENUMS:
+        allowed = ", ".join(member.value for member in _ENUMS[loc[-1]])
+        message = f"must be one of {allowed}, got {_got(first['input'])}"
+    elif expected is not None:
+        message = f"expected {expected}, got {_got(first['input'])}"
     return f"config field {field}: {message}" if field else f"config: {message}"
 
 
@@ -262,22 +332,55 @@ def build_config(values: dict | None = None) -> Config:
         raise UserError(_describe(error)) from error
 
 
-def load_config(path: Path | None) -> Config:
-    """Config from an optional YAML file; defaults when no file is given."""
+def _yaml_problem(path: Path, text: str, error: yaml.YAMLError) -> str:
+    """The line a YAML error is on, and what is wrong there, in one line."""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    problem = problem.replace("'<stream end>'", "the end of the file").replace(
+        "found unexpected end of stream", "the file ends before it is closed"
+    )
+    if "<block end>" in problem:
+        problem = f"the indentation does not line up with the lines above ({problem})"
+    elif "'\\t'" in problem:
+        problem = "a tab character: YAML indents with spaces"
+    mark, context = getattr(error, "problem_mark", None), getattr(error, "context_mark", None)
+    if mark is None:
+        return f"config file {path}: not valid YAML: {problem}"
+    # At the end of the file the parser points past the last line; the real place is where the
+    # unclosed bracket, quote or block began.
+    at_end = mark.index >= len(text.rstrip())
+    where = context if at_end and context is not None else mark
+    detail = f"{problem}"
+    if getattr(error, "context", None) and context is not None:
+        detail += f" ({error.context} that starts at line {context.line + 1})"
+    return f"config file {path}: not valid YAML at line {where.line + 1}, column {where.column + 1}: {detail}"
+
+
+def load_config(path: Path | None, allow_empty: bool = False) -> Config:
+    """Config from an optional YAML file; defaults when no file is given.
+
+    A file that sets nothing is refused unless `allow_empty`: an empty file is more often a
+    mistake (wrong file, truncated copy) than a wish for the defaults.
+    """
     if path is None:
         return build_config()
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"config file {path}: is a directory; give the YAML file (for example {path / 'org.yaml'})")
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"config file {path}: cannot read it ({error.__class__.__name__})") from error
     try:
         values = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise UserError(f"config file {path}: not valid YAML{where}") from error
-    if values is None:
+        raise UserError(_yaml_problem(path, text, error)) from error
+    if values is None or values == {}:
+        if not allow_empty:
+            raise UserError(
+                f"config file {path}: sets nothing (it is empty, only comments or {{}}); "
+                "pass --allow-empty to build the defaults from it on purpose"
+            )
         values = {}
     if not isinstance(values, dict):
-        raise UserError(f"config file {path}: must be a mapping of settings, not {type(values).__name__}")
+        raise UserError(f"config file {path}: must be a mapping of settings, got {_got(values)}")
     return build_config(values)

@@ -40,6 +40,7 @@ MAX_VALUE_LENGTH = {
 LIMITS = {
     "s3-bucket": 63,
     "iam-role": 64,
+    "iam-policy": 128,
     "kms-alias": 256,
     "ssm-parameter": 1011,
     "codecommit-repository": 100,
@@ -103,19 +104,60 @@ def empty_means_published(template: Template, parameter: Parameter, published: D
 
 # ---- product stack (one per team/namespace) -------------------------------------------------
 
-ROLE_PURPOSES = ("launch", "codebuild", "codepipeline", "events", "cloudformation", "sagemaker")
+ROLE_PURPOSES = ("launch",)
+# The roles each project stack creates for itself, one per service principal.
+PROJECT_ROLE_PURPOSES = ("codebuild", "codepipeline", "events", "cloudformation", "sagemaker")
 
 
 def role_name(config: Config, purpose: str) -> DerivedName:
-    # IAM is global: the region keeps the same configuration's product stack deployable in a
-    # second region of the account (every other name it creates is regional already).
+    """The product stack's launch role, or one project's role for ``purpose``."""
+    if purpose in PROJECT_ROLE_PURPOSES:
+        # 32 + 1 + 14 + 1 + 14: the project name and id leave room for every purpose in IAM's 64.
+        return DerivedName(f"{PROJECT_PREFIX}-{purpose}", "iam-role")
     if purpose not in ROLE_PURPOSES:
         raise KeyError(purpose)
+    # IAM is global: the region keeps the same configuration's product stack deployable in a
+    # second region of the account (every other name it creates is regional already).
     return DerivedName(f"{config.namespace}-{config.project_suffix}-${{AWS::Region}}-{purpose}", "iam-role")
 
 
+def role_path(config: Config) -> str:
+    """The IAM path of the team's project roles in one region: the launch role may create roles
+    there only, and what may use the key or pass a role names the path, not a name pattern, so
+    teams whose names overlap (suffixes `project`/`custom-project`) stay apart."""
+    return f"/{config.namespace}/{config.project_suffix}/${{AWS::Region}}/"
+
+
 def role_arn_pattern(config: Config, purpose: str) -> str:
-    return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{role_name(config, purpose).pattern}"
+    """One role's ARN (in the project template the project's own; the launch role's anywhere)."""
+    path = role_path(config) if purpose in PROJECT_ROLE_PURPOSES else "/"
+    return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{path}{role_name(config, purpose).pattern}"
+
+
+def team_role_arn_pattern(config: Config, purpose: str = "*") -> str:
+    """Every project role of the team (for ``purpose``, or all) in this region."""
+    ending = "*" if purpose == "*" else f"*-{config.project_suffix}-p-*-{purpose}"
+    return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{role_path(config)}{ending}"
+
+
+def boundary_policy_name(config: Config) -> DerivedName:
+    """The permissions boundary every project role carries (the product stack owns it)."""
+    return DerivedName(f"{config.namespace}-{config.project_suffix}-${{AWS::Region}}-project-roles", "iam-policy")
+
+
+def guardrail_policy_name(config: Config, index: int) -> DerivedName:
+    """The tag guardrail's managed policies (the product stack's; project roles attach them)."""
+    part = f"-{index + 1}" if index else ""
+    return DerivedName(f"{config.namespace}-{config.project_suffix}-${{AWS::Region}}-tag-guardrail{part}", "iam-policy")
+
+
+def guardrail_policy_arns(config: Config, count: int) -> list[str]:
+    base = "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/"
+    return [base + guardrail_policy_name(config, index).pattern for index in range(count)]
+
+
+def boundary_policy_arn(config: Config) -> str:
+    return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{boundary_policy_name(config).pattern}"
 
 
 def key_alias(config: Config) -> DerivedName:
@@ -139,6 +181,7 @@ def product_names(config: Config) -> list[DerivedName]:
     checked by ``sources.source_names_too_long``.
     """
     return [role_name(config, p) for p in ROLE_PURPOSES] + [
+        boundary_policy_name(config),
         key_alias(config),
         key_arn_parameter(config),
     ]

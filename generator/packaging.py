@@ -82,9 +82,15 @@ def seed_files(source: Path) -> tuple[list[str], list[str]]:
     return sorted(directories), sorted(files)
 
 
-def zip_bytes(source: Path) -> bytes:
-    """The reproducible zip of one seed-code directory."""
+def zip_bytes(source: Path, overrides: dict[str, bytes] | None = None) -> bytes:
+    """The reproducible zip of one seed-code directory; `overrides` (path in the zip -> bytes)
+    replace or add generated files (a configured build's endpoint template)."""
+    overrides = overrides or {}
     directories, files = seed_files(source)
+    if overrides:
+        files = sorted(set(files) | set(overrides))
+        parents = {"/".join(p[:i]) + "/" for p in (f.split("/") for f in overrides) for i in range(1, len(p))}
+        directories = sorted(set(directories) | parents)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(directories + files):
@@ -96,7 +102,8 @@ def zip_bytes(source: Path) -> bytes:
             else:
                 info.external_attr = (stat.S_IFREG | FILE_MODE) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, (source / name).read_bytes(), compresslevel=9)
+                data = overrides[name] if name in overrides else (source / name).read_bytes()
+                archive.writestr(info, data, compresslevel=9)
     return buffer.getvalue()
 
 
@@ -112,9 +119,19 @@ class Artifact:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def template_targets() -> list[render.Target]:
+def template_targets(config: Config) -> list[render.Target]:
     """Templates released on their own (the endpoint template ships inside the deploy zip)."""
-    return [t for t in render.TARGETS if not t.path.startswith("seed_code/")]
+    return [t for t in render.targets(config) if not t.path.startswith("seed_code/")]
+
+
+def _generated_seed_files(root: Path, config: Config, name: str) -> dict[str, bytes]:
+    """Generated files (under `root`) that belong in seed directory `name`, by path in its zip."""
+    prefix = SEED_CODE_DIRS[name] + "/"
+    return {
+        t.path.removeprefix(prefix): (root / t.path).read_bytes()
+        for t in render.targets(config)
+        if t.path.startswith(prefix)
+    }
 
 
 def stale_templates(root: Path, config: Config) -> list[str]:
@@ -127,14 +144,21 @@ def stale_templates(root: Path, config: Config) -> list[str]:
     return stale
 
 
-def artifacts(root: Path, config: Config) -> list[Artifact]:
-    """Every release file, sorted by path; refuses when the generated templates are stale."""
+def artifacts(root: Path, config: Config, fix: str = "make build", seed_root: Path | None = None) -> list[Artifact]:
+    """Every release file, sorted by path; refuses when the generated templates are stale.
+
+    The templates come from `root` (the repository, or a configuration's build folder), the seed
+    code from `seed_root` (the repository) with the generated files of `root` in place of its own.
+    `fix` is the command that rebuilds `root` (it names the configuration).
+    """
     stale = stale_templates(root, config)
     if stale:
-        raise UserError(f"generated files out of date with the generator: {', '.join(stale)}; run `make build` first")
-    found = [Artifact(t.file_name, (root / t.path).read_bytes()) for t in template_targets()]
+        raise UserError(f"generated files out of date with the generator: {', '.join(stale)}; run `{fix}` first")
+    seed_root = render.ROOT if seed_root is None else seed_root
+    found = [Artifact(t.file_name, (root / t.path).read_bytes()) for t in template_targets(config)]
     for name, key in naming.SEED_CODE_KEYS.items():
-        found.append(Artifact(key, zip_bytes(root / SEED_CODE_DIRS[name])))
+        generated = _generated_seed_files(root, config, name)
+        found.append(Artifact(key, zip_bytes(seed_root / SEED_CODE_DIRS[name], generated)))
     return sorted(found, key=lambda a: a.path)
 
 
@@ -163,21 +187,22 @@ def write_dist(dist: Path, items: list[Artifact]) -> list[Path]:
     return written
 
 
-def read_dist(dist: Path) -> list[Artifact]:
-    """The artifacts listed in dist/SHA256SUMS, each verified against its checksum."""
+def read_dist(dist: Path, fix: str = "mlops-templates package") -> list[Artifact]:
+    """The artifacts listed in dist/SHA256SUMS, each verified against its checksum; `fix` is the
+    command that packages dist/ again."""
     sums = dist / CHECKSUMS_FILE
     if not sums.is_file():
-        raise UserError(f"{sums} not found; run `mlops-templates package` first")
+        raise UserError(f"{sums} not found; run `{fix}` first")
     items = []
     for number, line in enumerate(sums.read_text(encoding="utf-8").splitlines(), 1):
         digest, sep, name = line.partition("  ")
         if not sep or len(digest) != 64 or not name or name.startswith("/") or ".." in name.split("/"):
-            raise UserError(f"{sums}:{number}: not a `sha256sum` line; run `mlops-templates package` again")
+            raise UserError(f"{sums}:{number}: not a `sha256sum` line; run `{fix}` again")
         path = dist / name
         if not path.is_file():
-            raise UserError(f"{path} listed in {sums} is missing; run `mlops-templates package` again")
+            raise UserError(f"{path} listed in {sums} is missing; run `{fix}` again")
         item = Artifact(name, path.read_bytes())
         if item.sha256 != digest:
-            raise UserError(f"{path} does not match {sums}; run `mlops-templates package` again")
+            raise UserError(f"{path} does not match {sums}; run `{fix}` again")
         items.append(item)
     return items

@@ -1,7 +1,8 @@
 """The product stack a platform engineer uploads once per team: `create-async-endpoint-product.yaml`.
 
-It creates the customer-managed key, the project's roles (one per service principal, each
-carrying the tag guardrail), the SSM parameters through which project stacks find the key and
+It creates the customer-managed key, the launch role, the permissions boundary and tag guardrail
+that every role a project stack creates for itself carries (``project_roles``), the SSM
+parameters through which project stacks find the key and
 the published seed code (and what the source provider publishes: with ``source_provider:
 codeconnections``, the connection), and the Service Catalog product that SageMaker Studio lists.
 The source provider (``sources.source_for``) adds its parameters and SSM values, and is passed to
@@ -33,14 +34,7 @@ SEED_KEY_PARAM = "SeedCodeKmsKeyArn"
 SEED_KEY_CONDITION = "SeedCodeIsKmsEncrypted"
 # Keeps the launch role's policy (which names the prefix) inside IAM's inline-policy budget.
 TEMPLATE_PREFIX_MAX = 200
-ROLE_IDS = {
-    "launch": "LaunchRole",
-    "codebuild": "CodeBuildRole",
-    "codepipeline": "CodePipelineRole",
-    "events": "EventsRole",
-    "cloudformation": "CloudFormationRole",
-    "sagemaker": "SageMakerExecutionRole",
-}
+ROLE_IDS = {"launch": "LaunchRole"}
 
 
 def _parameters(template: Template, config: Config) -> dict[str, Ref]:
@@ -173,11 +167,13 @@ def _tags(config: Config, *extra: tuple[str, str]) -> Tags:
 
 
 def _roles(template: Template, config: Config, params: dict[str, Ref]) -> list[str]:
-    """The roles and their policies; returns the guardrail policies' logical ids."""
+    """The launch role, and what caps the roles each project creates: the tag guardrail and the
+    permissions boundary. Returns the guardrail policies' logical ids."""
     guardrails = [
         template.add_resource(
             ManagedPolicy(
                 "TagGuardrailPolicy" + (str(index + 1) if index else ""),
+                ManagedPolicyName=naming.guardrail_policy_name(config, index).sub(),
                 Description=(
                     "Denies SageMaker creates without the required tags "
                     f"({', '.join(config.tag_keys)}) and removal of those tags"
@@ -188,24 +184,26 @@ def _roles(template: Template, config: Config, params: dict[str, Ref]) -> list[s
         )
         for index, document in enumerate(iam.tag_guardrail_documents(config))
     ]
-    for purpose, logical_id in ROLE_IDS.items():
-        kwargs = {}
-        if purpose in iam.RUNTIME_ROLES:
-            kwargs["ManagedPolicyArns"] = [Ref(guardrail) for guardrail in guardrails]
-        template.add_resource(
-            Role(
-                logical_id,
-                RoleName=naming.role_name(config, purpose).sub(),
-                Description=f"{config.namespace}/{config.project_suffix} SageMaker projects: {purpose}",
-                AssumeRolePolicyDocument=iam.to_cfn(iam.trust_policy(purpose)),
-                MaxSessionDuration=3600,
-                Tags=_tags(config),
-                **kwargs,
-            )
+    template.add_resource(
+        ManagedPolicy(
+            "ProjectRoleBoundary",
+            ManagedPolicyName=naming.boundary_policy_name(config).sub(),
+            Description=(
+                f"Permissions boundary of every {tagging.team(config)} project role: the team's resources, nothing else"
+            ),
+            PolicyDocument=iam.to_cfn(iam.project_role_boundary(config, "${ProjectKey.Arn}", source_for(config))),
         )
-    # Permissions that name the key are separate resources, so the key policy can name the
-    # roles and the roles' policies can name the key without a dependency cycle.
-    key_arn = "${ProjectKey.Arn}"
+    )
+    template.add_resource(
+        Role(
+            ROLE_IDS["launch"],
+            RoleName=naming.role_name(config, "launch").sub(),
+            Description=f"{config.namespace}/{config.project_suffix} SageMaker projects: launch",
+            AssumeRolePolicyDocument=iam.to_cfn(iam.trust_policy("launch")),
+            MaxSessionDuration=3600,
+            Tags=_tags(config),
+        )
+    )
     seed_code_objects = "arn:${AWS::Partition}:s3:::${TemplateBucket}/${TemplatePrefix}/seed_code/*"
     template.add_resource(
         RolePolicy(
@@ -225,16 +223,6 @@ def _roles(template: Template, config: Config, params: dict[str, Ref]) -> list[s
             PolicyDocument=iam.to_cfn(iam.seed_code_key_policy(f"${{{SEED_KEY_PARAM}}}")),
         )
     )
-    for purpose in iam.RUNTIME_ROLES:
-        template.add_resource(
-            RolePolicy(
-                f"{ROLE_IDS[purpose]}Policy",
-                RoleName=Ref(ROLE_IDS[purpose]),
-                PolicyName=f"{purpose}-least-privilege",
-                PolicyDocument=iam.to_cfn(iam.runtime_policy(config, purpose, key_arn, source_for(config))),
-            )
-        )
-
     return [guardrail.title for guardrail in guardrails]
 
 
@@ -248,9 +236,7 @@ def _key(template: Template, config: Config) -> None:
             ),
             EnableKeyRotation=True,
             PendingWindowInDays=30,
-            KeyPolicy=iam.key_policy(
-                config, lambda purpose: GetAtt(ROLE_IDS[purpose], "Arn"), Ref("KmsAdministratorArn")
-            ),
+            KeyPolicy=iam.key_policy(config, Ref("KmsAdministratorArn")),
             Tags=_tags(config),
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
@@ -374,10 +360,12 @@ def _outputs(template: Template, config: Config, guardrail_ids: list[str]) -> No
             )
             for logical_id in guardrail_ids
         ],
-        *[
-            (f"{logical_id}Arn", GetAtt(logical_id, "Arn"), f"{purpose} role")
-            for purpose, logical_id in ROLE_IDS.items()
-        ],
+        ("LaunchRoleArn", GetAtt(ROLE_IDS["launch"], "Arn"), "launch role of the product"),
+        (
+            "ProjectRoleBoundaryArn",
+            Ref("ProjectRoleBoundary"),
+            "Permissions boundary every project role carries",
+        ),
     ]
     for name, value, description in outputs:
         template.add_output(

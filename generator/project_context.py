@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from troposphere import Ref, Sub, Tags, Template, codebuild, codepipeline, s3
+from troposphere import GetAtt, Ref, Sub, Tags, Template, codebuild, codepipeline, s3
 from troposphere.codecommit import Repository
+from troposphere.iam import Role
 from troposphere.sagemaker import ModelPackageGroup
 
 from generator import naming, tagging
@@ -32,6 +33,7 @@ class ProjectContext:
     params: dict[str, Ref] = field(init=False)  # add_parameters
     tag_values: dict[str, Ref] = field(init=False)  # add_parameters
     source: Source = field(init=False)  # add_parameters
+    roles: dict[str, Role] = field(init=False)  # project_roles.add_roles
     bucket: s3.Bucket = field(init=False)  # add_storage
     group: ModelPackageGroup = field(init=False)  # add_registry
     repositories: dict[str, Repository] = field(init=False)  # add_repositories
@@ -42,9 +44,9 @@ class ProjectContext:
         """The tags every resource of the project carries."""
         return tagging.project_tags(self.config, self.tag_values)
 
-    def role(self, purpose: str) -> Sub:
-        """The ARN of the product stack's role for that purpose (its name is fixed)."""
-        return Sub(naming.role_arn_pattern(self.config, purpose))
+    def role(self, purpose: str) -> GetAtt:
+        """The ARN of the project's own role for that purpose."""
+        return GetAtt(self.roles[purpose], "Arn")
 
     def arn(self, service: str, resource: naming.DerivedName) -> Sub:
         """The ARN of the resource with that name, from the same pattern as its name (not GetAtt)."""

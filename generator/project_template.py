@@ -9,10 +9,9 @@ configuration's source provider, one module of ``generator/sources`` each.
 ``build`` is a list of steps over one ``ProjectContext``: each step adds one part of the stack
 and records on the context what later steps refer to.
 
-Roles are not parameters. The product stack creates one role per service with a fixed name
-(``naming.role_name``) in the same account, so the project template can write their ARNs with
-``${AWS::Partition}``/``${AWS::AccountId}`` and nobody copies an ARN into the Studio form;
-parameters would only add a way to pass a role the guardrail was not designed for.
+Roles are not parameters: the stack creates its own (``project_roles``), under the permissions
+boundary and with the tag guardrail the product stack owns, so nobody copies an ARN into the
+Studio form and no project's role can reach another project's resources.
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ from generator.buildspecs import (
 from generator.config import PROJECT_NAME_MAX, Config
 from generator.parameters import ParameterSpec
 from generator.project_context import ProjectContext
+from generator.project_roles import add_roles
 from generator.sources import SOURCE_ACTION, StartRule, project_names, source_for
 
 # Amazon Linux 2023 standard 5.0: Python 3.11+ (the 3.0 image of the original ran Python 3.8).
@@ -82,7 +82,8 @@ def build(config: Config) -> Template:
         )
     )
     ctx = ProjectContext(config, template, project_names(config), encryption.project_key_arn(config))
-    for step in (add_parameters, add_storage, add_registry, add_repositories, add_builds, add_pipelines, add_triggers):
+    first = (add_parameters, add_roles, add_storage, add_registry, add_repositories)
+    for step in (*first, add_builds, add_pipelines, add_triggers):
         step(ctx)
     return template
 

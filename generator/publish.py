@@ -22,21 +22,16 @@ from generator.errors import AwsError, UserError
 
 # A parameter of the product template, not a file: the template registry has no place for it.
 from generator.product_template import SEED_KEY_PARAM
+from generator.release import Release, check_dist
 
 # Service Catalog reads the project template with this tag: bucket policies commonly grant
 # Service Catalog `s3:GetObject` on the condition `s3:ExistingObjectTag/servicecatalog:provisioning`.
 PROVISIONING_TAG = ("servicecatalog:provisioning", "true")
 SHA256_METADATA = "sha256"
-PRODUCT_TARGET = render.target("product")
-PRODUCT_TEMPLATE_FILE = PRODUCT_TARGET.file_name
+# The default configuration's file names; `published(config)` gives any configuration's.
+PRODUCT_TEMPLATE_FILE = render.target("product").file_name
 # The product template loads the project template from `<prefix>/<this name>`.
 PROJECT_TEMPLATE_FILE = render.target("project").file_name
-# Seed code first and the product template last: whoever sees the product template can use it.
-PUBLISHED = (
-    *naming.SEED_CODE_KEYS.values(),
-    PROJECT_TEMPLATE_FILE,
-    PRODUCT_TEMPLATE_FILE,
-)
 URL_SUFFIX = {"aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn", "aws-us-gov": "amazonaws.com"}
 CONSOLE = {
     "aws": "console.aws.amazon.com",
@@ -44,6 +39,16 @@ CONSOLE = {
     "aws-us-gov": "console.amazonaws-us-gov.com",
 }
 CONTENT_TYPES = {".zip": "application/zip", ".yml": "text/yaml", ".yaml": "text/yaml"}
+
+
+def _file_name(config: Config, name: str) -> str:
+    return next(t.file_name for t in render.targets(config) if t.name == name)
+
+
+def published(config: Config) -> tuple[str, ...]:
+    """The keys uploaded under the prefix, in upload order: seed code first and the product
+    template last, since whoever sees the product template can use it."""
+    return (*naming.SEED_CODE_KEYS.values(), _file_name(config, "project"), _file_name(config, "product"))
 
 
 def default_prefix() -> str:
@@ -70,7 +75,7 @@ class Outcome:
 
 def _template_parameters(config: Config) -> dict:
     """The product template's parameters, as rendered (the console will enforce these)."""
-    template = PRODUCT_TARGET.build(config)
+    template = next(t for t in render.targets(config) if t.name == "product").build(config)
     return {name: p.to_dict() for name, p in template.parameters.items()}
 
 
@@ -153,7 +158,7 @@ def _existing(s3, bucket: str, key: str, item: packaging.Artifact) -> str:
     return "same" if body == item.data else "different"
 
 
-def _put(s3, bucket: str, key: str, item: packaging.Artifact, kms_key_arn: str | None) -> None:
+def _put(s3, bucket: str, key: str, item: packaging.Artifact, kms_key_arn: str | None, tagged: str) -> None:
     arguments = dict(
         Bucket=bucket,
         Key=key,
@@ -168,7 +173,7 @@ def _put(s3, bucket: str, key: str, item: packaging.Artifact, kms_key_arn: str |
     )
     if kms_key_arn:
         arguments["SSEKMSKeyId"] = kms_key_arn
-    if item.path == PROJECT_TEMPLATE_FILE:
+    if item.path == tagged:
         arguments["Tagging"] = urlencode([PROVISIONING_TAG])
     s3.put_object(**arguments)
 
@@ -181,23 +186,33 @@ def publish(
     kms_key_id: str | None = None,
     region: str | None = None,
     profile: str | None = None,
+    release: Release | None = None,
 ) -> Outcome:
-    """Upload every published artifact or refuse; on a failed upload, say what did go up."""
+    """Upload every published artifact or refuse; on a failed upload, say what did go up.
+
+    `release` says which configuration's folder `dist` belongs to (default: the repository's);
+    a dist/ packaged for another configuration is refused before any request.
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
+    release = release if release is not None else Release(config)
+    fix = release.make("package")
     prefix = (prefix if prefix is not None else default_prefix()).strip("/")
     _check_inputs(config, bucket, prefix)
-    items = {item.path: item for item in packaging.read_dist(dist)}
-    missing = [name for name in PUBLISHED if name not in items]
+    check_dist(release, dist)
+    items = {item.path: item for item in packaging.read_dist(dist, fix)}
+    order = published(config)
+    missing = [name for name in order if name not in items]
     if missing:
-        raise UserError(f"{dist} lacks {', '.join(missing)}; run `mlops-templates package` first")
+        raise UserError(f"{dist} lacks {', '.join(missing)}; run `{fix}` first")
 
     session = aws.session(profile, region, "publish")
     outcome = Outcome(bucket, prefix, session.region_name, session.get_partition_for_region(session.region_name))
     if outcome.region not in config.regions:
         raise UserError(
             f"region {outcome.region} is not one the templates were validated for "
-            f"({', '.join(config.regions)}); add it to `regions` in the configuration"
+            f"({', '.join(config.regions)}); add it to `regions` in "
+            f"{release.config_path or 'a configuration file'} and run `{release.make('build')}`"
         )
     s3 = session.client("s3", region_name=outcome.region)
     try:
@@ -207,22 +222,22 @@ def publish(
             if kms_key_id
             else None
         )
-        states = {name: _existing(s3, bucket, outcome.key(name), items[name]) for name in PUBLISHED}
+        states = {name: _existing(s3, bucket, outcome.key(name), items[name]) for name in order}
     except BotoCoreError as error:  # endpoint unreachable, expired credentials, ...
         raise AwsError(f"AWS request failed before anything was uploaded: {error}") from error
     outcome.kms_key_arn = kms_key_arn or ""
-    conflicts = [outcome.key(name) for name in PUBLISHED if states[name] == "different"]
+    conflicts = [outcome.key(name) for name in order if states[name] == "different"]
     if conflicts:
         raise AwsError(
             f"refusing to overwrite {len(conflicts)} object(s) with other content in s3://{bucket}: "
             f"{', '.join(conflicts)}; nothing was uploaded; publish under a new --prefix"
         )
-    for name in PUBLISHED:
+    for name in order:
         if states[name] == "same":
             outcome.unchanged.append(outcome.key(name))
             continue
         try:
-            _put(s3, bucket, outcome.key(name), items[name], kms_key_arn)
+            _put(s3, bucket, outcome.key(name), items[name], kms_key_arn, _file_name(config, "project"))
         except (ClientError, BotoCoreError) as error:
             reason = (
                 "another upload created it meanwhile"
@@ -231,7 +246,7 @@ def publish(
                 if isinstance(error, ClientError)
                 else str(error)
             )
-            pending = [outcome.key(n) for n in PUBLISHED[PUBLISHED.index(name) :] if states[n] != "same"]
+            pending = [outcome.key(n) for n in order[order.index(name) :] if states[n] != "same"]
             raise AwsError(
                 f"upload of s3://{bucket}/{outcome.key(name)} failed ({reason}); "
                 f"uploaded: {', '.join(outcome.uploaded) or 'none'}; "
@@ -244,7 +259,7 @@ def publish(
 
 def next_steps(config: Config, outcome: Outcome) -> str:
     """What the person does next, with the values to paste."""
-    template_url = outcome.object_url(PRODUCT_TEMPLATE_FILE)
+    template_url = outcome.object_url(_file_name(config, "product"))
     query = urlencode(
         {
             "templateURL": template_url,

@@ -135,7 +135,7 @@ def render(target: Target, config: Config) -> str:
 
 
 def render_all(config: Config) -> dict[Target, str]:
-    return {target: render(target, config) for target in TARGETS}
+    return {target: render(target, config) for target in targets(config)}
 
 
 def policy_json(document) -> str:
@@ -151,12 +151,27 @@ def render_policies(config: Config) -> dict[Target, str]:
     return {target: render_policy(target, config) for target in POLICY_TARGETS}
 
 
-def write_outputs(root: Path, texts: dict[Target, str]) -> list[Path]:
-    """Write every file or none: stage each beside its destination, then rename them all."""
+def targets(config: Config) -> tuple[Target, ...]:
+    """The templates built for `config`; shipping code asks this (a file name may follow the config)."""
+    return TARGETS
+
+
+def write_outputs(root: Path, texts: dict[Target, str], extra: dict[str, str] | None = None) -> list[Path]:
+    """Write every file or none: stage each beside its destination, then rename them all.
+
+    `extra` maps further paths under `root` to their text (a release's manifest); they are
+    renamed last, so a manifest never describes files that were not written.
+    """
+    files = {target.path: text for target, text in texts.items()} | dict(extra or {})
+    return write_files(root, files)
+
+
+def write_files(root: Path, files: dict[str, str]) -> list[Path]:
+    """Write every file (path relative to `root` -> text) or none, renaming them in order."""
     staged: list[tuple[Path, Path]] = []
     try:
-        for target, text in texts.items():
-            destination = root / target.path
+        for relative, text in files.items():
+            destination = root / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             descriptor, temporary = tempfile.mkstemp(
                 dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp"

@@ -3,7 +3,15 @@
 cfn-lint runs with AWS's resource schemas for every region of the configuration
 (``Config.regions``), its informational rules, and this project's own security rules
 (``generator/rules/``). The runner, with its rules, is built once per process and configuration;
-starting cfn-lint is most of its cost.
+starting cfn-lint is most of its cost, so it is imported only when a template must really be
+linted.
+
+Fast iteration: a result is cached under ``.cache/lint/`` keyed by a hash of the template's
+bytes, the cfn-lint version, the rules (cfn-lint's options and the source bytes of this module and
+of every project rule) and the regions, so a rebuild with nothing changed runs no cfn-lint at all;
+any change to one of them is another key. An entry that does not read back as a result is
+ignored. Templates are independent: the ones the cache misses are linted in parallel, in forked
+worker processes that inherit the runner built once here.
 
 Policy documents that are not CloudFormation (the organisation's SCP) skip cfn-lint and get
 ``check_policies``: the policy grammar an SCP accepts and Organizations' size quota. Whether
@@ -14,18 +22,30 @@ dependency, not the generator's).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import multiprocessing
+import os
 import re
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
-from cfnlint.config import ConfigMixIn
-from cfnlint.decode.decode import decode_str
-from cfnlint.runner import Runner
-
+from generator import render
 from generator.config import Config
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
+# None: `.cache/lint/` in the repository (render.ROOT, read when used).
+CACHE_DIR: Path | None = None
+# Bumped when the cached record's shape changes.
+CACHE_FORMAT = 1
+# The machines this runs on have two cores; more workers would only contend for them.
+LINT_WORKERS = min(2, os.cpu_count() or 1)
+# Called with a template's name each time cfn-lint really lints it (not for a cache hit).
+LINT_HOOKS: list[Callable[[str], None]] = []
 
 
 @dataclass(frozen=True)
@@ -43,15 +63,19 @@ class Finding:
 
 # Project rules that read the organisation's choices get them as cfn-lint rule options.
 REQUIRED_TAGS_RULE = "E9050"
+INCLUDE_CHECKS = ("I",)
 
 
 @functools.lru_cache(maxsize=8)
-def _runner(regions: tuple[str, ...], tag_keys: tuple[str, ...], with_project_rules: bool) -> Runner:
+def _runner(regions: tuple[str, ...], tag_keys: tuple[str, ...], with_project_rules: bool):
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.runner import Runner
+
     append = [str(RULES_DIR)] if with_project_rules and any(RULES_DIR.glob("[!_]*.py")) else []
     return Runner(
         ConfigMixIn(
             regions=list(regions),
-            include_checks=["I"],
+            include_checks=list(INCLUDE_CHECKS),
             append_rules=append,
             configure_rules={REQUIRED_TAGS_RULE: {"required_tags": list(tag_keys)}},
         )
@@ -66,7 +90,9 @@ def _resource_of(match) -> str:
 
 
 def lint(name: str, text: str, config: Config, with_project_rules: bool = True) -> list[Finding]:
-    """Every cfn-lint finding (error, warning or informational) for one template."""
+    """Every cfn-lint finding (error, warning or informational) for one template (never cached)."""
+    from cfnlint.decode.decode import decode_str
+
     template, errors = decode_str(text)
     matches = list(errors or [])
     if template is not None and not errors:
@@ -87,11 +113,108 @@ def lint(name: str, text: str, config: Config, with_project_rules: bool = True) 
     )
 
 
-def lint_all(texts: dict[str, str], config: Config) -> list[Finding]:
-    findings: list[Finding] = []
-    for name, text in texts.items():
-        findings.extend(lint(name, text, config))
-    return findings
+# ---- the result cache ------------------------------------------------------------------------
+
+
+def _environment_digest() -> str:
+    """cfn-lint's version and the source of everything that decides a finding besides the template."""
+    digest = hashlib.sha256(f"format {CACHE_FORMAT}\ncfn-lint {metadata.version('cfn-lint')}\n".encode())
+    sources = {"validation.py": Path(__file__)}
+    sources |= {f"rules/{p.relative_to(RULES_DIR).as_posix()}": p for p in sorted(RULES_DIR.rglob("*.py"))}
+    for name, path in sources.items():
+        digest.update(f"{name}\n".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def cache_key(text: str, config: Config, with_project_rules: bool = True) -> str:
+    """Hash of everything a template's findings depend on."""
+    options = {
+        "environment": _environment_digest(),
+        "regions": list(config.regions),
+        "include_checks": list(INCLUDE_CHECKS),
+        "rule_options": {REQUIRED_TAGS_RULE: list(config.tag_keys)},
+        "project_rules": with_project_rules,
+        "template_sha256": hashlib.sha256(text.encode()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()
+
+
+def cache_dir() -> Path:
+    return CACHE_DIR if CACHE_DIR is not None else render.ROOT / ".cache" / "lint"
+
+
+def _cached(directory: Path, key: str, name: str) -> list[Finding] | None:
+    """The findings recorded under `key`, or None for a miss or an entry that does not read back."""
+    try:
+        record = json.loads((directory / f"{key}.json").read_text(encoding="utf-8"))
+        if record["key"] != key:
+            return None
+        found = []
+        for rule, resource, line, message in record["findings"]:
+            if not (isinstance(rule, str) and isinstance(resource, str) and isinstance(message, str)):
+                return None
+            if type(line) is not int:
+                return None
+            found.append(Finding(name, rule, resource, line, message))
+        return found
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store(directory: Path, key: str, findings: list[Finding]) -> None:
+    """Record the findings; a cache that cannot be written only costs the next run time."""
+    record = {"key": key, "findings": [[f.rule, f.resource, f.line, f.message] for f in findings]}
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{key}.", suffix=".tmp")
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                json.dump(record, handle, sort_keys=True)
+            os.replace(temporary, directory / f"{key}.json")
+        finally:
+            Path(temporary).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+# ---- linting many templates -------------------------------------------------------------------
+
+
+def _lint_many(jobs: dict[str, str], config: Config, workers: int) -> dict[str, list[Finding]]:
+    """Findings per template name; in forked workers when there is more than one to lint."""
+    if workers < 2 or len(jobs) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return {name: lint(name, text, config) for name, text in jobs.items()}
+    # Built (and cfn-lint imported) once here: the forked workers inherit it.
+    _runner(tuple(config.regions), config.tag_keys, True)
+    longest_first = sorted(jobs, key=lambda name: -len(jobs[name]))
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        futures = {name: pool.submit(lint, name, jobs[name], config) for name in longest_first}
+        return {name: futures[name].result() for name in jobs}
+
+
+def lint_all(
+    texts: dict[str, str], config: Config, use_cache: bool = True, workers: int | None = None
+) -> list[Finding]:
+    """Every finding of every template, in the order given; cached results reused unless use_cache
+    is False (the fresh results are still recorded)."""
+    directory = cache_dir()
+    keys = {name: cache_key(text, config) for name, text in texts.items()}
+    results: dict[str, list[Finding]] = {}
+    if use_cache:
+        for name in texts:
+            hit = _cached(directory, keys[name], name)
+            if hit is not None:
+                results[name] = hit
+    misses = {name: text for name, text in texts.items() if name not in results}
+    fresh = _lint_many(misses, config, LINT_WORKERS if workers is None else workers)
+    for name, findings in fresh.items():
+        for hook in LINT_HOOKS:
+            hook(name)
+        _store(directory, keys[name], findings)
+    results.update(fresh)
+    return [finding for name in texts for finding in results[name]]
 
 
 # ---- policy documents (not CloudFormation) --------------------------------------------------

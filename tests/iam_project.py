@@ -30,7 +30,8 @@ import pytest
 
 from generator import naming, render
 from generator.config import Config, build_config
-from generator.product_template import ROLE_IDS
+from generator.product_template import ROLE_IDS as PRODUCT_ROLE_IDS
+from generator.project_roles import ROLE_TITLES
 from iamsim_client import (
     IAMSIM_DIR,
     Case,
@@ -51,6 +52,7 @@ __all__ = [
     "OUTSIDE_ROLES",
     "PARTITION",
     "REGION",
+    "ROLE_IDS",
     "ROOT",
     "SEED_BUILD",
     "SEED_DEPLOY",
@@ -83,6 +85,8 @@ ACCOUNT = "111122223333"
 REGION = "us-east-1"
 PARTITION = "aws"
 GUARDRAIL = "TagGuardrailPolicy"
+# Every role's logical id: the product stack's launch role and one project's own roles.
+ROLE_IDS = {**PRODUCT_ROLE_IDS, **ROLE_TITLES}
 OUTSIDE_ROLES = (
     f"arn:aws:iam::{ACCOUNT}:role/Admin",
     f"arn:aws:iam::{ACCOUNT}:role/AmazonSageMaker-ExecutionRole-20240101T000000",
@@ -129,8 +133,12 @@ class Team:
         return f"{self.config.namespace}-{self.project_id}-{ACCOUNT}"
 
     def role_arn(self, purpose: str) -> str:
-        name = naming.role_name(self.config, purpose).pattern.replace("${AWS::Region}", REGION)
-        arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        """The launch role (product stack), or this project's own role for ``purpose``."""
+        values = {"AWS::Region": REGION, **self.project_parameters}
+        path = naming.role_path(self.config) if purpose in naming.PROJECT_ROLE_PURPOSES else "/"
+        name = path + naming.role_name(self.config, purpose).pattern
+        name = re.sub(r"\$\{([A-Za-z:]+)\}", lambda m: values[m.group(1)], name)
+        arn = f"arn:aws:iam::{ACCOUNT}:role{name}"
         _ROLE_OWNERS.setdefault(arn, (self, purpose))
         return arn
 
@@ -147,7 +155,11 @@ class Team:
     def role_tags(self, purpose: str) -> dict[str, str]:
         """The tags the product template gives the role: what AWS sends as aws:PrincipalTag/*."""
         if purpose not in self._role_tags_memo:
-            tags = self.product["Resources"][ROLE_IDS[purpose]]["Properties"].get("Tags", [])
+            if purpose in PRODUCT_ROLE_IDS:
+                tags = self.product["Resources"][PRODUCT_ROLE_IDS[purpose]]["Properties"].get("Tags", [])
+            else:
+                role = self.project["Resources"][ROLE_TITLES[purpose]]
+                tags = self.resolve_project(role["Properties"].get("Tags", []), f"{ROLE_TITLES[purpose]}.Tags")
             self._role_tags_memo[purpose] = {tag["Key"]: tag["Value"] for tag in tags}
         return self._role_tags_memo[purpose]
 
@@ -213,7 +225,12 @@ class Team:
             account=ACCOUNT,
             region=region,
             partition=PARTITION,
-            resources={"ArtifactBucket": self.bucket, "ArtifactBucket.Arn": f"arn:aws:s3:::{self.bucket}"},
+            resources={
+                "ArtifactBucket": self.bucket,
+                "ArtifactBucket.Arn": f"arn:aws:s3:::{self.bucket}",
+                **{f"{title}.Arn": self.role_arn(purpose) for purpose, title in ROLE_TITLES.items()},
+                **{title: self.role_arn(purpose).rsplit("/", 1)[1] for purpose, title in ROLE_TITLES.items()},
+            },
             conditions={},
             dynamic_refs={
                 f"ssm:{base}/kms-key-arn": self.key_arn,
@@ -234,24 +251,19 @@ class Team:
         return self._policies_memo[purpose]
 
     def _collect_policies(self, purpose: str) -> list[dict[str, Any]]:
-        role_id = ROLE_IDS[purpose]
-        kwargs = dict(
-            parameters=self.product_parameters,
-            account=ACCOUNT,
-            region=REGION,
-            partition=PARTITION,
-            resources={"ProjectKey": self.key_id, "ProjectKey.Arn": self.key_arn},
-            conditions=self.product_conditions,
-        )
+        if purpose not in PRODUCT_ROLE_IDS:
+            return self._project_role_policies(purpose)
+        role_id = PRODUCT_ROLE_IDS[purpose]
+        kwargs = self._product_kwargs
         where = f"product template ({self.label})"
         collected = role_policies(self.product, role_id, template_name=where, **kwargs)
         # iamsim_client.role_policies does not know AWS::IAM::RolePolicy (one role's inline policy
-        # as its own resource), which is where the product template puts every permission.
+        # as its own resource), which is where the product template puts the launch role's.
         for logical_id, resource in self.product["Resources"].items():
             if resource.get("Type") != "AWS::IAM::RolePolicy":
                 continue
             properties = resource["Properties"]
-            if properties.get("RoleName") not in ({"Ref": r} for r in ROLE_IDS.values()):
+            if properties.get("RoleName") not in ({"Ref": r} for r in PRODUCT_ROLE_IDS.values()):
                 raise IntrinsicError(
                     f"{where}: {logical_id}.RoleName {properties.get('RoleName')!r} is not a Ref to a role"
                 )
@@ -262,6 +274,86 @@ class Team:
             document = resolve_intrinsics(properties["PolicyDocument"], where=f"{where}: {logical_id}", **kwargs)
             collected.append({"name": logical_id, "policy": document})
         return collected
+
+    @property
+    def _product_kwargs(self) -> dict[str, Any]:
+        return dict(
+            parameters=self.product_parameters,
+            account=ACCOUNT,
+            region=REGION,
+            partition=PARTITION,
+            resources={"ProjectKey": self.key_id, "ProjectKey.Arn": self.key_arn},
+            conditions=self.product_conditions,
+        )
+
+    def _product_policy(self, logical_id: str) -> dict[str, Any]:
+        resource = self.product["Resources"][logical_id]
+        where = f"product template ({self.label}): {logical_id}"
+        return resolve_intrinsics(resource["Properties"]["PolicyDocument"], where=where, **self._product_kwargs)
+
+    @functools.cached_property
+    def managed_policies(self) -> dict[str, dict[str, Any]]:
+        """The product stack's named managed policies (guardrail, boundary) by their ARN."""
+        found = {}
+        for logical_id, resource in self.product["Resources"].items():
+            name = resource.get("Properties", {}).get("ManagedPolicyName")
+            if resource.get("Type") == "AWS::IAM::ManagedPolicy" and name is not None:
+                name = self.resolve_product(name, f"{logical_id}.ManagedPolicyName")
+                found[f"arn:aws:iam::{ACCOUNT}:policy/{name}"] = self._product_policy(logical_id)
+                self._policy_ids[f"arn:aws:iam::{ACCOUNT}:policy/{name}"] = logical_id
+        return found
+
+    @functools.cached_property
+    def _policy_ids(self) -> dict[str, str]:
+        return {}
+
+    def _project_role_policies(self, purpose: str) -> list[dict[str, Any]]:
+        """A project role's inline policy and the product's guardrail, as the project stack attaches them."""
+        collected = role_policies(
+            self.project,
+            ROLE_TITLES[purpose],
+            external_policies=self.managed_policies,
+            template_name=f"project template ({self.label})",
+            **self.project_resolve_kwargs(),
+        )
+        # The product's policies by their logical id, as failure messages name them.
+        return [{**p, "name": self._policy_ids.get(p["name"], p["name"])} for p in collected]
+
+    def boundaries(self, purpose: str) -> list[dict[str, Any]]:
+        """The permissions boundary of the role (project roles: the product's; launch: none)."""
+        if purpose in PRODUCT_ROLE_IDS:
+            return []
+        role = self.project["Resources"][ROLE_TITLES[purpose]]
+        arn = self.resolve_project(
+            role["Properties"]["PermissionsBoundary"], f"{ROLE_TITLES[purpose]}.PermissionsBoundary"
+        )
+        assert arn in self.managed_policies, f"project template ({self.label}): boundary {arn} is not a product policy"
+        return [{"name": "ProjectRoleBoundary", "policy": self.managed_policies[arn]}]
+
+    @functools.cached_property
+    def project(self) -> dict[str, Any]:
+        return self.template("project")
+
+    def role_properties(self, purpose: str) -> tuple[str, dict[str, Any]]:
+        """(where, properties) of the role's resource: the product's launch role or a project role."""
+        if purpose in PRODUCT_ROLE_IDS:
+            return f"product template: {PRODUCT_ROLE_IDS[purpose]}", self.product["Resources"][
+                PRODUCT_ROLE_IDS[purpose]
+            ]["Properties"]
+        return f"project template: {ROLE_TITLES[purpose]}", self.project["Resources"][ROLE_TITLES[purpose]][
+            "Properties"
+        ]
+
+    def trust_document(self, purpose: str) -> dict[str, Any]:
+        """The role's trust policy, intrinsics resolved."""
+        where, properties = self.role_properties(purpose)
+        resolve = self.resolve_product if purpose in PRODUCT_ROLE_IDS else self.resolve_project
+        return resolve(properties["AssumeRolePolicyDocument"], f"{where} trust policy")
+
+    def resolve_project(self, value: Any, where: str) -> Any:
+        return resolve_intrinsics(
+            value, where=f"project template ({self.label}): {where}", **self.project_resolve_kwargs()
+        )
 
     def resolve_product(self, value: Any, where: str, **extra: Any) -> Any:
         """``value`` of the product template with its intrinsics resolved (``extra``: resources, ...)."""
@@ -278,7 +370,7 @@ class Team:
     @functools.cached_property
     def key_policy(self) -> dict[str, Any]:
         """The product template's key policy: KMS honours IAM policies only where it delegates to them."""
-        resources = {f"{ROLE_IDS[p]}.Arn": self.role_arn(p) for p in ROLE_IDS}
+        resources = {f"{PRODUCT_ROLE_IDS[p]}.Arn": self.role_arn(p) for p in PRODUCT_ROLE_IDS}
         return resolve_intrinsics(
             self.product["Resources"]["ProjectKey"]["Properties"]["KeyPolicy"],
             where=f"product template ({self.label}): ProjectKey.KeyPolicy",
@@ -298,6 +390,7 @@ class Team:
             label=label or ROLE_IDS[purpose],
             principal=self.role_arn(purpose),
             resource_policy=self.key_policy if on_key else None,
+            boundaries=self.boundaries(purpose),
         )
 
 

@@ -475,6 +475,8 @@ class Case:
     principal: str = DEFAULT_PRINCIPAL
     account: str = DEFAULT_ACCOUNT
     resource_policy: Mapping[str, Any] | None = field(default=None)
+    # The principal's permissions boundary (``[{name, policy}]``; empty: none).
+    boundaries: Sequence[Mapping[str, Any]] = ()
 
     @property
     def resource_owner(self) -> str:
@@ -500,6 +502,10 @@ class Case:
         }
         if self.resource_policy is not None:
             payload["resourcePolicy"] = self.resource_policy
+        if self.boundaries:
+            payload["permissionBoundaryPolicies"] = [
+                {"name": str(p["name"]), "policy": p["policy"]} for p in self.boundaries
+            ]
         return payload
 
 

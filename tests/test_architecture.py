@@ -26,12 +26,27 @@ LAYERS = (
     ("commands", ("cli", "generator.commands")),
     (
         "shipping",
-        ("generator.publish", "generator.packaging", "generator.docs", "generator.teardown", "generator.validation"),
+        (
+            "generator.publish",
+            "generator.packaging",
+            "generator.release",
+            "generator.docs",
+            "generator.teardown",
+            "generator.status",
+            "generator.validation",
+            "generator.verify",
+        ),
     ),
     ("registry", ("generator.render",)),
     (
         "templates",
-        ("generator.product_template", "generator.project_template", "generator.endpoint_template", "generator.scp"),
+        (
+            "generator.product_template",
+            "generator.project_template",
+            "generator.project_roles",
+            "generator.endpoint_template",
+            "generator.scp",
+        ),
     ),
     (
         "concerns",

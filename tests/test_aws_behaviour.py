@@ -19,11 +19,11 @@ import pytest
 import yaml
 
 from generator import iam
-from generator.product_template import ROLE_IDS
 from iam_project import (
     ACCOUNT,
     DEFAULT,
     REGION,
+    ROLE_IDS,
     Team,
     existing_resource,
     run,
@@ -99,10 +99,9 @@ def fill(value: Any) -> Any:
 
 
 def trust_policy(t: Team, role_arn: str) -> dict[str, Any] | None:
-    for purpose, logical_id in ROLE_IDS.items():
+    for purpose in ROLE_IDS:
         if t.role_arn(purpose) == role_arn:
-            document = t.product["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"]
-            return t.resolve_product(document, where=f"product template: {logical_id} trust policy")
+            return t.trust_document(purpose)
     return None
 
 
@@ -240,13 +239,12 @@ def test_every_role_is_assumed_in_the_catalogue_with_exactly_its_documented_cond
 
 
 def test_every_trust_condition_cites_the_page_that_documents_it():
-    product = DEFAULT.product
     for purpose, logical_id in ROLE_IDS.items():
-        (statement,) = product["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        (statement,) = DEFAULT.role_properties(purpose)[1]["AssumeRolePolicyDocument"]["Statement"]
         keys = {key for block in (statement.get("Condition") or {}).values() for key in block}
         documented = iam.TRUST_CONDITIONS.get(purpose)
         assert keys == ({documented[0]} if documented else set()), (
-            f"product template: {logical_id} trust policy conditions on {sorted(keys)} without a documenting page"
+            f"{logical_id} trust policy conditions on {sorted(keys)} without a documenting page"
         )
         if documented:
             assert documented[1].startswith("https://docs.aws.amazon.com/"), (

@@ -9,6 +9,7 @@ byte-for-byte as it was. Arbitrary text that happens to be a valid configuration
 
 from __future__ import annotations
 
+import re
 import string
 import tempfile
 from pathlib import Path
@@ -64,6 +65,8 @@ def assert_refused(config_bytes: bytes, field: str | None = None) -> None:
     )
     if field:
         assert field in lines[0], f"config {shown!r}: message {lines[0]!r} does not name {field}"
+    # The CLI's own words, not pydantic's ("Input should be a valid tuple").
+    assert not re.search(r"Input should be|valid (tuple|string|dictionary|integer)", lines[0]), lines[0]
     assert after == before, f"config {shown!r}: the output directory changed"
 
 
@@ -221,8 +224,15 @@ def test_a_directory_or_missing_file_as_config():
         out = Path(work) / "out"
         out.mkdir()
         (out / "keep.txt").write_text("keep")
-        result = CliRunner().invoke(
-            cli.main, ["--config", str(Path(work) / "missing.yaml"), "build", "--output-dir", str(out)]
-        )
-        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        for config in (Path(work) / "missing.yaml", Path(work)):
+            for args in (["--config", str(config), "build"], ["build", "--config", str(config)]):
+                result = CliRunner().invoke(cli.main, [*args, "--output-dir", str(out)])
+                assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+                assert len(result.output.strip().splitlines()) == 1, result.output
         assert snapshot(out) == {"keep.txt": b"keep"}
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(["", "\n", "# a comment\n", "   \n", "---\n", "{}\n", "...\n"]), max_size=4))
+def test_a_file_that_sets_nothing(parts):
+    assert_refused("".join(parts).encode("utf-8"))

@@ -150,3 +150,104 @@ def test_unwritable_output_dir_is_a_one_line_error(tmp_path):
     assert result.exit_code == 2, result.output
     assert "cannot write under" in result.output and "Traceback" not in result.output
     assert blocker.read_text() == "not a directory"
+
+
+# ---- friendlier input: shared options anywhere, one line for each mistake --------------------
+
+
+def _one_line_error(result, *fragments: str) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "Usage:" not in result.output, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def out_dir(tmp_path):
+    """An output folder holding one file, to show a refused build writes nothing."""
+    out = tmp_path / "out"
+    (out / "templates_out").mkdir(parents=True)
+    (out / "templates_out" / "keep.yaml").write_text("unchanged")
+    return out
+
+
+@pytest.mark.parametrize("content", ["", "# only a comment\n", "{}\n"], ids=["empty", "comment", "empty-mapping"])
+def test_a_config_that_sets_nothing_is_refused_unless_allow_empty(tmp_path, out_dir, content):
+    config = tmp_path / "org.yaml"
+    config.write_text(content)
+    before = _tree_digest(out_dir)
+    refused = CliRunner().invoke(cli.main, ["--config", str(config), "build", "--output-dir", str(out_dir)])
+    _one_line_error(refused, f"config file {config}: sets nothing", "--allow-empty")
+    assert _tree_digest(out_dir) == before
+    for args in (
+        ["--allow-empty", "--config", str(config), "build"],
+        ["build", "--config", str(config), "--allow-empty"],
+    ):
+        accepted = CliRunner().invoke(cli.main, [*args, "--output-dir", str(out_dir)])
+        assert accepted.exit_code == 0, accepted.output
+
+
+def test_a_directory_as_config_is_one_line(tmp_path, out_dir):
+    before = _tree_digest(out_dir)
+    for args in (["--config", str(tmp_path), "build"], ["build", "--config", str(tmp_path)]):
+        result = CliRunner().invoke(cli.main, [*args, "--output-dir", str(out_dir)])
+        _one_line_error(result, f"config file {tmp_path}: is a directory")
+    assert _tree_digest(out_dir) == before
+
+
+def test_config_goes_before_or_after_the_command_and_after_wins(tmp_path, out_dir):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("namespace: BAD\n")
+    good = tmp_path / "good.yaml"
+    good.write_text("namespace: good\n")
+    runner = CliRunner()
+    before = runner.invoke(cli.main, ["--config", str(bad), "build", "--output-dir", str(out_dir)])
+    after = runner.invoke(cli.main, ["build", "--output-dir", str(out_dir), "--config", str(bad)])
+    assert _one_line_error(before, "config field namespace:") == _one_line_error(after)
+    # The value after the command name wins over the one before it, both ways round.
+    _one_line_error(runner.invoke(cli.main, ["--config", str(good), "build", "--config", str(bad)]), "namespace")
+    debug_after = runner.invoke(cli.main, ["build", "--config", str(bad), "--debug"])
+    assert debug_after.exit_code == 2 and "Traceback" in debug_after.output
+
+
+def test_every_command_takes_the_shared_options():
+    for command in cli.COMMANDS:
+        names = {option for param in command.params for option in param.opts}
+        assert {"--config", "--allow-empty", "--debug"} <= names, command.name
+
+
+def test_help_shows_each_commands_whole_first_line():
+    output = CliRunner().invoke(cli.main, ["--help"]).output
+    flat = " ".join(output.split())
+    for command in cli.COMMANDS:
+        first = command.help.strip().splitlines()[0]
+        assert f"{command.name} {first}" in flat, f"{command.name}: {first!r} cut short in:\n{output}"
+    commands = output.split("Commands:")[1]
+    assert not [line for line in commands.splitlines() if line.rstrip().endswith("...")], output
+
+
+@pytest.mark.parametrize(
+    "content, fragments",
+    [
+        ("regions: us-east-1\n", ["config field regions: expected a list of region names, got the text 'us-east-1'"]),
+        ("regions: [us-est-1]\n", ["'us-est-1' is not a region the gate knows; did you mean", "us-east-1"]),
+        ("endpoint_kind: batch\n", ["endpoint_kind: must be one of async, realtime, got the text 'batch'"]),
+        ("instance_types: {endpoint: ml.g5.xlarge}\n", ["instance_types.endpoint: ml.g5.xlarge has local NVMe"]),
+        (
+            "namespace: riskteam\nregions: [us-east-1,\n  eu-west-1\n",
+            ["not valid YAML at line 2, column 10:", "the end of the file"],
+        ),
+    ],
+    ids=["type", "region", "enum", "nvme", "yaml"],
+)
+def test_config_mistakes_in_the_clis_own_words(tmp_path, out_dir, content, fragments):
+    config = tmp_path / "org.yaml"
+    config.write_text(content)
+    before = _tree_digest(out_dir)
+    result = CliRunner().invoke(cli.main, ["build", "--config", str(config), "--output-dir", str(out_dir)])
+    line = _one_line_error(result, *fragments)
+    assert "Input should be" not in line and "valid tuple" not in line, line
+    assert _tree_digest(out_dir) == before

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -30,10 +32,17 @@ def test_a_file_overrides_fields(tmp_path):
     assert config.endpoint_kind is EndpointKind.REALTIME
 
 
-def test_empty_file_gives_defaults(tmp_path):
+@pytest.mark.parametrize("content", ["", "\n# nothing set yet\n", "{}\n", "---\n"])
+def test_a_file_that_sets_nothing_is_refused_unless_allowed(tmp_path, content):
     path = tmp_path / "org.yaml"
-    path.write_text("")
-    assert load_config(path) == build_config()
+    path.write_text(content)
+    with pytest.raises(UserError) as error:
+        load_config(path)
+    assert str(error.value) == (
+        f"config file {path}: sets nothing (it is empty, only comments or {{}}); "
+        "pass --allow-empty to build the defaults from it on purpose"
+    )
+    assert load_config(path, allow_empty=True) == build_config()
 
 
 @pytest.mark.parametrize(
@@ -71,9 +80,9 @@ def test_source_provider_is_read_from_a_file_and_a_bad_one_lists_the_allowed_val
     path.write_text("source_provider: bitbucket\n")
     with pytest.raises(UserError) as error:
         load_config(path)
-    assert str(error.value) == ("config field source_provider: Input should be 'codecommit' or 'codeconnections'"), str(
-        error.value
-    )
+    assert str(error.value) == (
+        "config field source_provider: must be one of codecommit, codeconnections, got the text 'bitbucket'"
+    ), str(error.value)
 
 
 def test_config_is_immutable():
@@ -116,10 +125,10 @@ def test_noncurrent_version_expiration_days_outside_1_to_3650_is_refused(value):
 
 @pytest.mark.parametrize(
     "namespace, suffix, accepted",
-    [("n" * 20, "s" * 13, True), ("n" * 20, "s" * 14, False), ("n" * 3, "s" * 30, True), ("n" * 4, "s" * 30, False)],
+    [("n" * 20, "s" * 21, True), ("n" * 20, "s" * 22, False), ("n" * 11, "s" * 30, True), ("n" * 12, "s" * 30, False)],
 )
 def test_namespace_and_suffix_together_leave_room_for_the_region_in_role_names(namespace, suffix, accepted):
-    """<namespace>-<suffix>-<region, up to 14>-cloudformation must fit IAM's 64: 33 characters together."""
+    """<namespace>-<suffix>-<region, up to 14>-launch must fit IAM's 64: 41 characters together."""
     values = {"namespace": namespace, "project_suffix": suffix}
     if accepted:
         build_config(values)
@@ -150,3 +159,115 @@ def test_instance_types_with_local_storage_are_refused(field, instance_type):
 )
 def test_instance_types_without_local_storage_are_accepted(instance_type):
     assert build_config({"instance_types": {"endpoint": instance_type}}).instance_types.endpoint == instance_type
+
+
+# ---- mistakes in the CLI's own words ----------------------------------------------------------
+
+
+def test_a_directory_is_not_a_config_file(tmp_path):
+    with pytest.raises(UserError) as error:
+        load_config(tmp_path)
+    assert (
+        str(error.value)
+        == f"config file {tmp_path}: is a directory; give the YAML file (for example {tmp_path / 'org.yaml'})"
+    )
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # The parser notices at the end of the file (line 5); the bracket was opened on line 2.
+        (
+            "namespace: riskteam\nregions: [us-east-1,\n  eu-west-1\n\n",
+            "line 2, column 10: expected ',' or ']', but got the end of the file "
+            "(while parsing a flow sequence that starts at line 2)",
+        ),
+        ("namespace: riskteam\nproject_suffix: 'risk\n", "line 2, column 17: the file ends before it is closed"),
+        ("namespace: a\nregions: b: c\n", "line 2, column 11: mapping values are not allowed here"),
+        ("required_tags:\n  - key: a\n - key: b\n", "line 3, column 2: the indentation does not line up"),
+        ("namespace: a\n\tregions: []\n", "line 2, column 1: a tab character: YAML indents with spaces"),
+    ],
+    ids=["unclosed-bracket", "unclosed-quote", "colon", "indentation", "tab"],
+)
+def test_yaml_errors_name_the_real_line_and_what_is_wrong(tmp_path, text, expected):
+    path = tmp_path / "org.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert message.startswith(f"config file {path}: not valid YAML at {expected}"), message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"regions": "us-east-1"}, "config field regions: expected a list of region names, got the text 'us-east-1'"),
+        ({"regions": {"us-east-1": 1}}, "config field regions: expected a list of region names, got a mapping"),
+        ({"regions": ["us-east-1", 7]}, "config field regions.1: expected a region name, got the number 7"),
+        ({"namespace": 12}, "config field namespace: expected text, got the number 12"),
+        ({"namespace": None}, "config field namespace: expected text, got nothing (an empty value)"),
+        ({"product_version": True}, "config field product_version: expected text, got true (a yes/no value)"),
+        (
+            {"instance_types": "ml.m5.large"},
+            "config field instance_types: expected a mapping with processing, training, endpoint, got the text "
+            "'ml.m5.large'",
+        ),
+        (
+            {"required_tags": ["env"]},
+            "config field required_tags.0: expected a mapping with key, allowed_values, default, got the text 'env'",
+        ),
+        (
+            {"required_tags": [{"key": "env", "allowed_values": "dev"}]},
+            "config field required_tags.0.allowed_values: expected a list of tag values, got the text 'dev'",
+        ),
+        ({"required_tags": [{"default": "dev"}]}, "config field required_tags.0.key: is required"),
+        (
+            {"endpoint_kind": "batch"},
+            "config field endpoint_kind: must be one of async, realtime, got the text 'batch'",
+        ),
+        (
+            {"instance_types": {"gpu": "ml.g5.xlarge"}},
+            "config field instance_types.gpu: is not a known setting (allowed: processing, training, endpoint)",
+        ),
+    ],
+    ids=lambda value: "" if isinstance(value, str) else next(iter(value)),
+)
+def test_type_errors_say_what_the_field_takes_and_what_it_got(values, message):
+    with pytest.raises(UserError) as error:
+        build_config(values)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    "region, closest",
+    [("us-est-1", "us-east-1"), ("US-EAST-1", "us-east-1"), ("eu-west-1a", "eu-west-1"), ("euwest1", "eu-west-1")],
+)
+def test_an_unknown_region_suggests_the_closest_few(region, closest):
+    from cfnlint.helpers import REGIONS
+
+    with pytest.raises(UserError) as error:
+        build_config({"regions": [region]})
+    message = str(error.value)
+    assert message.startswith(f"config field regions: {region!r} is not a region the gate knows; did you mean "), (
+        message
+    )
+    named = set(re.findall(r"[a-z]{2}(?:-[a-z]+)+-\d", message.split("did you mean")[1]))
+    assert closest in named and 1 <= len(named) <= 3 and named <= set(REGIONS), message
+
+
+def test_a_region_like_nothing_known_gets_the_shape_not_a_list():
+    with pytest.raises(UserError) as error:
+        build_config({"regions": ["localhost"]})
+    message = str(error.value)
+    assert "regions look like us-east-1 or eu-west-1" in message and "ap-southeast-2" not in message, message
+
+
+@pytest.mark.parametrize(
+    "instance_type", ["ml.trn2.48xlarge", "ml.p6-b200.48xlarge", "ML.G5.xlarge", "ml.gr6.4xlarge", "ml.m6gd.large"]
+)
+def test_endpoint_types_with_local_storage_are_refused_whatever_their_spelling(instance_type):
+    with pytest.raises(UserError) as error:
+        build_config({"instance_types": {"endpoint": instance_type}})
+    message = str(error.value)
+    assert message.startswith(f"config field instance_types.endpoint: {instance_type} has local NVMe"), message

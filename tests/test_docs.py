@@ -6,15 +6,23 @@ fixture) and against cfn-lint's resource graph, not against the objects they wer
 
 from __future__ import annotations
 
+import json
 import shutil
+import typing
 import xml.etree.ElementTree as ElementTree
+from enum import Enum
 
 import pytest
+import yaml
 from cfnlint.template import Template as LintTemplate
 from click.testing import CliRunner
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import to_jsonable_python
 
 import cli
 from generator import docs, render
+from generator.config import Config, build_config, load_config
 
 DOCS = render.ROOT / docs.DOCS_DIR
 SVG = "{http://www.w3.org/2000/svg}"
@@ -125,3 +133,76 @@ def test_inventory_and_diagram_match_cfn_lints_graph(generated, templates, name,
 def test_the_index_links_every_page(generated):
     for target in render.TARGETS:
         assert f"]({target.name}.md)" in generated["README.md"] and f"{target.name}.md" in generated
+
+
+# ---- the configuration reference (docs/configuration.md) ----------------------------------------
+
+CONFIG_PAGE = render.ROOT / "docs" / "configuration.md"
+EXAMPLE = render.ROOT / "examples" / "org.yaml"
+
+
+def _model_fields(model: type[BaseModel], prefix: str = "") -> dict[str, FieldInfo]:
+    """Dotted setting name -> field, nested models included (`a.b`, and `a[].b` for a list of models)."""
+    found = {}
+    for name, field in model.model_fields.items():
+        found[prefix + name] = field
+        annotation = field.annotation
+        arguments = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found |= _model_fields(annotation, f"{prefix}{name}.")
+        elif len(arguments) == 1 and isinstance(arguments[0], type) and issubclass(arguments[0], BaseModel):
+            found |= _model_fields(arguments[0], f"{prefix}{name}[].")
+    return found
+
+
+def _documented() -> dict[str, list[str]]:
+    """Setting -> its row's cells, from every settings table of the page."""
+    rows = {}
+    for line in CONFIG_PAGE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+            assert len(cells) == 5, f"docs/configuration.md: a row needs 5 cells: {line}"
+            name = cells[0].strip("`")
+            assert name not in rows, f"docs/configuration.md: {name} documented twice"
+            rows[name] = cells
+    return rows
+
+
+def test_configuration_page_documents_every_setting_and_nothing_else():
+    real, documented = _model_fields(Config), _documented()
+    assert sorted(set(real) - set(documented)) == [], "settings missing from docs/configuration.md"
+    assert sorted(set(documented) - set(real)) == [], "docs/configuration.md documents settings that do not exist"
+
+
+@pytest.mark.parametrize("name", sorted(_model_fields(Config)))
+def test_configuration_page_states_the_real_default(name):
+    field = _model_fields(Config)[name]
+    cells = _documented()[name]
+    default = cells[2]
+    if field.is_required():
+        assert default == "(required)", f"{name}: required, documented default {default}"
+        return
+    assert default.startswith("`") and default.endswith("`"), f"{name}: default must be a code span"
+    real = to_jsonable_python(field.get_default(call_default_factory=True))
+    assert json.loads(default.strip("`")) == real, f"{name}: documented {default}, real {json.dumps(real)}"
+    assert cells[4], f"{name}: no example"
+    for enum in [a for a in (field.annotation, *typing.get_args(field.annotation)) if isinstance(a, type)]:
+        if issubclass(enum, Enum):
+            for member in enum:
+                assert f"`{member.value}`" in cells[3], f"{name}: allowed value {member.value} not documented"
+
+
+def test_example_config_loads_and_builds(tmp_path):
+    config = load_config(EXAMPLE)
+    assert config.project_suffix == "risk-models" and config.namespace == "riskteam"
+    assert len(config.required_tags) == 3 and len(config.regions) == 2
+    assert config.endpoint_kind == "realtime"
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli.main, ["--config", str(EXAMPLE), "build", "--output-dir", str(out)])
+    assert result.exit_code == 0, result.output
+    assert all((out / t.path).is_file() for t in render.targets(config))
+
+
+def test_the_page_s_whole_file_is_the_example_without_comments():
+    block = CONFIG_PAGE.read_text(encoding="utf-8").split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert build_config(yaml.safe_load(block)) == load_config(EXAMPLE)

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from generator import iam
-from generator.product_template import ROLE_IDS
 from iam_project import (
     ACCOUNT,
     DEFAULT,
@@ -27,6 +26,7 @@ from iam_project import (
     OUTSIDE_ROLES,
     PARTITION,
     REGION,
+    ROLE_IDS,
     ROOT,
     SEED_DEPLOY,
     Team,

@@ -13,8 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from generator import iam
-from generator.product_template import ROLE_IDS
-from iam_project import DEFAULT, REGION, Team, project_request_parameters, run, sagemaker_condition_keys, team
+from iam_project import DEFAULT, REGION, ROLE_IDS, Team, project_request_parameters, run, sagemaker_condition_keys, team
 from iamsim_client import Request, engine_ready
 
 pytestmark = pytest.mark.skipif(engine_ready() is not None, reason=str(engine_ready()))
@@ -145,16 +144,10 @@ def test_teams_do_not_share_names():
     assert DEFAULT.bucket != RISK.bucket and DEFAULT.key_arn != RISK.key_arn
 
 
-# Known limit, kept visible: a suffix that ends another team's suffix (`project` vs
-# `custom-project`) matches the other's `*-<suffix>-p-*` names. Not asserted as safe.
-OVERLAPPING_SUFFIX_NOTE = (
-    "project_suffix values where one is a hyphen-suffix of the other (project / custom-project) share "
-    "resource name patterns: the roles' scopes do not keep those two teams apart"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=OVERLAPPING_SUFFIX_NOTE)
 def test_a_suffix_ending_another_teams_suffix_is_still_isolated():
+    """`project` and `custom-project`: the team globs overlap, but project roles name their own
+    project's resources exactly and the key and PassRole name the team's IAM path."""
     overlapping = team("other", "project", "fraud-project", "p-zzzzzzzzzzzz", "0f0e0d0c-0b0a-4909-8807-0605040302ff")
-    leaks = {label: sorted(roles) for label, roles in allowed_roles(overlapping, DEFAULT).items() if roles}
-    assert not leaks, f"{overlapping.label} roles are allowed on {DEFAULT.label}'s project: {leaks}"
+    for actor, owner in ((overlapping, DEFAULT), (DEFAULT, overlapping)):
+        leaks = {label: sorted(roles) for label, roles in allowed_roles(actor, owner).items() if roles}
+        assert not leaks, f"{actor.label} roles are allowed on {owner.label}'s project: {leaks}"

@@ -21,15 +21,17 @@ from pathlib import Path
 import cfnlint
 import pytest
 
-from generator import iam
+from generator import iam, tagging
 from generator.config import build_config
-from generator.product_template import ROLE_IDS
+from generator.project_roles import ROLE_TITLES
 from generator.sources import source_for
+from generator.tagging import TEAM_TAG
 from iam_project import (
     ACCOUNT,
     DEFAULT,
     OUTSIDE_ROLES,
     REGION,
+    ROLE_IDS,
     Team,
     check,
     endpoint_stack,
@@ -147,6 +149,8 @@ def project_resource_arns(t=DEFAULT) -> dict[str, list[tuple[str, str]]]:
             arn = t.arn("events", f"rule/{name(logical_id, 'Name')}")
         elif kind == "AWS::Logs::LogGroup":
             arn = t.arn("logs", f"log-group:{name(logical_id, 'LogGroupName')}")
+        elif kind == "AWS::IAM::Role":
+            arn = t.role_arn({title: purpose for purpose, title in ROLE_TITLES.items()}[logical_id])
         else:
             pytest.fail(f"project template: {logical_id} is a {kind}; add its ARN here")
         out.setdefault(kind, []).append((logical_id, arn))
@@ -164,6 +168,20 @@ def pipeline_role_arns(t=DEFAULT) -> list[str]:
             if r["Type"] == "AWS::CodePipeline::Pipeline"
         }
     )
+
+
+def launch_context(action: str, t=DEFAULT) -> dict[str, str]:
+    """What IAM sends with the launch role's role writes: the boundary the project template sets,
+    the guardrail it attaches, the team tag it gives (``iam.launch_policy`` requires each)."""
+    boundary = next(arn for arn in t.managed_policies if arn.endswith("-project-roles"))
+    context = {}
+    if action in iam.BOUNDED_ROLE_ACTIONS:
+        context["iam:PermissionsBoundary"] = boundary
+    if action in ("iam:AttachRolePolicy", "iam:DetachRolePolicy"):
+        context["iam:PolicyARN"] = next(arn for arn in t.managed_policies if "-tag-guardrail" in arn)
+    if action in ("iam:CreateRole", "iam:TagRole"):
+        context[f"aws:RequestTag/{TEAM_TAG}"] = tagging.team(t.config)
+    return context
 
 
 def launch_target(resource_type: str, arn: str, action: str) -> list[str]:
@@ -242,7 +260,9 @@ def test_launch_role_allows_every_listed_action_on_the_resource_it_provisions():
                     cases.append(
                         (
                             DEFAULT.case(
-                                "launch", Request(action, target), label=f"LaunchRole {logical_id} ({reason})"
+                                "launch",
+                                Request(action, target, context=launch_context(action)),
+                                label=f"LaunchRole {logical_id} ({reason})",
                             ),
                             "Allowed",
                         )
@@ -742,7 +762,11 @@ def test_every_role_is_derived_from_the_current_provider_schemas():
             if not handler_permissions(t, ("create", "read", "update", "delete", "list"))
         ]
     endpoint_types = set(endpoint_resource_arns())
-    policy = json.loads(iam.cloudformation_policy(DEFAULT.config, "arn:aws:kms:us-east-1:111122223333:key/k").to_json())
+    policy = json.loads(
+        iam.cloudformation_policy(
+            iam.Scope(DEFAULT.config, one_project=True), "arn:aws:kms:us-east-1:111122223333:key/k"
+        ).to_json()
+    )
     problems += schema_derivation_problems(
         "endpoint template", endpoint_types, {k: set(v) for k, v in iam.DEPLOY_PERMISSIONS.items()}, {}, policy
     )

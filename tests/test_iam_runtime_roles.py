@@ -39,12 +39,12 @@ import pytest
 import yaml
 
 from generator import buildspecs
-from generator.product_template import ROLE_IDS
 from iam_project import (
     ACCOUNT,
     DEFAULT,
     PARTITION,
     REGION,
+    ROLE_IDS,
     SEED_BUILD,
     SEED_DEPLOY,
     SEED_OFFLINE,

@@ -81,7 +81,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 def test_dist_holds_exactly_the_published_layout(dist):
     expected = {
         packaging.CHECKSUMS_FILE,
-        *(Path(t.path).name for t in packaging.template_targets()),
+        *(Path(t.path).name for t in packaging.template_targets(build_config())),
         *naming.SEED_CODE_KEYS.values(),
     }
     assert set(_tree(dist)) == expected, f"dist/ layout differs from the S3 contract: {sorted(_tree(dist))}"

@@ -12,7 +12,6 @@ import pytest
 
 from conftest import resources_of
 from generator import iam, naming
-from generator.product_template import ROLE_IDS
 
 PRODUCT = "templates_out/create-async-endpoint-product.yaml"
 
@@ -98,37 +97,52 @@ def test_launch_constraint_uses_the_launch_role(product):
     )
 
 
-def test_roles_are_one_per_service_and_namespaced(product, config):
+def test_the_product_creates_only_the_launch_role(product, config):
     roles = resources_of(product, "AWS::IAM::Role")
-    assert len(roles) == len(iam.SERVICE_PRINCIPALS)
+    assert list(roles) == ["LaunchRole"], f"{PRODUCT}: roles {sorted(roles)}: project roles belong to each project"
+    services = [
+        s["Principal"]["Service"] for s in _statements(roles["LaunchRole"]["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    assert services == [["servicecatalog.amazonaws.com"]], f"{PRODUCT}: LaunchRole trusts {services}"
+
+
+def test_project_roles_are_one_per_service_under_the_team_path_boundary_and_guardrail(templates, config):
+    project = templates["project"]
+    roles = resources_of(project, "AWS::IAM::Role")
     principals = set()
+    guardrail_names = {
+        json.dumps(r["Properties"]["ManagedPolicyName"])
+        for r in resources_of(templates["product"], "AWS::IAM::ManagedPolicy").values()
+        if "-tag-guardrail" in json.dumps(r["Properties"].get("ManagedPolicyName"))
+    }
+    boundary_name = templates["product"]["Resources"]["ProjectRoleBoundary"]["Properties"]["ManagedPolicyName"]
     for logical_id, role in roles.items():
-        statements = _statements(role["Properties"]["AssumeRolePolicyDocument"])
+        where = f"MLOps-template-example.yml: {logical_id}"
+        props = role["Properties"]
+        statements = _statements(props["AssumeRolePolicyDocument"])
         services = [s["Principal"]["Service"] for s in statements]
         assert len(services) == 1 and len(services[0]) == 1, (
-            f"{PRODUCT}: {logical_id} must trust exactly one service, trusts {services}"
+            f"{where} must trust exactly one service, trusts {services}"
         )
         principals.add(services[0][0])
-        # IAM is global: the name carries the region (Fn::Sub) so a second region cannot collide.
-        name = role["Properties"]["RoleName"]
-        assert isinstance(name, dict) and set(name) == {"Fn::Sub"}, f"{PRODUCT}: {logical_id} name {name!r}"
-        assert name["Fn::Sub"].startswith(f"{config.namespace}-{config.project_suffix}-${{AWS::Region}}-"), (
-            f"{PRODUCT}: {logical_id} name {name!r} is not derived from the namespace and region (defect B12)"
+        assert props["RoleName"] == {
+            "Fn::Sub": "${SageMakerProjectName}-${SageMakerProjectId}-" + logical_id_purpose(logical_id)
+        }, where
+        assert props["Path"] == {"Fn::Sub": naming.role_path(config)}, f"{where}: path {props['Path']}"
+        # The boundary and the guardrail are the product stack's, by their fixed names.
+        boundary = props["PermissionsBoundary"]["Fn::Sub"]
+        assert boundary.endswith(":policy/" + boundary_name["Fn::Sub"]), f"{where}: boundary {boundary}"
+        attached = {json.dumps({"Fn::Sub": arn["Fn::Sub"].rsplit("/", 1)[1]}) for arn in props["ManagedPolicyArns"]}
+        assert attached == guardrail_names, (
+            f"{where}: attaches {attached}, the product's guardrail is {guardrail_names}"
         )
-    assert principals == set(iam.SERVICE_PRINCIPALS.values())
+    assert principals == {iam.SERVICE_PRINCIPALS[p] for p in iam.RUNTIME_ROLES}
 
 
-def test_runtime_roles_carry_the_guardrail(product):
-    for purpose in iam.RUNTIME_ROLES:
-        logical_id = {
-            "codebuild": "CodeBuildRole",
-            "codepipeline": "CodePipelineRole",
-            "events": "EventsRole",
-            "cloudformation": "CloudFormationRole",
-            "sagemaker": "SageMakerExecutionRole",
-        }[purpose]
-        arns = product["Resources"][logical_id]["Properties"].get("ManagedPolicyArns", [])
-        assert {"Ref": "TagGuardrailPolicy"} in arns, f"{PRODUCT}: {logical_id} lacks the tag guardrail"
+def logical_id_purpose(logical_id: str) -> str:
+    from generator.project_roles import ROLE_TITLES
+
+    return {title: purpose for purpose, title in ROLE_TITLES.items()}[logical_id]
 
 
 def _covers(statement: dict, action: str) -> bool:
@@ -166,7 +180,7 @@ def test_guardrail_denies_each_create_per_required_key_on_request_tags(product, 
             )
 
 
-def test_no_wildcard_actions_and_passrole_is_scoped(product):
+def test_no_wildcard_actions_and_passrole_is_scoped(product, config):
     for where, document in _all_policies(product):
         for statement in _statements(document):
             if statement["Effect"] != "Allow":
@@ -182,9 +196,13 @@ def test_no_wildcard_actions_and_passrole_is_scoped(product):
                     assert "iam:PassedToService" in condition, (
                         f"{PRODUCT}: {where} {statement['Sid']} passes roles to any service"
                     )
-                    assert "*" not in json.dumps(statement["Resource"]), (
-                        f"{PRODUCT}: {where} {statement['Sid']} passes roles matched by a wildcard"
-                    )
+                    # Roles a project creates are matched by the team's path (only the launch role
+                    # may create roles there, under the team's boundary), never by a bare wildcard.
+                    for resource in statement["Resource"]:
+                        text = json.dumps(resource)
+                        assert "*" not in text or f":role{naming.role_path(config)}*-" in text, (
+                            f"{PRODUCT}: {where} {statement['Sid']} passes roles matched by a wildcard: {text}"
+                        )
 
 
 def test_arns_are_partition_safe(rendered):
@@ -369,20 +387,15 @@ def test_role_names_carry_the_region_so_two_regions_do_not_collide(product, conf
     assert not shared, f"{PRODUCT}: the product stack in us-east-1 and eu-west-1 would both create {sorted(shared)}"
 
 
-def test_project_template_names_the_roles_the_product_creates_in_each_region(templates, config):
-    """The project's role ARNs resolve to the names the product stack of the same region gives its roles."""
-    product_roles = {
-        purpose: templates["product"]["Resources"][logical_id]["Properties"]["RoleName"]
-        for purpose, logical_id in ROLE_IDS.items()
-    }
-    for purpose in ("codebuild", "codepipeline", "events", "cloudformation", "sagemaker"):
-        arn = naming.role_arn_pattern(config, purpose)
-        assert "${AWS::Region}" in arn, f"MLOps-template-example.yml: {purpose} role ARN {arn} lacks the region"
-        for region in ("us-east-1", "eu-west-1"):
-            expected = _sub_for_region(product_roles[purpose], region, f"{PRODUCT}: {purpose} role")
-            assert arn.replace("${AWS::Region}", region).endswith(f":role/{expected}"), (
-                f"MLOps-template-example.yml: {purpose} role ARN {arn} does not name {expected} in {region}"
-            )
+def test_project_resources_run_as_the_stacks_own_roles(templates):
+    """Every role a project resource names is one its own stack creates (GetAtt), never a pattern."""
+    project = templates["project"]
+    roles = set(resources_of(project, "AWS::IAM::Role"))
+    others = {k: v for k, v in project["Resources"].items() if k not in roles}
+    text = json.dumps(others)
+    named = set(re.findall(r'\{"Fn::GetAtt": \["(\w+)", "Arn"\]\}', text))
+    assert roles == named & roles, f"MLOps-template-example.yml: roles {sorted(roles)}, used {sorted(named & roles)}"
+    assert ":role/" not in text, "MLOps-template-example.yml: a role ARN is written instead of the stack's own role"
 
 
 def test_key_arn_parameter_is_retained_and_is_what_projects_resolve(product, config):

@@ -260,7 +260,7 @@ def test_bad_input_is_refused_before_any_request(aws, dist, args, fragment):
 
 def test_missing_dist(aws, tmp_path):
     result = run_cli("publish", "--bucket", BUCKET, "--region", REGION, "--dist", str(tmp_path))
-    _assert_one_line_error(result, 2, "SHA256SUMS", "mlops-templates package")
+    _assert_one_line_error(result, 2, "SHA256SUMS", "run `make package`")
 
 
 def _user_with_policy(monkeypatch, statements: list[dict]) -> None:

@@ -25,9 +25,8 @@ from cfnlint.decode.decode import decode_str
 
 from generator import buildspecs, iam, naming, render, sources, tagging, validation
 from generator.config import DEFAULT_REGIONS, SourceProvider, build_config
-from generator.product_template import ROLE_IDS
 from generator.sources import connections
-from iam_project import ACCOUNT, DEFAULT, REGION, Team, check, engine_ready
+from iam_project import ACCOUNT, DEFAULT, REGION, ROLE_IDS, Team, check, engine_ready
 from iamsim_client import Request
 
 NOT_PROVABLE_OFFLINE = {
@@ -296,7 +295,7 @@ def test_every_taggable_resource_is_tagged_and_every_name_is_budgeted(key):
         tagged += 1
         assert {t["Key"]: t["Value"] for t in tags} == expected, f"{PROJECT}: {logical_id} tags"
     # Bucket, group, 4 builds and their 4 log groups, 2 pipelines, 1 rule.
-    assert tagged == 13, f"{PROJECT}: {tagged} tagged resources"
+    assert tagged == 18, f"{PROJECT}: {tagged} tagged resources (13 and the project's five roles)"
     budgeted = {json.dumps({"Fn::Sub": n.pattern}) for n in sources.project_names(config).values()}
     for logical_id, resource in project["Resources"].items():
         for prop in ("Name", "BucketName", "ModelPackageGroupName", "LogGroupName"):
@@ -312,7 +311,9 @@ def test_every_taggable_resource_is_tagged_and_every_name_is_budgeted(key):
 def test_arns_are_partition_safe_with_no_account_or_region_written_in():
     text = texts("connections")["project"]
     assert "arn:aws:" not in text, f"{PROJECT}: hard-coded partition"
-    assert not re.search(r"(?<![\d{])\d{12}(?![\d}])", text), f"{PROJECT}: account id written in"
+    image_accounts = set(json.loads(iam.IMAGE_ACCOUNTS_FILE.read_text())["accounts"].values())
+    written = set(re.findall(r"(?<![\d{])\d{12}(?![\d}])", text)) - image_accounts
+    assert not written, f"{PROJECT}: account id written in: {written}"
 
 
 # ---- parameters ------------------------------------------------------------------------------
@@ -740,7 +741,7 @@ def test_roles_use_connections_of_this_account_and_region_only_and_no_codecommit
 
 @needs_engine
 def test_launch_role_can_provision_every_resource_of_the_connections_project():
-    from test_iam_least_privilege import project_resource_arns  # noqa: PLC0415 - ARNs per resource type
+    from test_iam_least_privilege import launch_context, project_resource_arns  # noqa: PLC0415 - shared helpers
 
     arns = project_resource_arns(TEAM)
     table = iam.launch_permissions(CONNECTIONS, sources.source_for(CONNECTIONS))
@@ -759,7 +760,14 @@ def test_launch_role_can_provision_every_resource_of_the_connections_project():
                 else:
                     target = arn
                 cases.append(
-                    (TEAM.case("launch", Request(action, target), f"LaunchRole {logical_id} ({reason})"), "Allowed")
+                    (
+                        TEAM.case(
+                            "launch",
+                            Request(action, target, context=launch_context(action, TEAM)),
+                            f"LaunchRole {logical_id} ({reason})",
+                        ),
+                        "Allowed",
+                    )
                 )
     check(cases)
 
@@ -796,7 +804,12 @@ def test_pass_connection_is_what_the_pipeline_provider_schema_lists():
 def test_codecommit_statements_follow_the_option():
     def sids(config) -> dict[str, set[str]]:
         return {
-            purpose: {s.Sid for s in iam.runtime_policy(config, purpose, "key", sources.source_for(config)).Statement}
+            purpose: {
+                s.Sid
+                for s in iam.runtime_policy(
+                    iam.Scope(config, one_project=True), purpose, "key", sources.source_for(config)
+                ).Statement
+            }
             for purpose in ("codepipeline",)
         } | {"launch": {s.Sid for s in iam.launch_policy(config, "bucket", sources.source_for(config)).Statement}}
 
@@ -835,5 +848,5 @@ def test_cli_refuses_an_unknown_provider_in_one_line(tmp_path):
     result = _cli_build(tmp_path, "source_provider: bitbucket\n")
     assert result.exit_code == 2, result.output
     (line,) = result.output.strip().splitlines()
-    assert "source_provider" in line and "'codecommit' or 'codeconnections'" in line, line
+    assert "source_provider" in line and "codecommit, codeconnections" in line, line
     assert not (tmp_path / "out").exists(), "a refused configuration wrote files"

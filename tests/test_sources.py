@@ -113,7 +113,9 @@ def test_a_registered_provider_is_all_a_third_provider_needs(monkeypatch):
     assert third in sources.product_names(config) and third == sources.project_names(config)["third_parameter"]
     launch = [s["Sid"] for s in _policy(resources, "LaunchRolePolicy")["Statement"]]
     assert "AllowTheThirdProvidersLaunchGrant" in launch and "AllowProvisioningCodeCommitRepository" not in launch
-    pipeline = [s["Sid"] for s in _policy(resources, "CodePipelineRolePolicy")["Statement"]]
+    project_resources = json.loads(json.dumps(project_template.build(config).to_dict()))["Resources"]
+    (pipeline_policy,) = project_resources["CodePipelineRole"]["Properties"]["Policies"]
+    pipeline = [s["Sid"] for s in pipeline_policy["PolicyDocument"]["Statement"]]
     assert "AllowReadingTheThirdProvidersSource" in pipeline, pipeline
     (boundary,) = [
         s for s in _policy(resources, "StudioUserPolicy")["Statement"] if s["Sid"] == "DenyActingOnOtherTeamsResources"

@@ -1,4 +1,8 @@
-"""`docs`: write (or, with --check, compare) the template reference pages in docs/templates/."""
+"""`docs`: write (or, with --check, compare) the template reference pages in docs/templates/.
+
+With `--config` the pages of that configuration go to `build/<config stem>/docs/templates/`;
+the committed pages stay the defaults'.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,9 @@ from pathlib import Path
 import click
 
 from generator import docs as reference
-from generator import render
 from generator.commands.common import Context, expected_errors, pass_context
 from generator.errors import GateError
+from generator.release import Release
 
 
 @click.command()
@@ -17,19 +21,21 @@ from generator.errors import GateError
 @click.option(
     "--output-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    default=render.ROOT / reference.DOCS_DIR,
-    show_default=reference.DOCS_DIR,
+    default=None,
+    show_default=f"{reference.DOCS_DIR}; with --config, build/<config stem>/{reference.DOCS_DIR}",
     help="Directory of the pages and diagrams.",
 )
 @pass_context
 @expected_errors
-def docs(ctx: Context, check: bool, output_dir: Path) -> None:
+def docs(ctx: Context, check: bool, output_dir: Path | None) -> None:
     """Write the parameter tables, resource inventories and diagrams of every template."""
+    release = Release(ctx.config, ctx.config_path)
+    output_dir = output_dir if output_dir is not None else release.root / reference.DOCS_DIR
     files = reference.generate(ctx.config)
     if check:
         stale = reference.differences(output_dir, files)
         if stale:
-            raise GateError(f"{output_dir} is out of date ({', '.join(stale)}): run `make docs`")
+            raise GateError(f"{output_dir} is out of date ({', '.join(stale)}): run `{release.make('docs')}`")
         click.echo(f"{output_dir} is up to date ({len(files)} files)")
         return
     written = reference.write(output_dir, files)

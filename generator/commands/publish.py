@@ -1,4 +1,8 @@
-"""`publish`: upload dist/ to S3 under a versioned prefix and print the console steps."""
+"""`publish`: upload dist/ to S3 under a versioned prefix and print the console steps.
+
+With `--config` it reads `build/<config stem>/dist/` and refuses one packaged for another
+configuration (its `release.json` records the configuration's hash).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import click
 from generator import publish as publishing
 from generator.commands.common import Context, expected_errors, pass_context
 from generator.commands.package import dist_option
+from generator.release import Release
 
 
 @click.command()
@@ -36,11 +41,19 @@ def publish(
     kms_key_id: str | None,
     region: str | None,
     profile: str | None,
-    dist_dir: Path,
+    dist_dir: Path | None,
 ) -> None:
     """Upload the templates and seed zips (SSE-KMS, never overwriting) and print the next steps."""
+    release = Release(ctx.config, ctx.config_path)
     outcome = publishing.publish(
-        ctx.config, dist_dir, bucket, prefix=prefix, kms_key_id=kms_key_id, region=region, profile=profile
+        ctx.config,
+        dist_dir if dist_dir is not None else release.dist,
+        bucket,
+        prefix=prefix,
+        kms_key_id=kms_key_id,
+        region=region,
+        profile=profile,
+        release=release,
     )
     for key in outcome.uploaded:
         click.echo(f"uploaded s3://{bucket}/{key}")

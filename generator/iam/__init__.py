@@ -6,6 +6,7 @@ One module per concern, each name importable from here (``from generator import 
 * ``trust``: the service principals, trust policies and ``iam:PassRole`` statements;
 * ``keys``: the KMS action lists, the roles' use of the key and the key policy;
 * ``guardrail``: the tag guardrail and its split into managed policies;
+* ``boundary``: the permissions boundary of every project role (the team's ceiling);
 * one module per actor: ``launch`` (Service Catalog), ``codebuild``, ``codepipeline``,
   ``events``, ``deploy`` (the deploy stage's CloudFormation), ``sagemaker``, ``studio_user``;
   ``runtime`` picks a runtime role's policy by purpose;
@@ -17,14 +18,16 @@ the CodePipeline role's source access, the Studio user policy's team-tagged serv
 provider's (``generator.sources``), passed in as ``source``: that package imports this one, never
 the reverse.
 
-Roles are one per service principal, not one role trusted by ten services. Their resource
-scopes come from ``generator.naming``: project resources are named
-``<project name>-<project id>[-...]`` and project names end in ``-<suffix>``, so
-``*-<suffix>-p-*`` covers this team's projects and nobody else's. Where SageMaker picks a
+Roles are one per service principal, not one role trusted by ten services, and one set per
+project (each project stack creates its own). Their resource scopes come from
+``generator.naming``: project resources are named ``<project name>-<project id>[-...]``, so a
+project role names its project's resources exactly (``Scope(config, one_project=True)``); what
+serves the whole team (the boundary, the Studio user policy) uses ``*-<suffix>-p-*``. Where SageMaker picks a
 name we cannot predict (jobs started by SageMaker Pipelines are named ``pipelines-...``), the
 scope is the request tag ``sagemaker:project-name`` instead.
 """
 
+from generator.iam.boundary import boundary_size, project_role_boundary
 from generator.iam.codebuild import codebuild_policy
 from generator.iam.codepipeline import codepipeline_policy
 from generator.iam.deploy import DEPLOY_EXTRA_PERMISSIONS, DEPLOY_PERMISSIONS, cloudformation_policy
@@ -52,6 +55,7 @@ from generator.iam.keys import (
     key_via_services,
 )
 from generator.iam.launch import (
+    BOUNDED_ROLE_ACTIONS,
     CONNECTION_LAUNCH_ACTIONS,
     FOREIGN_LAUNCH_ACTIONS,
     LAUNCH_PERMISSIONS,
@@ -80,6 +84,7 @@ from generator.iam.tables import HANDLER_PERMISSIONS_LEFT_OUT
 from generator.iam.trust import RUNTIME_ROLES, SERVICE_PRINCIPALS, TRUST_CONDITIONS, trust_policy
 
 __all__ = [
+    "BOUNDED_ROLE_ACTIONS",
     "ACCOUNT",
     "CONNECTION_LAUNCH_ACTIONS",
     "DEPLOY_EXTRA_PERMISSIONS",
@@ -111,6 +116,7 @@ __all__ = [
     "TRUST_CONDITIONS",
     "UNSCOPED_LAUNCH_ACTIONS",
     "VOLUME_KEY_ACTIONS",
+    "boundary_size",
     "cloudformation_policy",
     "codebuild_policy",
     "codepipeline_policy",
@@ -123,6 +129,7 @@ __all__ = [
     "launch_policy",
     "launch_resources",
     "policy_size",
+    "project_role_boundary",
     "runtime_policy",
     "sagemaker_policy",
     "seed_code_key_policy",

@@ -5,15 +5,13 @@ from __future__ import annotations
 from awacs import cloudformation, sagemaker
 from awacs.aws import PolicyDocument
 
-from generator.config import Config
 from generator.iam.keys import key_use
 from generator.iam.scopes import Scope
 from generator.iam.statements import ANYWHERE, allow, bucket_read_write, document, no_self_approval, write_logs
 from generator.iam.trust import pass_role
 
 
-def codebuild_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
-    scope = Scope(config)
+def codebuild_policy(scope: Scope, key_arn_sub: str) -> PolicyDocument:
     return document(
         write_logs(scope, "codebuild"),
         *bucket_read_write(scope),

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from awacs import cloudformation, codebuild
 from awacs.aws import PolicyDocument
 
-from generator.config import Config
 from generator.iam.keys import key_use
 from generator.iam.scopes import Scope
 from generator.iam.statements import ANYWHERE, allow, bucket_read_write, document, no_self_approval
@@ -17,9 +16,8 @@ if TYPE_CHECKING:  # generator.sources imports this package: the provider is pas
     from generator.sources.base import Source
 
 
-def codepipeline_policy(config: Config, key_arn_sub: str, source: type[Source]) -> PolicyDocument:
+def codepipeline_policy(scope: Scope, key_arn_sub: str, source: type[Source]) -> PolicyDocument:
     """``source`` reads the code: the provider says how (``Source.pipeline_source_statement``)."""
-    scope = Scope(config)
     return document(
         *bucket_read_write(scope),
         *key_use(key_arn_sub),

@@ -29,13 +29,12 @@ DEPLOY_EXTRA_PERMISSIONS: dict[str, str] = reasons(_TABLES["extra_permissions"],
 AUTOSCALING_SERVICE_LINKED_ROLE = "sagemaker.application-autoscaling.amazonaws.com"
 
 
-def cloudformation_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
+def cloudformation_policy(scope: Scope, key_arn_sub: str) -> PolicyDocument:
     """What the deploy stage's CloudFormation needs for the endpoint template."""
-    scope = Scope(config)
     return document(
         *key_use(key_arn_sub, grants=True),
         *_endpoint_statements(scope),
-        *_scaling_statements(config, scope),
+        *_scaling_statements(scope.config, scope),
         allow(
             "AllowCreatingSageMakerScalingServiceLinkedRole",
             [iam.CreateServiceLinkedRole],

@@ -5,13 +5,12 @@ from __future__ import annotations
 from awacs import codepipeline
 from awacs.aws import PolicyDocument
 
-from generator.config import Config
 from generator.iam.scopes import Scope
 from generator.iam.statements import allow, document
 
 
-def events_policy(config: Config) -> PolicyDocument:
+def events_policy(scope: Scope) -> PolicyDocument:
     # The role stores nothing: no key, no bucket.
     return document(
-        allow("AllowStartingProjectPipelines", [codepipeline.StartPipelineExecution], [Scope(config).codepipeline()])
+        allow("AllowStartingProjectPipelines", [codepipeline.StartPipelineExecution], [scope.codepipeline()])
     )

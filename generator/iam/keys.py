@@ -6,8 +6,6 @@ policy all take them from here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from awacs import kms
 from awacs.aws import (
     Allow,
@@ -22,7 +20,7 @@ from awacs.aws import (
 )
 from troposphere import Sub
 
-from generator import tagging
+from generator import naming, tagging
 from generator.config import Config
 from generator.iam.scopes import REGION, Scope
 from generator.iam.statements import ANYWHERE, allow, deny
@@ -113,12 +111,12 @@ def key_use(key_arn_sub: str, *, grants: bool = False) -> list[Statement]:
 # ---- the key policy --------------------------------------------------------------------------
 
 
-def key_policy(config: Config, role_arn: Callable[[str], object], administrator: object) -> Policy:
-    """The key policy of the product's key.
+def key_policy(config: Config, administrator: object) -> Policy:
+    """The key policy of the product's key; ``administrator`` is the key administrator parameter.
 
-    ``role_arn(purpose)`` is the template's reference to a role's ARN (the key policy names the
-    roles, so the roles' policies that name the key are separate resources), ``administrator``
-    the key administrator parameter.
+    The project roles do not exist when the key is made (each project stack creates its own), so
+    the policy names them by their IAM path: only the launch role can create roles there, and only
+    under the team's permissions boundary.
     """
     return Policy(
         Version="2012-10-17",
@@ -130,7 +128,7 @@ def key_policy(config: Config, role_arn: Callable[[str], object], administrator:
                 ANYWHERE,
                 principal=Principal("AWS", administrator),
             ),
-            *_role_statements(role_arn),
+            *_role_statements(config),
             # Only grants that attach the key to an AWS resource (job volumes, endpoint
             # instances): a grant to a principal would be a way around this policy.
             deny(
@@ -181,24 +179,30 @@ def _account_statements(config: Config) -> list[Statement]:
     ]
 
 
-def _role_statements(role_arn: Callable[[str], object]) -> list[Statement]:
+def _role_statements(config: Config) -> list[Statement]:
+    account_root = Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root"))
+
+    def roles(*purposes: str) -> ArnLike:
+        return ArnLike("aws:PrincipalArn", [Sub(naming.team_role_arn_pattern(config, p)) for p in purposes])
+
     # The events role starts pipelines and stores nothing: it never touches the key.
-    users = [role_arn(purpose) for purpose in RUNTIME_ROLES if purpose != "events"]
     return [
         allow(
             "AllowProjectRolesThroughProjectServices",
             KEY_USE_ACTIONS,
             ANYWHERE,
+            roles(*(purpose for purpose in RUNTIME_ROLES if purpose != "events")),
             StringLike("kms:ViaService", _subs(key_via_services())),
-            principal=Principal("AWS", users),
+            principal=account_root,
         ),
         # SageMaker attaches the key to job volumes and endpoint instances by grant.
         allow(
             "AllowProjectRolesToGrantKeyToAwsResources",
             [kms.CreateGrant, kms.ListGrants, kms.RevokeGrant],
             ANYWHERE,
+            roles("cloudformation", "sagemaker"),
             for_aws_resources(),
-            principal=Principal("AWS", [role_arn("cloudformation"), role_arn("sagemaker")]),
+            principal=account_root,
         ),
     ]
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from awacs import cloudformation, kms, s3, ssm
-from awacs.aws import PolicyDocument, Statement, StringEquals
+from awacs.aws import ArnEquals, Condition, PolicyDocument, Statement, StringEquals, StringEqualsIfExists
 
+from generator import naming, tagging
 from generator.config import Config
+from generator.iam.guardrail import tag_guardrail_documents
 from generator.iam.scopes import REGION, Scope, arn, in_this_account
 from generator.iam.statements import ANYWHERE, actions, allow, document, sid
 from generator.iam.tables import read, reasons, reasons_by_type
@@ -58,6 +60,7 @@ def launch_resources(config: Config, source: type[Source]) -> dict[str, list[str
         "AWS::CodePipeline::Pipeline": [scope.codepipeline()],
         "AWS::Events::Rule": [scope.event_rule()],
         "AWS::Logs::LogGroup": [scope.build_log_group(), scope.build_log_group() + ":*"],
+        "AWS::IAM::Role": [scope.role("*")],
         **source.launch_resources(scope),
     }
 
@@ -121,18 +124,62 @@ def _product_statements(scope: Scope, seed_code_objects_sub: str) -> list[Statem
     ]
 
 
+# Role writes that IAM lets a policy tie to the role's permissions boundary.
+BOUNDED_ROLE_ACTIONS = (
+    "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:DeleteRole",
+)
+_POLICY_ATTACHMENT = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
+
+
+def _project_role_statements(config: Config, entries: tuple[tuple[str, str], ...]) -> list[Statement]:
+    """The project stack creates its own roles: under the team's path, only with the team's
+    boundary, the team tag's own value, and no managed policy but the product's guardrail."""
+    roles = [Scope(config).role("*")]
+    bounded = StringEquals("iam:PermissionsBoundary", naming.boundary_policy_arn(config))
+    team_tag = f"aws:RequestTag/{tagging.TEAM_TAG}"
+    guardrails = naming.guardrail_policy_arns(config, len(tag_guardrail_documents(config)))
+    names = [action for action, _ in entries]
+    return [
+        allow(
+            "AllowCreatingProjectRolesUnderTheTeamBoundary",
+            actions(a for a in names if a in BOUNDED_ROLE_ACTIONS and a not in _POLICY_ATTACHMENT),
+            roles,
+            Condition([bounded, StringEqualsIfExists(team_tag, tagging.team(config))]),
+        ),
+        allow(
+            "AllowAttachingOnlyTheTagGuardrailToProjectRoles",
+            actions(a for a in names if a in _POLICY_ATTACHMENT),
+            roles,
+            Condition([bounded, ArnEquals("iam:PolicyARN", guardrails)]),
+        ),
+        allow(
+            "AllowReadingAndTaggingProjectRoles",
+            actions(a for a in names if a not in BOUNDED_ROLE_ACTIONS),
+            roles,
+            StringEqualsIfExists(team_tag, tagging.team(config)),
+        ),
+    ]
+
+
 def _provisioning_statements(config: Config, source: type[Source]) -> list[Statement]:
     """One statement per resource type, on that type's ARNs; buckets pinned to this account."""
     special = UNSCOPED_LAUNCH_ACTIONS.keys() | FOREIGN_LAUNCH_ACTIONS.keys()
     resources = launch_resources(config, source)
-    return [
+    table = launch_permissions(config, source)
+    roles = _project_role_statements(config, table.pop("AWS::IAM::Role", ()))
+    return roles + [
         allow(
             f"AllowProvisioning{resource_type.split('::', 1)[1].replace('::', '')}",
             actions(a for a, _ in entries if a not in special),
             resources[resource_type],
             *([in_this_account()] if resource_type.startswith("AWS::S3::") else []),
         )
-        for resource_type, entries in launch_permissions(config, source).items()
+        for resource_type, entries in table.items()
     ]
 
 

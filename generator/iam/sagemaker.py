@@ -10,7 +10,6 @@ from __future__ import annotations
 from awacs import cloudwatch, ecr, sagemaker, sns
 from awacs.aws import PolicyDocument, StringLike
 
-from generator.config import Config
 from generator.iam.keys import key_use
 from generator.iam.scopes import Scope, image_repositories
 from generator.iam.statements import (
@@ -25,9 +24,8 @@ from generator.iam.statements import (
 from generator.iam.trust import pass_role
 
 
-def sagemaker_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
+def sagemaker_policy(scope: Scope, key_arn_sub: str) -> PolicyDocument:
     """The pipeline's and the endpoints' execution role."""
-    scope = Scope(config)
     return document(
         *bucket_read_write(scope),
         *key_use(key_arn_sub, grants=True),
@@ -36,7 +34,7 @@ def sagemaker_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
             "AllowPipelineJobsTaggedWithAProject",
             [sagemaker.CreateProcessingJob, sagemaker.CreateTrainingJob, sagemaker.AddTags],
             [scope.sagemaker("processing-job", "*"), scope.sagemaker("training-job", "*")],
-            project_tagged(config),
+            project_tagged(scope),
         ),
         # Pipeline job names do not carry the project: the project tag scopes them.
         allow(
@@ -48,7 +46,7 @@ def sagemaker_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
                 sagemaker.StopTrainingJob,
             ],
             [scope.sagemaker("processing-job", "pipelines-*"), scope.sagemaker("training-job", "pipelines-*")],
-            project_tagged(config, "aws:ResourceTag"),
+            project_tagged(scope, "aws:ResourceTag"),
         ),
         allow(
             "AllowRegisteringModelsInProjectGroups",
@@ -78,7 +76,7 @@ def sagemaker_policy(config: Config, key_arn_sub: str) -> PolicyDocument:
         allow(
             "AllowPullingSageMakerImages",
             [ecr.BatchGetImage, ecr.GetDownloadUrlForLayer, ecr.BatchCheckLayerAvailability],
-            image_repositories(config),
+            image_repositories(scope.config),
         ),
         pass_role(scope, "sagemaker"),
         no_self_approval(),

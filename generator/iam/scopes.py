@@ -30,13 +30,27 @@ def arn(service: str, resource: str) -> str:
 
 @dataclass(frozen=True)
 class Scope:
-    """ARN patterns (Fn::Sub strings) of one team's project resources."""
+    """ARN patterns (Fn::Sub strings) of one team's project resources, or of one project's.
+
+    The team's scope (``one_project=False``) is for what serves every project of the team: the
+    project roles' permissions boundary, the Studio user policy, the key policy. One project's
+    scope names its resources exactly, with the project template's own parameters: the roles each
+    project stack creates for itself reach nothing of another project, whatever its name.
+    """
 
     config: Config
+    one_project: bool = False
 
     @property
     def glob(self) -> str:
-        return naming.project_resource_glob(self.config)
+        # One project's resources are `<name>-<id>[-...]`; another project's can only match if its
+        # own name begins with this one's whole `<name>-<id>` (README, Known limits).
+        return naming.PROJECT_PREFIX + "*" if self.one_project else naming.project_resource_glob(self.config)
+
+    @property
+    def project_name(self) -> str:
+        """What the `sagemaker:project-name` tag of the scope's jobs holds (a StringLike value)."""
+        return "${SageMakerProjectName}" if self.one_project else f"*-{self.config.project_suffix}"
 
     def sagemaker(self, kind: str, name: str | None = None) -> str:
         return arn("sagemaker", f"{kind}/{name or self.glob}")
@@ -50,6 +64,8 @@ class Scope:
         return [self.sagemaker("pipeline"), self.sagemaker("pipeline", self.glob + "/*")]
 
     def bucket(self) -> str:
+        if self.one_project:
+            return f"arn:{PARTITION}:s3:::{naming.artifact_bucket(self.config).pattern}"
         return naming.artifact_bucket_arn_pattern(self.config)
 
     def objects(self) -> str:
@@ -96,6 +112,9 @@ class Scope:
         return arn("events", f"rule/{self.glob}")
 
     def role(self, purpose: str) -> str:
+        """The role for ``purpose`` (the launch role, or project roles); ``*``: every project role."""
+        if purpose == "*" or (purpose in naming.PROJECT_ROLE_PURPOSES and not self.one_project):
+            return naming.team_role_arn_pattern(self.config, purpose)
         return naming.role_arn_pattern(self.config, purpose)
 
     def parameters(self) -> str:
@@ -103,7 +122,7 @@ class Scope:
         return arn("ssm", f"parameter{prefix}/*")
 
     def project(self) -> str:
-        return arn("sagemaker", f"project/*-{self.config.project_suffix}")
+        return arn("sagemaker", f"project/{self.project_name}")
 
 
 def in_this_account() -> Condition:

@@ -12,7 +12,6 @@ import re
 from awacs import logs, s3, sagemaker
 from awacs.aws import Action, Allow, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, StringLike
 
-from generator.config import Config
 from generator.iam.scopes import Scope, in_this_account
 
 ANYWHERE = ("*",)
@@ -100,10 +99,10 @@ def write_logs(scope: Scope, service: str) -> Statement:
     )
 
 
-def project_tagged(config: Config, key: str = "aws:RequestTag") -> Condition:
+def project_tagged(scope: Scope, key: str = "aws:RequestTag") -> Condition:
     """Jobs whose names SageMaker chooses are scoped by the project tag they carry (on a create,
     the request's tag; afterwards, ``aws:ResourceTag``, the job's)."""
-    return Condition(StringLike(f"{key}/sagemaker:project-name", f"*-{config.project_suffix}"))
+    return Condition(StringLike(f"{key}/sagemaker:project-name", scope.project_name))
 
 
 # ---- template data ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ dynamic reference), which keeps each provider's inputs typed and in one place.
 
 from __future__ import annotations
 
-from generator import naming
+from generator import iam, naming
 from generator.config import Config, SourceProvider, whole_check
 from generator.sources.base import SEED_CODE, SOURCE_ACTION, SOURCE_BRANCH, PublishedValue, Source, StartRule
 from generator.sources.codecommit import CodeCommit
@@ -65,3 +65,17 @@ def product_names(config: Config) -> list[naming.DerivedName]:
 def source_names_too_long(config: Config) -> str | None:
     """``naming.names_too_long`` for the fixed names the provider adds to the product stack."""
     return naming.first_too_long(source_for(config).product_names(config))
+
+
+@whole_check
+def boundary_too_large(config: Config) -> str | None:
+    """The project roles' boundary is one managed policy: it names each region's SageMaker image
+    account, so a long region list can overflow IAM's limit."""
+    size = iam.boundary_size(config, source_for(config))
+    if size <= iam.MANAGED_POLICY_MAX_CHARS:
+        return None
+    return (
+        f"regions: {len(config.regions)} regions make the project roles' permissions boundary {size} characters, "
+        f"over IAM's {iam.MANAGED_POLICY_MAX_CHARS} for a managed policy; list only the regions this product is "
+        "deployed in"
+    )

@@ -4,6 +4,7 @@
 //
 // Input:  {"cases": [{"id", "identityPolicies": [{name, policy}], "request": {principal, action,
 //          resource: {resource, accountId}, contextVariables}, "resourcePolicy"?,
+//          "permissionBoundaryPolicies"?: [{name, policy}],
 //          "serviceControlPolicies"?: [{orgIdentifier, policies: [{name, policy}]}] (root first,
 //          account last; none: no SCP applies)}]}
 // Output: {"engineVersion", "results": [{"id", "overallResult", "resultType", "resourceType",
@@ -41,6 +42,9 @@ async function simulateOne(testCase) {
   }
   if (testCase.resourcePolicy !== undefined) {
     simulation.resourcePolicy = testCase.resourcePolicy
+  }
+  if (testCase.permissionBoundaryPolicies !== undefined) {
+    simulation.permissionBoundaryPolicies = testCase.permissionBoundaryPolicies
   }
   const outcome = await runSimulation(simulation, { simulationMode: 'Strict' })
   if (outcome.resultType === 'error') {
