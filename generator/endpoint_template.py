@@ -102,6 +102,12 @@ class EndpointDataCaptureConfig(DataCaptureConfig):
     }
 
 
+STAGE_TEXT = {
+    EndpointKind.ASYNC: "Deployment stage; staging scales to zero instances when idle",
+    EndpointKind.REALTIME: "Deployment stage (staging, then prod after manual approval)",
+}
+
+
 def _parameter_specs(config: Config) -> list[ParameterSpec]:
     """What the deploy pipeline passes (build.py writes the values), in console order."""
     specs = [
@@ -120,12 +126,7 @@ def _parameter_specs(config: Config) -> list[ParameterSpec]:
             allowed_pattern=naming.PROJECT_ID_PATTERN,
             constraint_description="p- followed by 12 lowercase letters and digits",
         ),
-        ParameterSpec(
-            "StageName",
-            "Deployment stage; staging scales to zero instances when idle",
-            "Project",
-            allowed_values=STAGES,
-        ),
+        ParameterSpec("StageName", STAGE_TEXT[config.endpoint_kind], "Project", allowed_values=STAGES),
         ParameterSpec(
             "ModelPackageArn",
             "Approved model package to deploy (build.py picks the newest)",

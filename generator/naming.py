@@ -188,7 +188,7 @@ def product_names(config: Config) -> list[DerivedName]:
 
 
 def product_name_default(config: Config) -> str:
-    return f"{config.namespace}-{config.project_suffix}-async-endpoint"
+    return f"{config.namespace}-{config.project_suffix}-{config.endpoint_kind.value}-endpoint"
 
 
 def product_stack(config: Config) -> DerivedName:

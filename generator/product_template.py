@@ -24,7 +24,7 @@ from troposphere.servicecatalog import (
 from troposphere.ssm import Parameter as SsmParameter
 
 from generator import encryption, iam, naming, tagging
-from generator.config import Config
+from generator.config import Config, EndpointKind
 from generator.parameters import BUCKET_NAME_PATTERN, ParameterSpec, add_parameters
 from generator.sources import source_for
 from generator.tagging import STUDIO_VISIBILITY_TAG
@@ -78,7 +78,8 @@ def _product_specs(config: Config) -> list[ParameterSpec]:
             "Description shown in Studio",
             product,
             "Product description",
-            default="SageMaker project: model build pipeline and an encrypted asynchronous "
+            default="SageMaker project: model build pipeline and an encrypted "
+            f"{'asynchronous' if config.endpoint_kind is EndpointKind.ASYNC else 'real-time'} "
             "inference endpoint, with tags enforced",
             min_length=1,
             max_length=4096,

@@ -46,7 +46,7 @@ PROBES: dict[str, Callable[[Team], Request]] = {
         "sagemaker:CreateEndpoint", t.sm("endpoint", f"{t.prefix}-staging"), tags=t.all_tags
     ),
     "update its endpoint": lambda t: Request("sagemaker:UpdateEndpoint", t.sm("endpoint", f"{t.prefix}-staging")),
-    "invoke its endpoint": lambda t: Request("sagemaker:InvokeEndpoint", t.sm("endpoint", f"{t.prefix}-staging")),
+    "invoke its endpoint": lambda t: Request("sagemaker:InvokeEndpointAsync", t.sm("endpoint", f"{t.prefix}-staging")),
     # Built from scratch: the keys a correct training request of the project carries (its key for
     # volume and output, network isolation), as IAM derives them from the request parameters.
     "create a job for its project": lambda t: Request(

@@ -576,17 +576,21 @@ def test_deploy_needs_are_picked_from_the_provider_schemas():
     assert types == set(DEPLOY_NEEDS), f"endpoint template types {sorted(types)} vs DEPLOY_NEEDS {sorted(DEPLOY_NEEDS)}"
 
 
+REALTIME = Team(build_config({"endpoint_kind": "realtime"}))
+
+
+@pytest.mark.parametrize("t", [DEFAULT, REALTIME], ids=["async", "realtime"])
 @pytest.mark.parametrize("stage", ["staging", "prod"])
-def test_cloudformation_role_allows_what_the_endpoint_template_needs(stage):
+def test_cloudformation_role_allows_what_the_endpoint_template_needs(stage, t):
     cases = []
-    arns = endpoint_resource_arns(stage=stage)
-    request_keys = endpoint_request_keys(stage=stage)
-    target_tags = scalable_target_tags(stage=stage)
+    arns = endpoint_resource_arns(t, stage=stage)
+    request_keys = endpoint_request_keys(t, stage=stage)
+    target_tags = scalable_target_tags(stage=stage) if "AWS::ApplicationAutoScaling::ScalableTarget" in arns else {}
     for resource_type, pairs in arns.items():
         for logical_id, arn in pairs:
             for action, reason in DEPLOY_NEEDS[resource_type].items():
-                tags = DEFAULT.all_tags if action in {a.JSONrepr() for a in iam.GUARDED_CREATES} else None
-                for target, context in deploy_target(DEFAULT, arn, action, alarms=scalable_target_alarms(arns)):
+                tags = t.all_tags if action in {a.JSONrepr() for a in iam.GUARDED_CREATES} else None
+                for target, context in deploy_target(t, arn, action, alarms=scalable_target_alarms(arns)):
                     # A create sends the keys IAM derives from the resource's properties.
                     context = {**context, **request_keys.get((logical_id, action), {})}
                     # Every action but the registration acts on the target the stack created, with its tags.
@@ -594,10 +598,11 @@ def test_cloudformation_role_allows_what_the_endpoint_template_needs(stage):
                         context = {**existing_resource(target_tags), **context}
                     cases.append(
                         (
-                            DEFAULT.case(
+                            t.case(
                                 "cloudformation",
                                 Request(action, target, tags=tags, context=context),
-                                label=f"CloudFormationRole endpoint template {logical_id} ({reason})",
+                                label=f"CloudFormationRole {t.config.endpoint_kind.value} endpoint template "
+                                f"{logical_id} ({reason})",
                             ),
                             "Allowed",
                         )
@@ -942,3 +947,26 @@ def test_the_sweep_can_see_an_over_broad_grant():
         lambda request, label: Case(broad, request, label=label), "broad", {f"arn:aws:s3:::{DEFAULT.bucket}": set()}
     )
     assert {"s3:PutReplicationConfiguration", "s3:DeleteBucket"} <= allowed[f"arn:aws:s3:::{DEFAULT.bucket}"]
+
+
+def test_a_realtime_projects_roles_hold_nothing_only_async_needs():
+    """Topics, the scale-from-zero alarm, scaling and async invocation are the async endpoint's:
+    the real-time variant's roles are refused each, the async variant's allowed."""
+    async_only = [
+        ("cloudformation", "sns:CreateTopic", "sns", "{prefix}-staging-success"),
+        ("cloudformation", "cloudwatch:PutMetricAlarm", "cloudwatch", "alarm:{prefix}-staging-backlog"),
+        ("cloudformation", "sagemaker:UpdateEndpointWeightsAndCapacities", "sagemaker", "endpoint/{prefix}-staging"),
+        ("sagemaker", "sns:Publish", "sns", "{prefix}-staging-success"),
+        ("codebuild", "sagemaker:InvokeEndpointAsync", "sagemaker", "endpoint/{prefix}-staging"),
+    ]
+    cases = []
+    for t, expected in ((REALTIME, "ImplicitlyDenied"), (DEFAULT, "Allowed")):
+        for purpose, action, service, rest in async_only:
+            arn = t.arn(service, rest.format(prefix=t.prefix))
+            label = f"{t.config.endpoint_kind.value} {ROLE_IDS[purpose]}"
+            cases.append((t.case(purpose, Request(action, arn), label=label), expected))
+        # The staging test invokes the kind the project deploys.
+        invoke = "sagemaker:InvokeEndpoint" if t is REALTIME else "sagemaker:InvokeEndpointAsync"
+        staging = t.sm("endpoint", f"{t.prefix}-staging")
+        cases.append((t.case("codebuild", Request(invoke, staging), label="staging test"), "Allowed"))
+    check(cases)

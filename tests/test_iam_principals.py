@@ -552,7 +552,9 @@ def test_projects_of_one_team_are_isolated_from_each_other():
         as_role(
             A, "codebuild", Request("sagemaker:UpdatePipeline", y.sm("pipeline", y.prefix)), "rewrite its pipeline"
         ),
-        as_role(A, "codebuild", Request("sagemaker:InvokeEndpoint", y.sm("endpoint", staging)), "invoke its endpoint"),
+        as_role(
+            A, "codebuild", Request("sagemaker:InvokeEndpointAsync", y.sm("endpoint", staging)), "invoke its endpoint"
+        ),
         as_role(
             A,
             "codepipeline",
@@ -585,7 +587,7 @@ def test_projects_of_one_team_are_isolated_from_each_other():
         as_role(
             A,
             "codebuild",
-            Request("sagemaker:InvokeEndpoint", A.sm("endpoint", f"{A.prefix}-staging")),
+            Request("sagemaker:InvokeEndpointAsync", A.sm("endpoint", f"{A.prefix}-staging")),
             "invoke its staging endpoint",
         ),
     ]

@@ -555,13 +555,15 @@ def staging_extra_needs(t: Team) -> list[Need]:
             f"{why}: --stack-name (default) reads the outputs",
         )
     )
-    needs.append(
-        Need(
-            "codebuild",
-            Request("sagemaker:InvokeEndpoint", t.sm("endpoint", outputs["EndpointName"])),
-            f"{why}: a real-time endpoint",
+    # test.py's other branch serves real-time projects: their roles are proven on a real-time team.
+    if t.config.endpoint_kind.value == "realtime":
+        needs.append(
+            Need(
+                "codebuild",
+                Request("sagemaker:InvokeEndpoint", t.sm("endpoint", outputs["EndpointName"])),
+                f"{why}: a real-time endpoint",
+            )
         )
-    )
     return needs
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from awacs import cloudformation, sagemaker
 from awacs.aws import PolicyDocument
 
+from generator.config import EndpointKind
 from generator.iam.keys import key_use
 from generator.iam.scopes import Scope
 from generator.iam.statements import ANYWHERE, allow, bucket_read_write, document, no_self_approval, write_logs
@@ -37,7 +38,12 @@ def codebuild_policy(scope: Scope, key_arn_sub: str) -> PolicyDocument:
         allow("AllowListingModelPackages", [sagemaker.ListModelPackages], ANYWHERE),
         allow(
             "AllowInvokingStagingEndpoints",
-            [sagemaker.InvokeEndpoint, sagemaker.InvokeEndpointAsync],
+            # The staging test invokes the kind of endpoint the project deploys.
+            [
+                sagemaker.InvokeEndpointAsync
+                if scope.config.endpoint_kind is EndpointKind.ASYNC
+                else sagemaker.InvokeEndpoint
+            ],
             [scope.sagemaker("endpoint", scope.glob + "-staging")],
         ),
         allow("AllowReadingDeployStackOutputs", [cloudformation.DescribeStacks], [scope.stack()]),

@@ -11,7 +11,7 @@ from awacs import application_autoscaling, cloudwatch, iam, sagemaker, sns
 from awacs.aws import PolicyDocument, Statement, StringEquals, StringEqualsIfExists
 
 from generator import tagging
-from generator.config import Config
+from generator.config import Config, EndpointKind
 from generator.iam.keys import key_use
 from generator.iam.scopes import ACCOUNT, PARTITION, Scope, arn
 from generator.iam.statements import ANYWHERE, allow, document, no_self_approval
@@ -30,19 +30,27 @@ AUTOSCALING_SERVICE_LINKED_ROLE = "sagemaker.application-autoscaling.amazonaws.c
 
 
 def cloudformation_policy(scope: Scope, key_arn_sub: str) -> PolicyDocument:
-    """What the deploy stage's CloudFormation needs for the endpoint template."""
+    """What the deploy stage's CloudFormation needs for the endpoint template of the configured kind."""
+    asynchronous = scope.config.endpoint_kind is EndpointKind.ASYNC
     return document(
         *key_use(key_arn_sub, grants=True),
         *_endpoint_statements(scope),
-        *_scaling_statements(scope.config, scope),
-        allow(
-            "AllowCreatingSageMakerScalingServiceLinkedRole",
-            [iam.CreateServiceLinkedRole],
+        # Topics, the scale-from-zero alarm and scaling exist only for async endpoints.
+        *(_async_statements(scope) + _scaling_statements(scope.config, scope) if asynchronous else []),
+        *(
             [
-                f"arn:{PARTITION}:iam::{ACCOUNT}:role/aws-service-role/{AUTOSCALING_SERVICE_LINKED_ROLE}/"
-                "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
-            ],
-            StringEquals("iam:AWSServiceName", AUTOSCALING_SERVICE_LINKED_ROLE),
+                allow(
+                    "AllowCreatingSageMakerScalingServiceLinkedRole",
+                    [iam.CreateServiceLinkedRole],
+                    [
+                        f"arn:{PARTITION}:iam::{ACCOUNT}:role/aws-service-role/{AUTOSCALING_SERVICE_LINKED_ROLE}/"
+                        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+                    ],
+                    StringEquals("iam:AWSServiceName", AUTOSCALING_SERVICE_LINKED_ROLE),
+                )
+            ]
+            if asynchronous
+            else []
         ),
         pass_role(scope, "sagemaker"),
         no_self_approval(),
@@ -50,7 +58,7 @@ def cloudformation_policy(scope: Scope, key_arn_sub: str) -> PolicyDocument:
 
 
 def _endpoint_statements(scope: Scope) -> list[Statement]:
-    """The models, endpoint configs, endpoints, topics and alarms of the endpoint template."""
+    """The models, endpoint configs and endpoints of the endpoint template (either kind)."""
     return [
         allow(
             "AllowManagingProjectEndpoints",
@@ -71,6 +79,13 @@ def _endpoint_statements(scope: Scope) -> list[Statement]:
             ],
             [scope.sagemaker("model"), scope.sagemaker("endpoint-config"), scope.sagemaker("endpoint")],
         ),
+        allow("AllowReadingApprovedModelPackages", [sagemaker.DescribeModelPackage], [scope.model_packages()]),
+    ]
+
+
+def _async_statements(scope: Scope) -> list[Statement]:
+    """The async endpoint's success and error topics, its scale-from-zero alarm and scaling."""
+    return [
         # Registering a variant as a scalable target checks that the caller itself could change
         # the variant's capacity.
         allow(
@@ -78,7 +93,6 @@ def _endpoint_statements(scope: Scope) -> list[Statement]:
             [sagemaker.UpdateEndpointWeightsAndCapacities],
             [scope.sagemaker("endpoint")],
         ),
-        allow("AllowReadingApprovedModelPackages", [sagemaker.DescribeModelPackage], [scope.model_packages()]),
         # Not SetTopicAttributes: its Policy attribute would let a template in the deploy
         # repository open a topic to another account; no condition key tells the attributes
         # apart, and the template never changes a topic after creating it.

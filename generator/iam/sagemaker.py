@@ -10,6 +10,7 @@ from __future__ import annotations
 from awacs import cloudwatch, ecr, sagemaker, sns
 from awacs.aws import PolicyDocument, StringLike
 
+from generator.config import EndpointKind
 from generator.iam.keys import key_use
 from generator.iam.scopes import Scope, image_repositories
 from generator.iam.statements import (
@@ -63,7 +64,11 @@ def sagemaker_policy(scope: Scope, key_arn_sub: str) -> PolicyDocument:
             [sagemaker.DescribePipeline, sagemaker.DescribePipelineExecution, sagemaker.ListPipelineExecutionSteps],
             scope.pipelines(),
         ),
-        allow("AllowAsyncInferenceNotifications", [sns.Publish], [scope.topic()]),
+        *(
+            [allow("AllowAsyncInferenceNotifications", [sns.Publish], [scope.topic()])]
+            if scope.config.endpoint_kind is EndpointKind.ASYNC
+            else []
+        ),
         # Training containers publish metrics; PutMetricData has no resource scope.
         allow(
             "AllowSageMakerMetrics",
