@@ -62,6 +62,11 @@ LIMITS = {
 _VAR = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
 
 
+def resolve(pattern: str, values: dict[str, str]) -> str:
+    """A Sub pattern with each variable replaced by its value in ``values``."""
+    return _VAR.sub(lambda m: values[m.group(1)], pattern)
+
+
 @dataclass(frozen=True)
 class DerivedName:
     """A resource name as a Sub pattern, with the limit of the service that owns it."""
@@ -83,6 +88,10 @@ class DerivedName:
 
     def fits(self) -> bool:
         return len(self.longest()) <= self.limit
+
+    def resolve(self, values: dict[str, str]) -> str:
+        """The name with each variable replaced by its value in ``values`` (a deployed project's)."""
+        return resolve(self.pattern, values)
 
     def ssm_reference(self) -> str:
         """The value of the SSM parameter of this name, read by CloudFormation at deploy time."""

@@ -8,7 +8,6 @@ variant now: what the project costs by the hour.
 from __future__ import annotations
 
 import datetime
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,12 +23,6 @@ from generator.errors import AwsError, UserError
 EXECUTIONS_SHOWN = 3
 VERSIONS_SHOWN = 5
 ABSENT = "absent"
-# CodePipeline says PipelineNotFoundException; SageMaker a ValidationException or ResourceNotFound;
-# CloudFormation a ValidationError "does not exist".
-_MISSING_CODES = {"PipelineNotFoundException", "ResourceNotFound", "ResourceNotFoundException"}
-_MISSING_MESSAGE = re.compile(r"does not exist|could not find|not found", re.IGNORECASE)
-_VARIABLE = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
-_GONE_PROJECT_STATES = {"DeleteCompleted"}
 
 
 @dataclass(frozen=True)
@@ -65,24 +58,6 @@ class Report:
         return any(row.state != ABSENT for row in self.rows)
 
 
-def _missing(error: ClientError) -> bool:
-    code = aws.error_code(error)
-    message = error.response.get("Error", {}).get("Message") or ""
-    return code in _MISSING_CODES or (
-        code in ("ValidationError", "ValidationException") and bool(_MISSING_MESSAGE.search(message))
-    )
-
-
-def _found(describe: Callable[[], Any]) -> Any | None:
-    """What `describe` answers, or None when AWS says the thing does not exist."""
-    try:
-        return describe()
-    except ClientError as error:
-        if _missing(error):
-            return None
-        raise
-
-
 def when(moment: datetime.datetime | None) -> str:
     """A timestamp as UTC to the minute (boto3 gives aware datetimes)."""
     if moment is None:
@@ -104,7 +79,7 @@ def code_pipeline(clients: Clients, label: str, name: str) -> list[Row]:
         page = clients.codepipeline.list_pipeline_executions(pipelineName=name, maxResults=1)
         return page["pipelineExecutionSummaries"]
 
-    runs = _found(last_run)
+    runs = aws.found(last_run)
     if runs is None:
         return [Row(label, name, ABSENT)]
     if not runs:
@@ -116,7 +91,7 @@ def code_pipeline(clients: Clients, label: str, name: str) -> list[Row]:
 
 
 def sagemaker_pipeline(clients: Clients, name: str) -> list[Row]:
-    described = _found(lambda: clients.sagemaker.describe_pipeline(PipelineName=name))
+    described = aws.found(lambda: clients.sagemaker.describe_pipeline(PipelineName=name))
     if described is None:
         return [Row("SageMaker pipeline", name, ABSENT)]
     page = clients.sagemaker.list_pipeline_executions(
@@ -135,7 +110,7 @@ def sagemaker_pipeline(clients: Clients, name: str) -> list[Row]:
 
 def model_versions(clients: Clients, group: str) -> list[Row]:
     label = "model package group"
-    if _found(lambda: clients.sagemaker.describe_model_package_group(ModelPackageGroupName=group)) is None:
+    if aws.found(lambda: clients.sagemaker.describe_model_package_group(ModelPackageGroupName=group)) is None:
         return [Row(label, group, ABSENT)]
     pages = clients.sagemaker.get_paginator("list_model_packages").paginate(
         ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
@@ -168,11 +143,11 @@ def _version(package: dict) -> str:
 def endpoint(clients: Clients, stage: str, name: str, instances: Counter) -> list[Row]:
     """The endpoint's status and, per variant, the instances running now and their type."""
     label = f"endpoint ({stage})"
-    described = _found(lambda: clients.sagemaker.describe_endpoint(EndpointName=name))
+    described = aws.found(lambda: clients.sagemaker.describe_endpoint(EndpointName=name))
     if described is None:
         return [Row(label, name, ABSENT)]
     config_name = described.get("EndpointConfigName")
-    config = _found(lambda: clients.sagemaker.describe_endpoint_config(EndpointConfigName=config_name))
+    config = aws.found(lambda: clients.sagemaker.describe_endpoint_config(EndpointConfigName=config_name))
     types = {v["VariantName"]: v.get("InstanceType", "?") for v in (config or {}).get("ProductionVariants", [])}
     parts = []
     for variant in described.get("ProductionVariants", []):
@@ -187,7 +162,7 @@ def endpoint(clients: Clients, stage: str, name: str, instances: Counter) -> lis
 
 def deploy_stack(clients: Clients, stage: str, name: str) -> list[Row]:
     label = f"deploy stack ({stage})"
-    found = _found(lambda: clients.cloudformation.describe_stacks(StackName=name)["Stacks"])
+    found = aws.found(lambda: clients.cloudformation.describe_stacks(StackName=name)["Stacks"])
     if not found or found[0]["StackStatus"] == "DELETE_COMPLETE":
         return [Row(label, name, ABSENT)]
     stack = found[0]
@@ -205,22 +180,8 @@ def deploy_stack(clients: Clients, stage: str, name: str) -> list[Row]:
 
 
 def look_up_project(clients: Clients, project_name: str) -> tuple[str, str] | None:
-    """(project id, status) of a project that exists, else None."""
-    try:
-        project = _found(lambda: clients.sagemaker.describe_project(ProjectName=project_name))
-    except (ClientError, BotoCoreError) as error:
-        raise AwsError(f"cannot look up SageMaker project {project_name!r}: {_reason(error)}") from error
-    if project is None or project.get("ProjectStatus") in _GONE_PROJECT_STATES:
-        return None
-    return project["ProjectId"], project.get("ProjectStatus", "")
-
-
-def _reason(error: Exception) -> str:
-    return aws.describe(error) if isinstance(error, ClientError) else str(error)
-
-
-def _name(derived: naming.DerivedName, values: dict[str, str]) -> str:
-    return _VARIABLE.sub(lambda m: values[m.group(1)], derived.pattern)
+    """(project id, status) of a project that still exists, else None."""
+    return aws.look_up_project(clients.sagemaker, project_name)
 
 
 def readers(config: Config, project_name: str, project_id: str) -> list[tuple[str, Callable[..., list[Row]]]]:
@@ -235,7 +196,7 @@ def readers(config: Config, project_name: str, project_id: str) -> list[tuple[st
         "staging_stack",
         "prod_stack",
     )
-    names = {key: _name(derived[key], values) for key in used}
+    names = {key: derived[key].resolve(values) for key in used}
     endpoint_pattern = endpoint_template.names()["Endpoint"]
     steps: list[tuple[str, Callable[..., list[Row]]]] = [
         (names["build_pipeline"], lambda c, _: code_pipeline(c, "CodePipeline (model build)", names["build_pipeline"])),
@@ -244,7 +205,7 @@ def readers(config: Config, project_name: str, project_id: str) -> list[tuple[st
         (names["model_package_group"], lambda c, _: model_versions(c, names["model_package_group"])),
     ]
     for stage in endpoint_template.STAGES:
-        name = _name(endpoint_pattern, {**values, "StageName": stage})
+        name = endpoint_pattern.resolve({**values, "StageName": stage})
         steps.append((name, lambda c, counter, stage=stage, name=name: endpoint(c, stage, name, counter)))
     for stage in endpoint_template.STAGES:
         name = names[f"{stage}_stack"]
@@ -259,7 +220,7 @@ def report(config: Config, clients: Clients, project_name: str, project_id: str)
         try:
             result.rows.extend(read(clients, result.instances))
         except (ClientError, BotoCoreError) as error:
-            raise AwsError(f"cannot read {name}: {_reason(error)}") from error
+            raise AwsError(f"cannot read {name}: {aws.reason(error)}") from error
     if not result.found_anything:
         raise UserError(
             f"nothing of project {project_name} ({project_id}) found in {clients.region}: check the name, "

@@ -29,12 +29,6 @@ S3_MAX_KEYS = 1000
 S3_PAGE_SIZE = S3_MAX_KEYS  # listing page and delete batch (tests make it small)
 # Deleting an endpoint takes minutes; CloudFormation gives up on a stack long before this.
 STACK_WAITER = {"Delay": 10, "MaxAttempts": 180}
-# SageMaker answers a missing pipeline, group or project with a ValidationException.
-_MISSING_CODES = {"404", "NoSuchBucket", "ResourceNotFound", "ResourceNotFoundException"}
-_MISSING_MESSAGE = re.compile(r"does not exist|could not find|not found", re.IGNORECASE)
-_VARIABLE = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
-# A project in any other state still has its stack (and pipelines that can redeploy).
-_GONE_PROJECT_STATES = {"DeleteCompleted"}
 
 
 @dataclass(frozen=True)
@@ -51,28 +45,6 @@ class Clients:
 def connect(profile: str | None, region: str | None) -> Clients:
     session = aws.session(profile, region, "teardown")
     return Clients(*(session.client(service) for service in ("cloudformation", "s3", "logs", "sagemaker", "sts")))
-
-
-def _missing(error: ClientError) -> bool:
-    code = aws.error_code(error)
-    message = error.response.get("Error", {}).get("Message") or ""
-    return code in _MISSING_CODES or (
-        code in ("ValidationError", "ValidationException") and bool(_MISSING_MESSAGE.search(message))
-    )
-
-
-def _reason(error: Exception) -> str:
-    return aws.describe(error) if isinstance(error, ClientError) else str(error)
-
-
-def _found(describe: Callable[[], Any]) -> Any | None:
-    """What `describe` says about a thing, or None when AWS says it does not exist."""
-    try:
-        return describe()
-    except ClientError as error:
-        if _missing(error):
-            return None
-        raise
 
 
 def _count(number: int, what: str) -> str:
@@ -108,7 +80,7 @@ class DeployStack(Kind):
             stack = clients.cloudformation.describe_stacks(StackName=name)["Stacks"][0]
             return stack["StackStatus"]
 
-        found = _found(status)
+        found = aws.found(status)
         return None if found in (None, "DELETE_COMPLETE") else found + self.note
 
     def delete(self, clients, name):
@@ -127,7 +99,7 @@ class SageMakerPipeline(Kind):
     label = "SageMaker pipeline"
 
     def find(self, clients, name):
-        return _found(lambda: clients.sagemaker.describe_pipeline(PipelineName=name).get("PipelineStatus", ""))
+        return aws.found(lambda: clients.sagemaker.describe_pipeline(PipelineName=name).get("PipelineStatus", ""))
 
     def delete(self, clients, name):
         clients.sagemaker.delete_pipeline(PipelineName=name)  # boto3 fills in ClientRequestToken
@@ -139,7 +111,7 @@ class ArtifactBucket(Kind):
     keep_reason = "models, data and pipeline outputs of the project (every version)"
 
     def find(self, clients, name):
-        if _found(lambda: clients.s3.head_bucket(Bucket=name)) is None:
+        if aws.found(lambda: clients.s3.head_bucket(Bucket=name)) is None:
             return None
         page = clients.s3.list_object_versions(Bucket=name, MaxKeys=S3_MAX_KEYS)
         held = len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
@@ -192,7 +164,7 @@ class ModelPackageGroup(Kind):
         return [p["ModelPackageArn"] for page in pages for p in page["ModelPackageSummaryList"]]
 
     def find(self, clients, name):
-        if _found(lambda: clients.sagemaker.describe_model_package_group(ModelPackageGroupName=name)) is None:
+        if aws.found(lambda: clients.sagemaker.describe_model_package_group(ModelPackageGroupName=name)) is None:
             return None
         return _count(len(self._packages(clients, name)), "model version")
 
@@ -260,13 +232,7 @@ def check_project(config: Config, project_name: str, project_id: str | None) -> 
 
 def look_up_project(clients: Clients, project_name: str) -> tuple[str, str] | None:
     """(project id, status) of a project that still exists, else None."""
-    try:
-        project = _found(lambda: clients.sagemaker.describe_project(ProjectName=project_name))
-    except (ClientError, BotoCoreError) as error:
-        raise AwsError(f"cannot look up SageMaker project {project_name!r}: {_reason(error)}") from error
-    if project is None or project.get("ProjectStatus") in _GONE_PROJECT_STATES:
-        return None
-    return project["ProjectId"], project.get("ProjectStatus", "")
+    return aws.look_up_project(clients.sagemaker, project_name)
 
 
 def plan(config: Config, clients: Clients, project_name: str, project_id: str) -> list[Item]:
@@ -278,14 +244,14 @@ def plan(config: Config, clients: Clients, project_name: str, project_id: str) -
             "AWS::AccountId": clients.sts.get_caller_identity()["Account"],
         }
     except (ClientError, BotoCoreError) as error:
-        raise AwsError(f"cannot find the AWS account: {_reason(error)}") from error
+        raise AwsError(f"cannot find the AWS account: {aws.reason(error)}") from error
     items = []
     for kind, derived in leftovers(config):
-        name = _VARIABLE.sub(lambda m: values[m.group(1)], derived.pattern)
+        name = derived.resolve(values)
         try:
             items.append(Item(kind, name, kind.find(clients, name)))
         except (ClientError, BotoCoreError) as error:
-            raise AwsError(f"cannot read {kind.label} {name}: {_reason(error)}; nothing was deleted") from error
+            raise AwsError(f"cannot read {kind.label} {name}: {aws.reason(error)}; nothing was deleted") from error
     return items
 
 
@@ -300,7 +266,7 @@ def execute(clients: Clients, items: list[Item], delete_data: bool, echo: Callab
             detail = item.kind.delete(clients, item.name)
         except (ClientError, BotoCoreError, AwsError) as error:
             raise AwsError(
-                f"deleting {what} failed ({_reason(error)}); deleted: {', '.join(deleted) or 'nothing'}; "
+                f"deleting {what} failed ({aws.reason(error)}); deleted: {', '.join(deleted) or 'nothing'}; "
                 "fix the cause and run teardown again (what is gone shows as absent)"
             ) from error
         deleted.append(item.name)

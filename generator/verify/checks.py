@@ -6,8 +6,6 @@ with the project's name and id and the account, exactly as the project template 
 
 from __future__ import annotations
 
-import re
-
 from botocore.exceptions import ClientError
 
 from generator import aws, naming, sources, tagging
@@ -16,7 +14,6 @@ from generator.sources.base import SOURCE_BRANCH
 from generator.verify.engine import Run, Skipped, StepFailed
 from generator.verify.resources import Target
 
-_VARIABLE = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
 _PIPELINE_FAILED = ("Failed", "Stopped", "Stopping", "Superseded", "Cancelled")
 # The deploy pipeline's stages behind the gate: skipped while no model version is approved.
 GATED_STAGES = DEPLOY_STAGES[DEPLOY_STAGES.index("Build") + 1 :]
@@ -33,7 +30,7 @@ def fill(target: Target, run: Run, pattern: str) -> str:
         "AWS::Region": target.region,
         "AWS::Partition": run.values["publish"].partition,
     }
-    return _VARIABLE.sub(lambda m: values[m.group(1)], pattern)
+    return naming.resolve(pattern, values)
 
 
 def name(target: Target, run: Run, what: str) -> str:
