@@ -11,7 +11,7 @@ from __future__ import annotations
 import yaml
 
 # Pipeline artifacts: the source action's output, the deploy build's output (the whole deploy
-# repository plus the packaged template and stage configurations; the deploy gate's only
+# repository with the endpoint template and stage configurations; the deploy gate's only
 # input) and, written by the staging
 # deploy action, the staging stack's outputs (endpoint name, async locations).
 SOURCE_ARTIFACT = "SourceArtifact"
@@ -52,7 +52,6 @@ def _python_buildspec(commands: list[str], **sections: object) -> str:
 TEST_BUILDSPEC = _python_buildspec(
     [f'python {TEST_SCRIPT} --stack-outputs "$CODEBUILD_SRC_DIR_{STAGING_OUTPUTS_ARTIFACT}/{STAGING_OUTPUTS_FILE}"']
 )
-PACKAGED_TEMPLATE = "template-export.yml"
 ENDPOINT_TEMPLATE = "endpoint-config-template.yml"
 DEPLOY_CONFIG_SCRIPT = "build.py"
 # The deploy gate exports MODEL_APPROVED ("true"/"false") into this action namespace.
@@ -67,11 +66,12 @@ STAGE_CONFIG = {"staging": "staging-config-export.json", "prod": "prod-config-ex
 # decide whether (MODEL_APPROVED, read by the stage conditions) or what (the ModelPackageArn of
 # the stage configurations) is deployed. The deploy pipeline's Build stage therefore has two
 # actions. The first (DEPLOY_CONFIG_BUILDSPEC) runs the repository's code: its requirements and
-# build.py write the stage configurations (teams keep customising them) and the endpoint
-# template is packaged; it exports nothing. The second, the gate (DEPLOY_GATE_BUILDSPEC), runs
-# in a fresh CodeBuild container on that action's output artifact and runs no repository code:
-# it asks the model registry for the newest Approved version of the project's group and accepts
-# the configurations only if each names exactly that version. Code of the repository runs as
+# build.py write the stage configurations (teams keep customising them); it exports nothing.
+# The second, the gate (DEPLOY_GATE_BUILDSPEC), runs in a fresh CodeBuild container on that
+# action's output artifact and runs no repository code: it accepts only the platform's endpoint
+# template (what is deployed is the platform's decision too), asks the model registry for the
+# newest Approved version of the project's group and accepts the configurations only if each
+# names exactly that version. Code of the repository runs as
 # root in the first container and could rewrite files there or replace the tools a check in the
 # same container would use; it never runs where the gate runs, and the deploy stages read the
 # object of the encrypted artifact store the gate read (CodePipeline writes it once per run;
@@ -117,6 +117,21 @@ except (OSError, ValueError, LookupError, TypeError) as error:
     sys.exit(f"{error.__class__.__name__}: {error}")
 print(arn if isinstance(arn, str) else "")"""
 
+# The platform's endpoint template, by the SHA-256 of its text without comment lines (the
+# generated-by header; comments change nothing CloudFormation deploys). The project template sets
+# it on the gate's build project, where the repository cannot change it.
+ENDPOINT_TEMPLATE_SHA256_VARIABLE = "ENDPOINT_TEMPLATE_SHA256"
+DEPLOY_GATE_TEMPLATE_CHECK = f"""\
+(
+  set -euo pipefail
+  digest="$(sed '/^#/d' {ENDPOINT_TEMPLATE} | sha256sum | cut -d ' ' -f 1)"
+  if [ "$digest" != "${ENDPOINT_TEMPLATE_SHA256_VARIABLE}" ]; then
+    echo "deploy gate: {ENDPOINT_TEMPLATE} is not the platform's endpoint template (sha256 $digest," \\
+      "expected ${ENDPOINT_TEMPLATE_SHA256_VARIABLE}): change the generator's, not the repository's" >&2
+    exit 1
+  fi
+)"""
+
 DEPLOY_GATE_CHECK = f"""\
 {MODEL_APPROVED_VARIABLE}="$(
   set -euo pipefail
@@ -148,11 +163,6 @@ DEPLOY_CONFIG_BUILDSPEC = _python_buildspec(
         # The repository's code: writes the stage configurations (nothing while no
         # model is approved, exit 0 with --allow-no-model).
         f"python {DEPLOY_CONFIG_SCRIPT} --allow-no-model",
-        # --kms-key-id: the packaged artifacts are encrypted with the customer key,
-        # not the bucket's default or an AWS managed key.
-        f"aws cloudformation package --template-file {ENDPOINT_TEMPLATE}"
-        ' --s3-bucket "$ARTIFACT_BUCKET" --s3-prefix "deploy-build/$CODEBUILD_BUILD_NUMBER"'
-        f' --kms-key-id "$KMS_KEY_ARN" --output-template-file {PACKAGED_TEMPLATE}',
     ],
     # Everything: the staging test reads test/ and requirements.txt, and while no model is
     # approved the configuration exports do not exist (listing them would fail the upload).
@@ -172,7 +182,7 @@ DEPLOY_GATE_BUILDSPEC = yaml.safe_dump(
         },
         "phases": {
             "install": {"runtime-versions": {"python": "3.12"}},
-            "build": {"commands": [DEPLOY_GATE_LOOKUP, DEPLOY_GATE_CHECK]},
+            "build": {"commands": [DEPLOY_GATE_TEMPLATE_CHECK, DEPLOY_GATE_LOOKUP, DEPLOY_GATE_CHECK]},
         },
     },
     sort_keys=True,

@@ -16,6 +16,8 @@ an unchanged deployment is a no-op. The endpoint keeps a stable name that client
 
 from __future__ import annotations
 
+import hashlib
+
 from troposphere import (
     Equals,
     GetAtt,
@@ -53,7 +55,8 @@ from troposphere.sagemaker import (
 )
 from troposphere.sns import Topic
 
-from generator import encryption, naming, tagging
+from generator import encryption, naming, tagging, template_text
+from generator.buildspecs import ENDPOINT_TEMPLATE_SHA256_VARIABLE
 from generator.config import INSTANCE_TYPE_RE, PROJECT_NAME_MAX, Config, EndpointKind
 from generator.parameters import BUCKET_NAME_PATTERN, ParameterSpec, add_parameters
 
@@ -395,3 +398,10 @@ def build(config: Config) -> Template:
         template.add_condition(IS_STAGING, Equals(p["StageName"], "staging"))
         _autoscaling(template, config, p, n, endpoint)
     return template
+
+
+def digest(config: Config) -> tuple[str, str]:
+    """The deploy gate's environment variable naming this template: the SHA-256 of its text
+    without comment lines (the generated-by header)."""
+    text = template_text.to_yaml(build(config))
+    return ENDPOINT_TEMPLATE_SHA256_VARIABLE, hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -21,15 +21,15 @@ from troposphere.events import Rule, Target
 from troposphere.logs import LogGroup
 from troposphere.sagemaker import ModelPackageGroup
 
-from generator import encryption, naming, parameters, tagging
+from generator import encryption, endpoint_template, naming, parameters, tagging
 from generator.buildspecs import (
     BUILD_ARTIFACT,
     BUILD_BUILDSPEC,
     DEPLOY_BUILD_NAMESPACE,
     DEPLOY_CONFIG_BUILDSPEC,
     DEPLOY_GATE_BUILDSPEC,
+    ENDPOINT_TEMPLATE,
     MODEL_APPROVED_VARIABLE,
-    PACKAGED_TEMPLATE,
     SOURCE_ARTIFACT,
     STAGE_CONFIG,
     STAGING_OUTPUTS_ARTIFACT,
@@ -229,7 +229,7 @@ def add_builds(ctx: ProjectContext) -> None:
     projects = {
         "build": ("ModelBuildProject", BUILD_BUILDSPEC, build_env, 480),
         "deploy": ("ModelDeployBuildProject", DEPLOY_CONFIG_BUILDSPEC, deploy_env, 60),
-        "gate": ("ModelDeployGateProject", DEPLOY_GATE_BUILDSPEC, common_env, 15),
+        "gate": ("ModelDeployGateProject", DEPLOY_GATE_BUILDSPEC, common_env + [endpoint_template.digest(config)], 15),
         "test": ("ModelDeployTestProject", TEST_BUILDSPEC, common_env, 60),
     }
     ctx.projects = {key: _codebuild(ctx, key, *spec) for key, spec in projects.items()}
@@ -377,7 +377,7 @@ def _deploy_action(ctx: ProjectContext, stage: str, outputs: tuple[str, ...] = (
         "ActionMode": "CREATE_UPDATE",
         "StackName": ctx.names[f"{stage}_stack"].sub(),
         "RoleArn": ctx.role("cloudformation"),
-        "TemplatePath": f"{BUILD_ARTIFACT}::{PACKAGED_TEMPLATE}",
+        "TemplatePath": f"{BUILD_ARTIFACT}::{ENDPOINT_TEMPLATE}",
         "TemplateConfiguration": f"{BUILD_ARTIFACT}::{STAGE_CONFIG[stage]}",
     }
     if outputs:

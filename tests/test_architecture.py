@@ -52,6 +52,7 @@ LAYERS = (
         "concerns",
         (
             "generator.naming",
+            "generator.template_text",
             "generator.encryption",
             "generator.tagging",
             "generator.iam",

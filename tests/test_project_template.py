@@ -265,7 +265,7 @@ def _contract() -> dict[str, set[str]]:
         if not line.startswith("|"):
             break
         cells = [c.strip() for c in line.strip("|").split("|")]
-        names = re.findall(r"`([A-Z_]+)`", cells[0])
+        names = re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[0])
         set_on = cells[1]
         if "CodeBuild sets it" in set_on:
             continue
@@ -273,6 +273,7 @@ def _contract() -> dict[str, set[str]]:
             "all builds": list(per_build),
             "model build": ["ModelBuildProject"],
             "deploy build": ["ModelDeployBuildProject"],
+            "deploy gate": ["ModelDeployGateProject"],
         }.get(set_on)
         assert targets is not None, f"docs/architecture.md: unknown 'set on' value {set_on!r}"
         for target in targets:
@@ -362,7 +363,8 @@ def test_pipelines_stage_order_keys_roles_and_sources(config_key):
                 c = action["Configuration"]
                 assert c["ActionMode"] == "CREATE_UPDATE", at
                 assert c["RoleArn"] == role(config, "cloudformation"), at
-                assert c["TemplatePath"] == "BuildArtifact::template-export.yml", at
+                # The endpoint template the gate checked is the platform's, deployed as it is.
+                assert c["TemplatePath"] == "BuildArtifact::endpoint-config-template.yml", at
                 stage_name = "staging" if stage == "DeployStaging" else "prod"
                 assert c["TemplateConfiguration"] == f"BuildArtifact::{stage_name}-config-export.json", at
                 assert c["StackName"] == sub(naming.deploy_stack(stage_name)), at
@@ -524,12 +526,8 @@ def test_deploy_build_runs_the_repositorys_steps_and_exports_nothing():
     ], commands
     for command in commands[:2]:
         assert command in seed_commands, f"deploy build runs {command!r}, the seed buildspec does not"
-    # The same packaging as the seed buildspec (tests/test_iam_runtime_roles.py derives the
-    # upload's requests from that file's line).
-    after = commands[2:]
-    assert [c.split()[:3] for c in after] == [["aws", "cloudformation", "package"]], after
-    seed_package = [c for c in seed_commands if c.startswith("aws cloudformation package")]
-    assert [shlex.split(c) for c in after] == [shlex.split(c) for c in seed_package], (after, seed_package)
+    # Nothing else: no packaging (the deploy stages deploy the endpoint template the gate checked).
+    assert commands[2:] == [], commands[2:]
 
 
 def test_deploy_gate_runs_no_repository_code_asks_the_registry_then_checks_the_configs():
@@ -544,8 +542,11 @@ def test_deploy_gate_runs_no_repository_code_asks_the_registry_then_checks_the_c
         # As a word: `set -o pipefail` is no pip.
         assert not re.search(rf"\b{re.escape(word)}\b", text), f"the deploy gate runs repository code: {word!r}"
     commands = phase_commands(spec)
-    assert len(commands) == 2, commands
-    lookup, check = commands
+    assert len(commands) == 3, commands
+    template_check, lookup, check = commands
+    # First the endpoint template: the platform's (its digest from the gate project's environment).
+    assert f'"${buildspecs.ENDPOINT_TEMPLATE_SHA256_VARIABLE}"' in template_check, template_check
+    assert f"sed '/^#/d' {buildspecs.ENDPOINT_TEMPLATE} | sha256sum" in template_check, template_check
     # The registry first; the check uses the image's python in isolated mode, standard library only.
     for words in (
         "aws sagemaker list-model-packages",
@@ -652,6 +653,10 @@ def _build_environment(endpoint: str, home: Path, project_id: str = "ModelDeploy
         "ENDPOINT_INSTANCE_TYPE": DEFAULT.instance_types.endpoint,
     }
     project = resources(doc(), "AWS::CodeBuild::Project")[project_id]
+    # The digest the gate compares with is the template's own value: the platform's endpoint template.
+    for variable in project["Properties"]["Environment"]["EnvironmentVariables"]:
+        if variable["Name"] == buildspecs.ENDPOINT_TEMPLATE_SHA256_VARIABLE:
+            sample[variable["Name"]] = variable["Value"]
     names = {v["Name"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
     if project_id == "ModelDeployBuildProject":
         assert names == set(sample), f"deploy build environment changed: {sorted(names ^ set(sample))}"
@@ -776,7 +781,7 @@ def _config(arn: str) -> str:
 def test_gate_run_without_an_approved_model_skips_the_deploy_stages(registry, moto_server, deploy_repository):
     _register(registry, ["PendingManualApproval", "Rejected", "PendingManualApproval"])
     build, run, artifact = _deploy_then_gate(deploy_repository, moto_server)
-    assert (artifact / buildspecs.PACKAGED_TEMPLATE).is_file(), build.stderr
+    assert (artifact / buildspecs.ENDPOINT_TEMPLATE).is_file(), build.stderr
     assert not (artifact / "staging-config-export.json").exists()
     assert run.returncode == 0, run.stderr
     assert run.exported == {"MODEL_APPROVED": "false", "MODEL_PACKAGE_ARN": "none"}, run.stderr
@@ -807,7 +812,29 @@ def test_gate_run_approves_the_newest_approved_model_build_py_chose(registry, mo
         exported = json.loads((artifact / name).read_text())
         assert exported["Parameters"]["ModelPackageArn"] == arns[2], stage
     assert f"deploy gate: every stage configuration deploys {arns[2]}" in run.stderr
-    assert (artifact / buildspecs.PACKAGED_TEMPLATE).is_file(), build.stderr
+    assert (artifact / buildspecs.ENDPOINT_TEMPLATE).is_file(), build.stderr
+
+
+@pytest.mark.parametrize("change", ["a resource changed", "comment only"])
+def test_gate_run_accepts_only_the_platforms_endpoint_template(registry, moto_server, deploy_repository, change):
+    """What is deployed is the platform's decision too: a repository that edits the endpoint
+    template (here: the endpoint's variant set to another instance type) is refused even with the
+    right model; comments change nothing CloudFormation deploys and pass."""
+    _register(registry, ["Approved"])
+    template = deploy_repository / buildspecs.ENDPOINT_TEMPLATE
+    text = template.read_text(encoding="utf-8")
+    if change == "comment only":
+        template.write_text("# reviewed by the team\n" + text, encoding="utf-8")
+    else:
+        assert "InstanceType: !Ref 'EndpointInstanceType'" in text, "the sample edit no longer applies"
+        template.write_text(text.replace("InstanceType: !Ref 'EndpointInstanceType'", "InstanceType: ml.p5.48xlarge"))
+    build, run, artifact = _deploy_then_gate(deploy_repository, moto_server)
+    if change == "comment only":
+        assert run.returncode == 0, run.stderr
+        assert run.exported["MODEL_APPROVED"] == "true", run.stderr
+    else:
+        assert run.returncode != 0, "the gate accepted a changed endpoint template"
+        assert f"deploy gate: {buildspecs.ENDPOINT_TEMPLATE} is not the platform's endpoint template" in run.stderr
 
 
 @pytest.mark.parametrize(
