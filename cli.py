@@ -6,6 +6,8 @@ line and exit non-zero; `--debug` shows the traceback instead.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -39,5 +41,23 @@ for command in COMMANDS:
     main.add_command(with_shared_options(command))
 
 
+def run() -> None:
+    """The console script: ``main``, then an exit that skips tearing down the interpreter.
+
+    The build gate leaves cfn-lint's rules and schemas in memory; freeing them object by object
+    at exit costs about 0.4 s of every build, a seventh of it. Everything the command writes is
+    flushed and closed first, and no command registers exit handlers (tests call ``main``).
+    """
+    try:
+        main(standalone_mode=True)
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if done.code is not None and not isinstance(done.code, int):
+            print(done.code, file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    run()

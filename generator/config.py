@@ -8,6 +8,8 @@ one-line message naming the field and what is allowed.
 from __future__ import annotations
 
 import difflib
+import functools
+import json
 import re
 from collections.abc import Callable, Iterable
 from enum import StrEnum
@@ -150,6 +152,17 @@ class InstanceTypes(_Strict):
         return value
 
 
+# AWS's accounts that publish SageMaker's built-in images, per region (the SDK's table): the
+# regions a project can run in. tests/test_config.py keeps them inside cfn-lint's regions (the
+# gate lints each); reading this file instead of importing cfn-lint keeps a cached build fast.
+SAGEMAKER_IMAGE_ACCOUNTS_FILE = Path(__file__).parent / "data" / "sagemaker_image_accounts.json"
+
+
+@functools.cache
+def sagemaker_regions() -> tuple[str, ...]:
+    return tuple(sorted(json.loads(SAGEMAKER_IMAGE_ACCOUNTS_FILE.read_text(encoding="utf-8"))["accounts"]))
+
+
 def _closest(region: str, known: Iterable[str]) -> str:
     """The few known regions nearest to a mistyped one (a typo, the wrong case, a zone)."""
     names = sorted(known)
@@ -222,11 +235,10 @@ class Config(_Strict):
     def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("must list at least one region")
-        from cfnlint.helpers import REGIONS  # the regions whose resource schemas the gate has
-
+        known = sagemaker_regions()
         for region in value:
-            if region not in REGIONS:
-                raise ValueError(f"{region!r} is not a region the gate knows; {_closest(region, REGIONS)}")
+            if region not in known:
+                raise ValueError(f"{region!r} is not a region the gate knows; {_closest(region, known)}")
         if len(set(value)) != len(value):
             raise ValueError("must not repeat a region")
         return value

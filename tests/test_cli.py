@@ -251,3 +251,28 @@ def test_config_mistakes_in_the_clis_own_words(tmp_path, out_dir, content, fragm
     line = _one_line_error(result, *fragments)
     assert "Input should be" not in line and "valid tuple" not in line, line
     assert _tree_digest(out_dir) == before
+
+
+@pytest.mark.parametrize(
+    "args, code, stream, text",
+    [
+        (["--version"], 0, "stdout", "mlops-templates, version"),
+        (["--config", "/nonexistent/org.yaml", "build"], 2, "stderr", "error: config file /nonexistent/org.yaml"),
+        (["no-such-command"], 2, "stderr", "No such command"),
+    ],
+)
+def test_the_console_script_exits_with_the_commands_code_and_flushes_its_output(args, code, stream, text):
+    """`cli.run` (the console script) ends the process without interpreter teardown: its exit code
+    and everything it printed must still be exactly what `main` produced."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import cli; cli.run()", *args],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == code, (done.returncode, done.stdout, done.stderr)
+    assert text in getattr(done, stream), (done.stdout, done.stderr)

@@ -271,3 +271,14 @@ def test_endpoint_types_with_local_storage_are_refused_whatever_their_spelling(i
         build_config({"instance_types": {"endpoint": instance_type}})
     message = str(error.value)
     assert message.startswith(f"config field instance_types.endpoint: {instance_type} has local NVMe"), message
+
+
+def test_every_region_a_project_may_use_is_one_the_gate_lints():
+    """The config accepts the regions of SageMaker's image table; cfn-lint must know each."""
+    from cfnlint.helpers import REGIONS
+
+    from generator.config import sagemaker_regions
+
+    assert sagemaker_regions(), "no region in the SageMaker image table"
+    unknown = sorted(set(sagemaker_regions()) - set(REGIONS))
+    assert not unknown, f"regions the config accepts but cfn-lint does not know: {unknown}"

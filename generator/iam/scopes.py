@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from awacs.aws import Condition, StringEquals
 
 from generator import naming
-from generator.config import Config
+from generator.config import SAGEMAKER_IMAGE_ACCOUNTS_FILE, Config
 from generator.errors import UserError
-from generator.iam.tables import DATA_DIR
 
 PARTITION = "${AWS::Partition}"
 REGION = "${AWS::Region}"
@@ -132,7 +131,7 @@ def in_this_account() -> Condition:
 
 
 # AWS's accounts that publish SageMaker's built-in images, per region (the SDK's table).
-IMAGE_ACCOUNTS_FILE = DATA_DIR / "sagemaker_image_accounts.json"
+IMAGE_ACCOUNTS_FILE = SAGEMAKER_IMAGE_ACCOUNTS_FILE
 
 
 def image_repositories(config: Config) -> list[str]:
