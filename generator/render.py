@@ -15,6 +15,7 @@ JSON (sorted keys, one-space indent, no header: a policy has no comments), check
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -101,8 +102,16 @@ def render_policies(config: Config) -> dict[Target, str]:
 
 
 def targets(config: Config) -> tuple[Target, ...]:
-    """The templates built for `config`; shipping code asks this (a file name may follow the config)."""
-    return TARGETS
+    """The templates built for `config`; shipping code asks this. The product template's file
+    name follows the endpoint kind (`create-realtime-endpoint-product.yaml`); the default's is
+    the async one the console walk-through names."""
+    kind = config.endpoint_kind.value
+    return tuple(
+        dataclasses.replace(t, path=t.path.replace("-async-endpoint-", f"-{kind}-endpoint-"))
+        if t.name == "product"
+        else t
+        for t in TARGETS
+    )
 
 
 def write_outputs(root: Path, texts: dict[Target, str], extra: dict[str, str] | None = None) -> list[Path]:

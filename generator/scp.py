@@ -11,15 +11,17 @@ through an IAM policy variable, so one document serves every team and names none
 
 What it refuses, each in a statement whose Sid says so:
 
-- passing a role of another team (``iam:PassRole``; ``iam:ResourceTag``);
+- passing or re-tagging a role of another team (``iam:PassRole``, ``iam:TagRole``;
+  ``iam:ResourceTag``);
 - acting on another team's SageMaker, CodePipeline, CodeBuild and CodeCommit resources
   (``aws:ResourceTag``). Not S3: objects carry no team tag, and bucket tags are a condition key
   only on buckets with attribute-based access turned on; the project bucket's own policy
   (``encryption.bucket_policy_document``) admits only the team's principals;
-- changing the team tag of a principal (IAM users and roles, session tags), which would move it
-  into another team;
-- tagging a resource into another team, and removing a resource's team tag (which would take it
-  out of every team's boundary).
+- changing the team tag of a principal (IAM users, sessions, removing it from roles), which would
+  move it into another team, and removing a resource's team tag (which would take it out of every
+  team's boundary);
+- tagging a role or resource into another team: a role is created (or tagged) only into the
+  caller's own team, which is how each team's launch role creates its projects' roles.
 
 A caller without the team tag compares as ``NO_TEAM``, a value no tag can have: it is refused on
 every team-tagged resource and cannot set the team tag at all. (IAM already treats a policy
@@ -100,8 +102,8 @@ def organisation_scp(config: Config, platform_admin_arns: Sequence[str] = (PLATF
         Version="2012-10-17",
         Statement=[
             deny(
-                "DenyPassingAnotherTeamsRoles",
-                [iam.PassRole],
+                "DenyPassingOrRetaggingAnotherTeamsRoles",
+                [iam.PassRole, iam.TagRole],
                 Null(f"iam:ResourceTag/{team_key}", "false"),
                 StringNotEquals(f"iam:ResourceTag/{team_key}", CALLERS_TEAM),
             ),
@@ -112,30 +114,29 @@ def organisation_scp(config: Config, platform_admin_arns: Sequence[str] = (PLATF
                 StringNotEquals(f"aws:ResourceTag/{team_key}", CALLERS_TEAM),
             ),
             deny(
-                # Creating a user or role with tags is also authorised as the create call.
-                "DenyChangingTheTeamTagOfPrincipals",
+                # Creating a user with tags is also authorised as the create call.
+                "DenyRelabellingPrincipalsAndRemovingTeamTags",
                 [
-                    iam.CreateRole,
                     iam.CreateUser,
-                    iam.TagRole,
                     iam.TagUser,
                     iam.UntagRole,
                     iam.UntagUser,
                     sts.TagSession,
+                    codecommit.UntagResource,
+                    codepipeline.UntagResource,
+                    sagemaker.DeleteTags,
                 ],
                 _tag_keys_include_team(),
             ),
             deny(
-                # SageMaker authorises a create with tags as AddTags (sagemaker:TaggingAction).
-                "DenyTaggingResourcesIntoAnotherTeam",
-                [codecommit.TagResource, codepipeline.TagResource, sagemaker.AddTags],
+                # Into the caller's own team only. Each project stack creates its roles, tagged
+                # with its team, as the team's launch role (which carries that tag); IAM authorises
+                # CreateRole's tags as iam:TagRole too, and SageMaker a create with tags as AddTags
+                # (sagemaker:TaggingAction).
+                "DenyTaggingIntoAnotherTeam",
+                [iam.CreateRole, iam.TagRole, codecommit.TagResource, codepipeline.TagResource, sagemaker.AddTags],
                 _tag_keys_include_team(),
                 StringNotEquals(f"aws:RequestTag/{team_key}", CALLERS_TEAM),
-            ),
-            deny(
-                "DenyRemovingTheTeamTagFromResources",
-                [codecommit.UntagResource, codepipeline.UntagResource, sagemaker.DeleteTags],
-                _tag_keys_include_team(),
             ),
             deny(
                 # The exemption goes by role name: nobody else may create such a role, make it

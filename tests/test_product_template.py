@@ -496,3 +496,22 @@ def test_key_policy_denies_grants_not_for_aws_resources(product):
         assert (allow.get("Condition") or {}).get("Bool") == {"kms:GrantIsForAWSResource": "true"}, (
             f"{where}: {allow['Sid']}"
         )
+
+
+def test_every_name_label_and_file_follows_the_endpoint_kind():
+    """A real-time configuration ships no async names: the product file, the Studio product name
+    and description, the stage description; every rendered template is free of async wording.
+    The default (async) keeps the file name the console walk-through names."""
+    from generator import render
+    from generator.config import build_config
+
+    realtime = build_config({"endpoint_kind": "realtime"})
+    paths = {t.name: t.path for t in render.targets(realtime)}
+    assert paths["product"] == "templates_out/create-realtime-endpoint-product.yaml", paths
+    assert {t.name: t.path for t in render.targets(build_config())}["product"] == PRODUCT
+    assert naming.product_name_default(realtime).endswith("-realtime-endpoint")
+    for target, text in render.render_all(realtime).items():
+        words = re.findall(r"(?i)\basync\w*|asynchronous|scales? to zero", text)
+        assert not words, f"{target.path} (endpoint_kind: realtime) says {sorted(set(words))}"
+    product = json.loads(json.dumps(render.target("product").build(realtime).to_dict()))
+    assert "real-time inference endpoint" in product["Parameters"]["ProductDescription"]["Default"]

@@ -196,8 +196,8 @@ def check(cases: list[tuple[Caller, Request, str, str | None]], with_scp: bool =
 
 # Team A's things a team-B person has no business with, and the statement that refuses each.
 ATTACKS_ON_A = [
-    (pass_role(A.role_arn("sagemaker"), TEAM_A), "DenyPassingAnotherTeamsRoles"),
-    (pass_role(A.role_arn("cloudformation"), TEAM_A), "DenyPassingAnotherTeamsRoles"),
+    (pass_role(A.role_arn("sagemaker"), TEAM_A), "DenyPassingOrRetaggingAnotherTeamsRoles"),
+    (pass_role(A.role_arn("cloudformation"), TEAM_A), "DenyPassingOrRetaggingAnotherTeamsRoles"),
     (update_model_package(TEAM_A, A), "DenyActingOnAnotherTeamsResources"),
     (delete_model_group(TEAM_A, A), "DenyActingOnAnotherTeamsResources"),
     (start_pipeline(TEAM_A, A), "DenyActingOnAnotherTeamsResources"),
@@ -255,30 +255,30 @@ def test_nobody_moves_themselves_or_a_resource_into_another_team():
     own_role = B_PERSON.arn
     check(
         [
-            (B_PERSON, tag_role(own_role, TEAM_B, TEAM_A), NOT_ALLOWED, "DenyChangingTheTeamTagOfPrincipals"),
+            (B_PERSON, tag_role(own_role, TEAM_B, TEAM_A), NOT_ALLOWED, "DenyTaggingIntoAnotherTeam"),
             (
                 B_PERSON,
                 on(TEAM_B, "iam:UntagRole", own_role, key_prefix="iam", extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
                 NOT_ALLOWED,
-                "DenyChangingTheTeamTagOfPrincipals",
+                "DenyRelabellingPrincipalsAndRemovingTeamTags",
             ),
             (
                 B_PERSON,
                 Request("iam:CreateRole", role("looks-like-team-a"), tags={tagging.TEAM_TAG: TEAM_A}),
                 NOT_ALLOWED,
-                "DenyChangingTheTeamTagOfPrincipals",
+                "DenyTaggingIntoAnotherTeam",
             ),
             (
                 B_PERSON,
                 Request("sts:TagSession", A.role_arn("sagemaker"), tags={tagging.TEAM_TAG: TEAM_A}),
                 NOT_ALLOWED,
-                "DenyChangingTheTeamTagOfPrincipals",
+                "DenyRelabellingPrincipalsAndRemovingTeamTags",
             ),
             (
                 UNTAGGED_PERSON,
                 tag_role(UNTAGGED_PERSON.arn, None, TEAM_A),
                 NOT_ALLOWED,
-                "DenyChangingTheTeamTagOfPrincipals",
+                "DenyTaggingIntoAnotherTeam",
             ),
             # the team tag key compares without case, as IAM's tag keys do
             (
@@ -290,37 +290,37 @@ def test_nobody_moves_themselves_or_a_resource_into_another_team():
                     context={f"iam:ResourceTag/{tagging.TEAM_TAG}": TEAM_B},
                 ),
                 NOT_ALLOWED,
-                "DenyChangingTheTeamTagOfPrincipals",
+                "DenyTaggingIntoAnotherTeam",
             ),
             (
                 B_PERSON,
                 add_tags(model_group(B), TEAM_B, {tagging.TEAM_TAG: TEAM_A}),
                 NOT_ALLOWED,
-                "DenyTaggingResourcesIntoAnotherTeam",
+                "DenyTaggingIntoAnotherTeam",
             ),
             (
                 B_PERSON,
                 add_tags(model_group(B), None, {tagging.TEAM_TAG: TEAM_A}, creating="CreateModelPackageGroup"),
                 NOT_ALLOWED,
-                "DenyTaggingResourcesIntoAnotherTeam",
+                "DenyTaggingIntoAnotherTeam",
             ),
             (
                 B_PERSON,
                 on(TEAM_B, "codepipeline:TagResource", deploy_pipeline(B), tags={tagging.TEAM_TAG: TEAM_A}),
                 NOT_ALLOWED,
-                "DenyTaggingResourcesIntoAnotherTeam",
+                "DenyTaggingIntoAnotherTeam",
             ),
             (
                 B_PERSON,
                 on(TEAM_B, "sagemaker:DeleteTags", model_group(B), extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
                 NOT_ALLOWED,
-                "DenyRemovingTheTeamTagFromResources",
+                "DenyRelabellingPrincipalsAndRemovingTeamTags",
             ),
             (
                 B_PERSON,
                 on(TEAM_B, "codepipeline:UntagResource", deploy_pipeline(B), extra={"aws:TagKeys": [tagging.TEAM_TAG]}),
                 NOT_ALLOWED,
-                "DenyRemovingTheTeamTagFromResources",
+                "DenyRelabellingPrincipalsAndRemovingTeamTags",
             ),
         ]
     )
@@ -337,7 +337,7 @@ def test_a_person_without_the_team_tag_is_refused_on_every_teams_resources():
                 UNTAGGED_PERSON,
                 pass_role(t.role_arn("sagemaker"), team_tag),
                 NOT_ALLOWED,
-                "DenyPassingAnotherTeamsRoles",
+                "DenyPassingOrRetaggingAnotherTeamsRoles",
             ),
             (UNTAGGED_PERSON, update_model_package(team_tag, t), NOT_ALLOWED, "DenyActingOnAnotherTeamsResources"),
             (UNTAGGED_PERSON, delete_model_group(team_tag, t), NOT_ALLOWED, "DenyActingOnAnotherTeamsResources"),
@@ -346,7 +346,7 @@ def test_a_person_without_the_team_tag_is_refused_on_every_teams_resources():
                 UNTAGGED_PERSON,
                 add_tags(model_group(t), None, {tagging.TEAM_TAG: team_tag}, creating="CreateModelPackageGroup"),
                 NOT_ALLOWED,
-                "DenyTaggingResourcesIntoAnotherTeam",
+                "DenyTaggingIntoAnotherTeam",
             ),
         ]
     # and keeps what is nobody's
@@ -391,7 +391,7 @@ def test_the_platform_admin_tags_people_and_runs_every_teams_stacks():
                 Caller(role("team-b/mlops-platform-admin"), TEAM_B, "pathed look-alike"),
                 tag_role(B_PERSON.arn, TEAM_B, TEAM_A),
                 NOT_ALLOWED,
-                "DenyChangingTheTeamTagOfPrincipals",
+                "DenyTaggingIntoAnotherTeam",
             ),
         ]
     )
@@ -483,7 +483,12 @@ def test_the_products_own_roles_keep_working_and_stay_in_their_team():
                 NOT_ALLOWED,
                 "DenyActingOnAnotherTeamsResources",
             ),
-            (deploy, pass_role(B.role_arn("sagemaker"), TEAM_B), NOT_ALLOWED, "DenyPassingAnotherTeamsRoles"),
+            (
+                deploy,
+                pass_role(B.role_arn("sagemaker"), TEAM_B),
+                NOT_ALLOWED,
+                "DenyPassingOrRetaggingAnotherTeamsRoles",
+            ),
         ]
     )
 
@@ -536,11 +541,10 @@ def test_statements_say_their_intent_and_only_deny():
     document = organisation_scp()
     assert document["Version"] == "2012-10-17"
     assert [s["Sid"] for s in document["Statement"]] == [
-        "DenyPassingAnotherTeamsRoles",
+        "DenyPassingOrRetaggingAnotherTeamsRoles",
         "DenyActingOnAnotherTeamsResources",
-        "DenyChangingTheTeamTagOfPrincipals",
-        "DenyTaggingResourcesIntoAnotherTeam",
-        "DenyRemovingTheTeamTagFromResources",
+        "DenyRelabellingPrincipalsAndRemovingTeamTags",
+        "DenyTaggingIntoAnotherTeam",
         "DenyClaimingThePlatformAdminRoles",
     ]
     for statement in document["Statement"]:
@@ -647,3 +651,39 @@ def test_build_writes_the_scp_with_the_templates(tmp_path):
     assert f"wrote {written}" in result.output
     assert written.read_bytes() == (render.ROOT / TARGET.path).read_bytes()
     assert oct(written.stat().st_mode & 0o777) == "0o644"
+
+
+@needs_engine
+def test_the_launch_role_creates_its_projects_roles_under_the_scp_and_no_other_teams():
+    """Each project stack creates its roles, tagged with its team, as the team's launch role: the
+    SCP lets that through and nothing that would create or re-tag a principal of another team."""
+    launch = product_role(A, "launch")
+    assert launch.team_tag == TEAM_A, "the launch role carries its team's tag"
+    own = A.role_arn("codebuild")
+    theirs = B.role_arn("codebuild")
+
+    def tagged(action: str, arn: str, team: str, existing: str | None = None) -> Request:
+        return on(existing, action, arn, tags={tagging.TEAM_TAG: team}, key_prefix="iam")
+
+    check(
+        [
+            (launch, tagged("iam:CreateRole", own, TEAM_A), "Allowed", None),
+            (launch, tagged("iam:TagRole", own, TEAM_A), "Allowed", None),
+            (launch, tagged("iam:TagRole", own, TEAM_A, existing=TEAM_A), "Allowed", None),
+            (launch, tagged("iam:CreateRole", theirs, TEAM_B), NOT_ALLOWED, "DenyTaggingIntoAnotherTeam"),
+            (
+                launch,
+                tagged("iam:TagRole", theirs, TEAM_A, existing=TEAM_B),
+                NOT_ALLOWED,
+                "DenyPassingOrRetaggingAnotherTeamsRoles",
+            ),
+            (
+                launch,
+                tagged("iam:UntagRole", own, TEAM_A, existing=TEAM_A),
+                NOT_ALLOWED,
+                "DenyRelabellingPrincipalsAndRemovingTeamTags",
+            ),
+            (UNTAGGED_PERSON, tagged("iam:CreateRole", own, TEAM_A), NOT_ALLOWED, "DenyTaggingIntoAnotherTeam"),
+            (B_PERSON, tagged("iam:CreateRole", own, TEAM_A), NOT_ALLOWED, "DenyTaggingIntoAnotherTeam"),
+        ]
+    )
