@@ -80,6 +80,8 @@ def placeholders() -> dict[str, str]:
         "template_prefix": t.product_parameters["TemplatePrefix"],
         "namespace": t.config.namespace,
         "suffix": t.config.project_suffix,
+        "boundary_arn": next(arn for arn in t.managed_policies if arn.endswith("-project-roles")),
+        "other_boundary_arn": next(arn for arn in o.managed_policies if arn.endswith("-project-roles")),
     }
     values.update({f"role:{p}": t.role_arn(p) for p in ROLE_IDS})
     values.update({f"other_role:{p}": o.role_arn(p) for p in ROLE_IDS})
@@ -165,7 +167,14 @@ def make_case(spec: dict[str, Any], label: str) -> Case:
     if actor_kind == "service":
         return Case([], request, label=label, principal=fill(actor), resource_policy=policy)
     t = {"role": TEAMS[spec.get("team", "default")], "other-team-role": OTHER}[actor_kind]
-    return Case(t.policies(actor), request, label=label, principal=t.role_arn(actor), resource_policy=policy)
+    return Case(
+        t.policies(actor),
+        request,
+        label=label,
+        principal=t.role_arn(actor),
+        resource_policy=policy,
+        boundaries=t.boundaries(actor),
+    )
 
 
 def twins(entry: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:

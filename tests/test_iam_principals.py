@@ -200,6 +200,14 @@ def test_the_teams_people_can_do_their_work():
                 "Allowed",
             ),
             (as_person(A_APPROVER, approve(A), "approve a model version of the team"), "Allowed"),
+            (
+                as_person(
+                    A_SCIENTIST,
+                    on_tagged(A, "codebuild:BatchGetProjects", A.arn("codebuild", f"project/{A.prefix}-model-build")),
+                    "read the model build's settings (the seed notebook does)",
+                ),
+                "Allowed",
+            ),
         ]
     )
 
@@ -222,6 +230,10 @@ def test_another_teams_people_touch_nothing_of_this_team():
             "start A's deploy pipeline",
         ),
         (on_tagged(A, "sagemaker:AddTags", A.sm("model-package-group", A.prefix)), "re-tag A's registry"),
+        (
+            on_tagged(A, "codebuild:BatchGetProjects", A.arn("codebuild", f"project/{A.prefix}-model-build")),
+            "read A's build settings",
+        ),
     ]
     cases = [
         (as_person(person, request, label), NOT_ALLOWED)

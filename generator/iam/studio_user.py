@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from awacs import iam, s3, sagemaker
+from awacs import codebuild, iam, s3, sagemaker
 from awacs.aws import (
     Action,
     Condition,
@@ -64,6 +64,9 @@ def studio_user_policy(config: Config, key_arn_sub: str, source: type[Source]) -
             [key_arn_sub],
             StringLike("kms:ViaService", key_via_services(TEAM_VIA_SERVICES)),
         ),
+        # The seed notebook reads the project's settings (role, bucket, key, instance types) from
+        # its model build project's environment, as the pipeline runs with them.
+        allow("AllowReadingTheTeamsBuildSettings", [codebuild.BatchGetProjects], [scope.codebuild()]),
         *_team_boundary(config, source),
         *_approval(scope),
         *_team_tag(config),
