@@ -40,11 +40,24 @@ class Clients:
     logs: Any
     sagemaker: Any
     sts: Any
+    # The role CloudFormation deletes the deploy stacks with, when the one they were created with
+    # is gone: each project's roles are its stack's, so deleting the project deletes them.
+    stack_role_arn: str | None = None
 
 
-def connect(profile: str | None, region: str | None) -> Clients:
+def connect(profile: str | None, region: str | None, stack_role_arn: str | None = None) -> Clients:
     session = aws.session(profile, region, "teardown")
-    return Clients(*(session.client(service) for service in ("cloudformation", "s3", "logs", "sagemaker", "sts")))
+    services = ("cloudformation", "s3", "logs", "sagemaker", "sts")
+    return Clients(*(session.client(service) for service in services), stack_role_arn=stack_role_arn)
+
+
+# CloudFormation's answer when a stack's role no longer exists (DeleteStack, or the stack's reason).
+_ROLE_GONE = "cannot be assumed"
+ROLE_GONE_HINT = (
+    "the stack's CloudFormation role was deleted with the project's stack: run teardown again with "
+    "--stack-role-arn, a role CloudFormation may assume that can delete the endpoint's resources "
+    "(the product's ProjectRoleBoundaryArn policy is a fitting permissions policy for it)"
+)
 
 
 def _count(number: int, what: str) -> str:
@@ -84,14 +97,20 @@ class DeployStack(Kind):
         return None if found in (None, "DELETE_COMPLETE") else found + self.note
 
     def delete(self, clients, name):
-        clients.cloudformation.delete_stack(StackName=name)
+        role = {"RoleARN": clients.stack_role_arn} if clients.stack_role_arn else {}
+        try:
+            clients.cloudformation.delete_stack(StackName=name, **role)
+        except ClientError as error:
+            if _ROLE_GONE in aws.describe(error):
+                raise AwsError(f"{aws.describe(error)}; {ROLE_GONE_HINT}") from error
+            raise
         try:
             clients.cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=STACK_WAITER)
         except WaiterError as error:
             stack = (error.last_response.get("Stacks") or [{}])[0]
-            raise AwsError(
-                f"{stack.get('StackStatus', 'not deleted')}: {stack.get('StackStatusReason') or error}"
-            ) from error
+            reason = stack.get("StackStatusReason") or str(error)
+            hint = f"; {ROLE_GONE_HINT}" if _ROLE_GONE in reason else ""
+            raise AwsError(f"{stack.get('StackStatus', 'not deleted')}: {reason}{hint}") from error
         return ""
 
 

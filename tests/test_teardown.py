@@ -412,3 +412,69 @@ def test_aws_endpoint_url_is_honoured(monkeypatch):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     result = _teardown("--project-id", ID)
     _assert_one_line_error(result, 3, "cannot find the AWS account", "http://127.0.0.1:9")
+
+
+def _stub_cloudformation(monkeypatch) -> Stubber:
+    """Teardown's CloudFormation client becomes a Stubber; the other clients stay on moto."""
+    client = boto3.client("cloudformation", region_name=REGION)
+    stubber = Stubber(client)
+    connect = teardown.connect
+    monkeypatch.setattr(teardown, "connect", lambda *args: dataclasses.replace(connect(*args), cloudformation=client))
+    stubber.activate()
+    return stubber
+
+
+def _expect_stack_found(stubber: Stubber, name: str) -> None:
+    stubber.add_response(
+        "describe_stacks",
+        {"Stacks": [{"StackName": name, "CreationTime": NOW, "StackStatus": "CREATE_COMPLETE"}]},
+        {"StackName": name},
+    )
+
+
+GONE_ROLE = f"arn:aws:iam::123456789012:role/mlops/custom-project/{REGION}/{NAME}-{ID}-cloudformation"
+STACK_ROLE = "arn:aws:iam::123456789012:role/platform/stack-deleter"
+
+
+def test_a_stack_whose_role_went_with_the_project_names_the_option_that_deletes_it(aws, monkeypatch):
+    """Each project's roles are its stack's: once the project is deleted, CloudFormation cannot
+    assume the deploy stacks' role, and teardown says how to give it another."""
+    stubber = _stub_cloudformation(monkeypatch)
+    _expect_stack_found(stubber, PROD)
+    stubber.add_client_error(
+        "describe_stacks",
+        service_error_code="ValidationError",
+        service_message=f"Stack with id {STAGING} does not exist",
+    )
+    stubber.add_client_error(
+        "delete_stack",
+        service_error_code="ValidationError",
+        service_message=f"Role {GONE_ROLE} is invalid or cannot be assumed",
+        expected_params={"StackName": PROD},
+    )
+    result = _teardown("--project-id", ID, "--yes")
+    _assert_one_line_error(result, 3, f"deleting deploy stack (prod) {PROD} failed", "--stack-role-arn")
+    stubber.assert_no_pending_responses()
+
+
+def test_stack_role_arn_is_the_role_cloudformation_deletes_with(aws, monkeypatch):
+    stubber = _stub_cloudformation(monkeypatch)
+    _expect_stack_found(stubber, PROD)
+    stubber.add_client_error(
+        "describe_stacks",
+        service_error_code="ValidationError",
+        service_message=f"Stack with id {STAGING} does not exist",
+    )
+    stubber.add_response("delete_stack", {}, {"StackName": PROD, "RoleARN": STACK_ROLE})
+    stubber.add_client_error(
+        "describe_stacks", service_error_code="ValidationError", service_message=f"Stack with id {PROD} does not exist"
+    )
+    result = _teardown("--project-id", ID, "--yes", "--stack-role-arn", STACK_ROLE)
+    assert result.exit_code == 0, result.output
+    assert f"deleted deploy stack (prod) {PROD}" in result.output
+    stubber.assert_no_pending_responses()
+
+
+def test_stack_role_arn_must_be_a_role_arn(aws):
+    result = _teardown("--project-id", ID, "--stack-role-arn", "stack-deleter")
+    _assert_one_line_error(result, 2, "--stack-role-arn 'stack-deleter': expected an IAM role ARN")

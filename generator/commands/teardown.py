@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from generator import teardown as removal
 from generator.commands.common import Context, expected_errors, pass_context
 from generator.errors import UserError
+
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 
 
 @click.command()
@@ -16,6 +20,11 @@ from generator.errors import UserError
 @click.option("--profile", default=None, help="AWS named profile.")
 @click.option("--yes", is_flag=True, help="Delete. Without it: a dry run that only prints the plan.")
 @click.option("--delete-data", is_flag=True, help="Also delete the data: artifact bucket, build logs, model registry.")
+@click.option(
+    "--stack-role-arn",
+    default=None,
+    help="Role CloudFormation deletes the deploy stacks with (their own was deleted with the project).",
+)
 @pass_context
 @expected_errors
 def teardown(
@@ -26,6 +35,7 @@ def teardown(
     profile: str | None,
     yes: bool,
     delete_data: bool,
+    stack_role_arn: str | None,
 ) -> None:
     """Remove what a deleted SageMaker project left: deploy stacks, pipeline, (data).
 
@@ -36,7 +46,11 @@ def teardown(
     --delete-data. Honours AWS_ENDPOINT_URL (boto3 reads it).
     """
     removal.check_project(ctx.config, project_name, project_id)
-    clients = removal.connect(profile, region)
+    if stack_role_arn is not None and not ROLE_ARN.fullmatch(stack_role_arn):
+        raise UserError(
+            f"--stack-role-arn {stack_role_arn!r}: expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+        )
+    clients = removal.connect(profile, region, stack_role_arn)
     existing = removal.look_up_project(clients, project_name) if project_id is None else None
     if project_id is None and existing is None:
         raise UserError(
