@@ -167,7 +167,7 @@ def _tags(config: Config, *extra: tuple[str, str]) -> Tags:
     )
 
 
-def _roles(template: Template, config: Config, params: dict[str, Ref]) -> list[str]:
+def _roles(template: Template, config: Config) -> list[str]:
     """The launch role, and what caps the roles each project creates: the tag guardrail and the
     permissions boundary. Returns the guardrail policies' logical ids."""
     guardrails = [
@@ -383,7 +383,7 @@ def build(config: Config) -> Template:
     )
     template.set_version("2010-09-09")
     params = _parameters(template, config)
-    guardrail_ids = _roles(template, config, params)
+    guardrail_ids = _roles(template, config)
     _key(template, config)
     _product(template, config, params)
     _outputs(template, config, guardrail_ids)

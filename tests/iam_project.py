@@ -292,20 +292,20 @@ class Team:
         return resolve_intrinsics(resource["Properties"]["PolicyDocument"], where=where, **self._product_kwargs)
 
     @functools.cached_property
-    def managed_policies(self) -> dict[str, dict[str, Any]]:
-        """The product stack's named managed policies (guardrail, boundary) by their ARN."""
+    def _policy_ids(self) -> dict[str, str]:
+        """ARN -> logical id of the product stack's named managed policies (guardrail, boundary)."""
         found = {}
         for logical_id, resource in self.product["Resources"].items():
             name = resource.get("Properties", {}).get("ManagedPolicyName")
             if resource.get("Type") == "AWS::IAM::ManagedPolicy" and name is not None:
                 name = self.resolve_product(name, f"{logical_id}.ManagedPolicyName")
-                found[f"arn:aws:iam::{ACCOUNT}:policy/{name}"] = self._product_policy(logical_id)
-                self._policy_ids[f"arn:aws:iam::{ACCOUNT}:policy/{name}"] = logical_id
+                found[f"arn:aws:iam::{ACCOUNT}:policy/{name}"] = logical_id
         return found
 
     @functools.cached_property
-    def _policy_ids(self) -> dict[str, str]:
-        return {}
+    def managed_policies(self) -> dict[str, dict[str, Any]]:
+        """The product stack's named managed policies (guardrail, boundary) by their ARN."""
+        return {arn: self._product_policy(logical_id) for arn, logical_id in self._policy_ids.items()}
 
     def _project_role_policies(self, purpose: str) -> list[dict[str, Any]]:
         """A project role's inline policy and the product's guardrail, as the project stack attaches them."""
@@ -370,16 +370,9 @@ class Team:
     @functools.cached_property
     def key_policy(self) -> dict[str, Any]:
         """The product template's key policy: KMS honours IAM policies only where it delegates to them."""
-        resources = {f"{PRODUCT_ROLE_IDS[p]}.Arn": self.role_arn(p) for p in PRODUCT_ROLE_IDS}
-        return resolve_intrinsics(
-            self.product["Resources"]["ProjectKey"]["Properties"]["KeyPolicy"],
-            where=f"product template ({self.label}): ProjectKey.KeyPolicy",
-            parameters=self.product_parameters,
-            account=ACCOUNT,
-            region=REGION,
-            partition=PARTITION,
-            resources=resources,
-        )
+        # The key policy names no role (project roles by their path): only parameters to resolve.
+        key_policy = self.product["Resources"]["ProjectKey"]["Properties"]["KeyPolicy"]
+        return self.resolve_product(key_policy, f"product template ({self.label}): ProjectKey.KeyPolicy")
 
     def case(self, purpose: str, request: Request, label: str = "") -> Case:
         """``request`` made by the role ``purpose``; a request on this team's key meets its key policy."""

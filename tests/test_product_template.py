@@ -515,3 +515,29 @@ def test_every_name_label_and_file_follows_the_endpoint_kind():
         assert not words, f"{target.path} (endpoint_kind: realtime) says {sorted(set(words))}"
     product = json.loads(json.dumps(render.target("product").build(realtime).to_dict()))
     assert "real-time inference endpoint" in product["Parameters"]["ProductDescription"]["Default"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{}, {"namespace": "m", "project_suffix": "a" * 23 + "-models", "source_provider": "codeconnections"}],
+    ids=["default", "longest-suffix-connections"],
+)
+def test_the_project_role_boundary_fits_one_managed_policy(values):
+    """IAM's 6,144 characters, every `${...}` at its longest, for the default and a worst case."""
+    from generator import iam, sources
+    from generator.config import build_config
+
+    config = build_config(values)
+    size = iam.boundary_size(config, sources.source_for(config))
+    assert size <= iam.MANAGED_POLICY_MAX_CHARS, f"{PRODUCT} ({values}): ProjectRoleBoundary is {size} characters"
+
+
+def test_a_region_list_that_would_overflow_the_boundary_is_refused_in_one_line():
+    from generator import sources  # noqa: F401 - registers the configuration check
+    from generator.config import build_config, sagemaker_regions
+    from generator.errors import UserError
+
+    with pytest.raises(UserError) as error:
+        build_config({"regions": list(sagemaker_regions())})
+    message = str(error.value)
+    assert "permissions boundary" in message and "list only the regions" in message and "\n" not in message, message

@@ -129,12 +129,12 @@ def _plan_rows(output: str) -> dict[str, str]:
     return {key: table[row] for key, row in ROWS.items()}
 
 
-def _stub_sagemaker(monkeypatch) -> Stubber:
-    """Teardown's SageMaker client becomes a Stubber; the other clients stay on moto."""
-    client = boto3.client("sagemaker", region_name=REGION)
+def _stub(monkeypatch, service: str) -> Stubber:
+    """Teardown's client for `service` becomes a Stubber; the other clients stay on moto."""
+    client = boto3.client(service, region_name=REGION)
     stubber = Stubber(client)
     connect = teardown.connect
-    monkeypatch.setattr(teardown, "connect", lambda *args: dataclasses.replace(connect(*args), sagemaker=client))
+    monkeypatch.setattr(teardown, "connect", lambda *args: dataclasses.replace(connect(*args), **{service: client}))
     stubber.activate()
     return stubber
 
@@ -260,7 +260,7 @@ def test_yes_deletes_the_stacks_prod_first_and_the_pipeline_and_keeps_the_data(l
 def test_delete_data_empties_the_versioned_bucket_and_deletes_groups_and_registry(left, monkeypatch):
     monkeypatch.setattr(teardown, "S3_PAGE_SIZE", 3)  # 8 versions and markers: three pages, three batches
     s3_calls = _record_s3_calls(monkeypatch)
-    stubber = _stub_sagemaker(monkeypatch)
+    stubber = _stub(monkeypatch, "sagemaker")
     _expect_plan_reads(stubber)
     stubber.add_response(
         "delete_pipeline", {"PipelineArn": "arn:aws:sagemaker:eu-west-1:1:pipeline/x"}, {"PipelineName": PIPELINE}
@@ -306,7 +306,7 @@ def test_a_partly_removed_project_deletes_what_is_left(aws):
 
 def test_the_project_id_is_looked_up_while_the_project_exists(aws, monkeypatch):
     aws["cloudformation"].create_stack(StackName=PROD, TemplateBody=_stack_template("/prod"))
-    stubber = _stub_sagemaker(monkeypatch)
+    stubber = _stub(monkeypatch, "sagemaker")
     _expect_existing_project(stubber, {"ProjectName": NAME})
     not_found = {
         "service_error_code": "ValidationException",
@@ -328,14 +328,14 @@ def test_the_project_id_is_looked_up_while_the_project_exists(aws, monkeypatch):
 
 
 def test_delete_data_is_refused_while_the_project_exists(aws, monkeypatch):
-    stubber = _stub_sagemaker(monkeypatch)
+    stubber = _stub(monkeypatch, "sagemaker")
     _expect_existing_project(stubber)
     result = _teardown("--yes", "--delete-data")
     _assert_one_line_error(result, 2, "still exists", "delete it in Studio first")
 
 
 def test_a_deleted_project_without_its_id_is_a_one_line_error(aws, monkeypatch):
-    stubber = _stub_sagemaker(monkeypatch)
+    stubber = _stub(monkeypatch, "sagemaker")
     stubber.add_client_error(
         "describe_project", service_error_code="ValidationException", service_message=f"Project {NAME} does not exist."
     )
@@ -344,7 +344,7 @@ def test_a_deleted_project_without_its_id_is_a_one_line_error(aws, monkeypatch):
 
 
 def test_a_failed_delete_stops_and_says_what_was_deleted(left, monkeypatch):
-    stubber = _stub_sagemaker(monkeypatch)
+    stubber = _stub(monkeypatch, "sagemaker")
     _expect_plan_reads(stubber)
     stubber.add_client_error(
         "delete_pipeline",
@@ -364,7 +364,7 @@ def test_a_failed_delete_stops_and_says_what_was_deleted(left, monkeypatch):
 
 
 def test_a_failed_read_is_a_one_line_error_and_deletes_nothing(left, monkeypatch):
-    stubber = _stub_sagemaker(monkeypatch)
+    stubber = _stub(monkeypatch, "sagemaker")
     stubber.add_client_error(
         "describe_pipeline",
         service_error_code="AccessDeniedException",
@@ -414,16 +414,6 @@ def test_aws_endpoint_url_is_honoured(monkeypatch):
     _assert_one_line_error(result, 3, "cannot find the AWS account", "http://127.0.0.1:9")
 
 
-def _stub_cloudformation(monkeypatch) -> Stubber:
-    """Teardown's CloudFormation client becomes a Stubber; the other clients stay on moto."""
-    client = boto3.client("cloudformation", region_name=REGION)
-    stubber = Stubber(client)
-    connect = teardown.connect
-    monkeypatch.setattr(teardown, "connect", lambda *args: dataclasses.replace(connect(*args), cloudformation=client))
-    stubber.activate()
-    return stubber
-
-
 def _expect_stack_found(stubber: Stubber, name: str) -> None:
     stubber.add_response(
         "describe_stacks",
@@ -439,7 +429,7 @@ STACK_ROLE = "arn:aws:iam::123456789012:role/platform/stack-deleter"
 def test_a_stack_whose_role_went_with_the_project_names_the_option_that_deletes_it(aws, monkeypatch):
     """Each project's roles are its stack's: once the project is deleted, CloudFormation cannot
     assume the deploy stacks' role, and teardown says how to give it another."""
-    stubber = _stub_cloudformation(monkeypatch)
+    stubber = _stub(monkeypatch, "cloudformation")
     _expect_stack_found(stubber, PROD)
     stubber.add_client_error(
         "describe_stacks",
@@ -458,7 +448,7 @@ def test_a_stack_whose_role_went_with_the_project_names_the_option_that_deletes_
 
 
 def test_stack_role_arn_is_the_role_cloudformation_deletes_with(aws, monkeypatch):
-    stubber = _stub_cloudformation(monkeypatch)
+    stubber = _stub(monkeypatch, "cloudformation")
     _expect_stack_found(stubber, PROD)
     stubber.add_client_error(
         "describe_stacks",
